@@ -1,0 +1,315 @@
+//! `qun`: the daemon and its command-line client.
+//!
+//! `qun daemon` runs a node and serves the local API; every other command is a client of
+//! that API (found through `DATA_DIR/api.json`), except `qun demo`, which runs a few nodes
+//! in this process to show qun working with no set-up.
+
+mod client;
+mod daemon;
+mod demo;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// qun: peer-to-peer group chat. Groups live on their members' machines and nowhere else.
+#[derive(Parser, Debug)]
+#[command(name = "qun", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The node's data directory (identity, store, API file). Default: the platform's data
+    /// dir + /qun.
+    #[arg(long, env = "QUN_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+impl Global {
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("qun")
+        })
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the node: join the network, keep groups and history, serve the local API.
+    Daemon(daemon::DaemonArgs),
+    /// Show this node's peer id (also its author id) and addresses.
+    Id,
+    /// Show connected peers.
+    Peers,
+    /// Create, join, list, inspect, invite to and leave groups.
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// Send a text message to a group (printed once it is stored).
+    Send {
+        /// Group id or name.
+        group: String,
+        /// The text.
+        text: String,
+        /// Id of the message this replies to.
+        #[arg(long)]
+        reply_to: Option<String>,
+    },
+    /// Set the group announcement (group owner only).
+    Announce {
+        /// Group id or name.
+        group: String,
+        /// The announcement text.
+        text: String,
+    },
+    /// Show a group's history in group order.
+    History {
+        /// Group id or name.
+        group: String,
+        /// How many messages (the newest ones).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only messages before this message id (for paging back).
+        #[arg(long)]
+        before: Option<String>,
+    },
+    /// Print new messages as they arrive (all groups, or one).
+    Watch {
+        /// Group id or name.
+        group: Option<String>,
+    },
+    /// Run three nodes in this process, chat in a group, print what each saw, exit.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum GroupCmd {
+    /// Create a group; prints its id and an invite code.
+    Create {
+        /// The group name (any language).
+        name: String,
+        /// A description.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A search tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// public, listed or private.
+        #[arg(long, default_value = "private")]
+        visibility: String,
+    },
+    /// Make an invite code for a group.
+    Invite {
+        /// Group id or name.
+        group: String,
+        /// How long it stays valid: e.g. 30m, 12h, 7d.
+        #[arg(long, default_value = "7d")]
+        expires: String,
+        /// Also draw it as a QR code in the terminal.
+        #[arg(long)]
+        qr: bool,
+    },
+    /// Join a group with an invite code (pasted text around the code is fine).
+    Join {
+        /// The invite code.
+        invite: String,
+    },
+    /// List joined groups.
+    List,
+    /// Show a group: name, topic, epoch, members, mesh peers, announcement.
+    Info {
+        /// Group id or name.
+        group: String,
+    },
+    /// Leave a group and delete its local history.
+    Leave {
+        /// Group id or name.
+        group: String,
+    },
+}
+
+fn init_tracing(verbose: u8, default: &str) {
+    let level = match verbose {
+        0 => default,
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Daemon(args) => {
+            init_tracing(cli.global.verbose, "info");
+            daemon::run(&cli.global, args)
+        }
+        Cmd::Demo(args) => {
+            init_tracing(cli.global.verbose, "warn");
+            demo::run(&cli.global, args)
+        }
+        cmd => {
+            init_tracing(cli.global.verbose, "warn");
+            run_client(&cli.global, cmd)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("qun: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
+    let c = client::Client::connect(&g.data_dir())?;
+    let out = output::Out { json: g.json };
+    match cmd {
+        Cmd::Id => out.id(&c.get("/v1/id")?),
+        Cmd::Peers => out.peers(&c.get("/v1/peers")?),
+        Cmd::Send {
+            group,
+            text,
+            reply_to,
+        } => {
+            let body = serde_json::json!({ "text": text, "reply_to": reply_to });
+            out.id_line(&c.post(
+                &format!("/v1/groups/{}/messages", client::seg(&group)),
+                &body,
+            )?)
+        }
+        Cmd::Announce { group, text } => {
+            let body = serde_json::json!({ "text": text });
+            out.id_line(&c.post(
+                &format!("/v1/groups/{}/announcement", client::seg(&group)),
+                &body,
+            )?)
+        }
+        Cmd::History {
+            group,
+            limit,
+            before,
+        } => {
+            let mut path = format!("/v1/groups/{}/messages?limit={limit}", client::seg(&group));
+            if let Some(b) = before {
+                path.push_str(&format!("&before={}", client::seg(&b)));
+            }
+            out.history(&c.get(&path)?)
+        }
+        Cmd::Watch { group } => {
+            let path = match group {
+                Some(g) => format!("/v1/events?group={}", client::seg(&g)),
+                None => "/v1/events".to_owned(),
+            };
+            c.stream(&path, |ev| out.event(&ev))
+        }
+        Cmd::Group(gc) => run_group(&c, &out, gc),
+        Cmd::Daemon(_) | Cmd::Demo(_) => unreachable_cmd(),
+    }
+}
+
+fn unreachable_cmd() -> anyhow::Result<()> {
+    anyhow::bail!("internal: command dispatched to the wrong handler")
+}
+
+fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Result<()> {
+    match gc {
+        GroupCmd::Create {
+            name,
+            description,
+            tags,
+            visibility,
+        } => {
+            let vis: qun_protocol::Visibility =
+                visibility.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let body = serde_json::json!({
+                "name": name, "description": description, "tags": tags, "visibility": vis,
+            });
+            out.created(&c.post("/v1/groups", &body)?)
+        }
+        GroupCmd::Invite { group, expires, qr } => {
+            let secs = parse_duration(&expires)?;
+            let body = serde_json::json!({ "expires_secs": secs });
+            let v = c.post(&format!("/v1/groups/{}/invite", client::seg(&group)), &body)?;
+            out.invite(&v, qr)
+        }
+        GroupCmd::Join { invite } => {
+            let v = c.post("/v1/groups/join", &serde_json::json!({ "invite": invite }))?;
+            out.joined(&v)
+        }
+        GroupCmd::List => out.groups(&c.get("/v1/groups")?),
+        GroupCmd::Info { group } => {
+            out.group_info(&c.get(&format!("/v1/groups/{}", client::seg(&group)))?)
+        }
+        GroupCmd::Leave { group } => {
+            let v = c.delete(&format!("/v1/groups/{}", client::seg(&group)))?;
+            out.left(&v)
+        }
+    }
+}
+
+/// Parses `30s`, `30m`, `12h`, `7d` (or plain seconds) into seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        Some('d') => (&s[..s.len() - 1], 86_400),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad duration {s:?}: use e.g. 30m, 12h or 7d"))?;
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| anyhow::anyhow!("bad duration {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d").unwrap(), 7 * 86_400);
+        assert_eq!(parse_duration("30m").unwrap(), 1800);
+        assert_eq!(parse_duration("45").unwrap(), 45);
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("xd").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn cli_parses() {
+        Cli::command_for_test();
+    }
+
+    impl Cli {
+        fn command_for_test() {
+            use clap::CommandFactory;
+            Cli::command().debug_assert();
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The daemon's local control API: JSON over HTTP on 127.0.0.1, bearer-token guarded.
+//!
+//! The daemon writes `DATA_DIR/api.json` (`{"addr", "token"}`, owner-only permissions); the
+//! CLI reads it to find and authenticate to its daemon. Every route is under `/v1`;
+//! `GROUP` in a path is a group id, an unambiguous id prefix, or an unambiguous name.
+//! Errors are `{"error": "..."}` with a 4xx/5xx status. `GET /v1/events` is a Server-Sent
+//! Events stream of [`NodeEvent`]s. The README lists every route.
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{CreateGroup, Error, Node, NodeEvent, keys};
+
+/// File in the data dir that tells clients where the API is and its token.
+pub const API_FILE: &str = "api.json";
+
+/// Contents of [`API_FILE`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiFile {
+    /// `host:port` of the API.
+    pub addr: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+impl ApiFile {
+    /// Writes the file with owner-only permissions.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        keys::write_private_file(&dir.join(API_FILE), &text)
+    }
+
+    /// Reads the file, if present.
+    pub fn read(dir: &Path) -> std::io::Result<ApiFile> {
+        let text = std::fs::read(dir.join(API_FILE))?;
+        serde_json::from_slice(&text).map_err(std::io::Error::other)
+    }
+}
+
+/// A random API token (64 hex characters).
+pub fn new_token() -> Result<String, Error> {
+    Ok(hex::encode(keys::random32()?))
+}
+
+#[derive(Clone)]
+struct Ctx {
+    node: Node,
+    token: String,
+}
+
+/// An API error response.
+struct ApiError(StatusCode, String);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match &e {
+            Error::UnknownGroup(_) => StatusCode::NOT_FOUND,
+            Error::Ambiguous { .. } => StatusCode::CONFLICT,
+            Error::NotAllowed(_) => StatusCode::FORBIDDEN,
+            Error::Invalid(_) | Error::Invite(_) | Error::Message(_) => StatusCode::BAD_REQUEST,
+            Error::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The API's routes over `node`, requiring `token`.
+pub fn router(node: Node, token: String) -> Router {
+    let ctx = Ctx { node, token };
+    Router::new()
+        .route("/v1/id", get(id))
+        .route("/v1/peers", get(peers))
+        .route("/v1/groups", get(groups).post(create))
+        .route("/v1/groups/join", post(join))
+        .route("/v1/groups/{group}", get(info).delete(leave))
+        .route("/v1/groups/{group}/invite", post(invite))
+        .route("/v1/groups/{group}/messages", get(history).post(send))
+        .route("/v1/groups/{group}/announcement", post(announce))
+        .route("/v1/events", get(events))
+        .layer(middleware::from_fn_with_state(ctx.clone(), auth))
+        .with_state(ctx)
+}
+
+async fn auth(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(given.as_bytes(), ctx.token.as_bytes()) {
+        return ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong API token".into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn id(State(ctx): State<Ctx>) -> ApiResult<crate::IdInfo> {
+    Ok(Json(ctx.node.id().await?))
+}
+
+async fn peers(State(ctx): State<Ctx>) -> ApiResult<Vec<crate::PeerInfo>> {
+    Ok(Json(ctx.node.peers().await?))
+}
+
+async fn groups(State(ctx): State<Ctx>) -> ApiResult<Vec<crate::GroupInfo>> {
+    let mut list = ctx.node.groups().await?;
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(list))
+}
+
+async fn create(State(ctx): State<Ctx>, Json(req): Json<CreateGroup>) -> ApiResult<crate::Created> {
+    Ok(Json(ctx.node.create_group(req).await?))
+}
+
+#[derive(Deserialize)]
+struct JoinReq {
+    invite: String,
+}
+
+async fn join(State(ctx): State<Ctx>, Json(req): Json<JoinReq>) -> ApiResult<serde_json::Value> {
+    let group = ctx.node.join(&req.invite).await?;
+    Ok(Json(json!({ "group": group.to_string() })))
+}
+
+async fn info(State(ctx): State<Ctx>, UrlPath(g): UrlPath<String>) -> ApiResult<crate::GroupInfo> {
+    let group = ctx.node.resolve(&g).await?;
+    Ok(Json(ctx.node.group_info(group).await?))
+}
+
+async fn leave(
+    State(ctx): State<Ctx>,
+    UrlPath(g): UrlPath<String>,
+) -> ApiResult<serde_json::Value> {
+    let group = ctx.node.resolve(&g).await?;
+    ctx.node.leave(group).await?;
+    Ok(Json(json!({ "group": group.to_string(), "left": true })))
+}
+
+#[derive(Deserialize)]
+struct InviteReq {
+    /// Lifetime in seconds (default 7 days).
+    expires_secs: Option<u64>,
+}
+
+async fn invite(
+    State(ctx): State<Ctx>,
+    UrlPath(g): UrlPath<String>,
+    Json(req): Json<InviteReq>,
+) -> ApiResult<serde_json::Value> {
+    let group = ctx.node.resolve(&g).await?;
+    let ttl = Duration::from_secs(req.expires_secs.unwrap_or(7 * 24 * 3600));
+    if ttl.is_zero() || ttl > Duration::from_secs(366 * 24 * 3600) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "expiry must be 1 s to 366 days".into(),
+        ));
+    }
+    let code = ctx.node.invite(group, ttl).await?;
+    Ok(Json(json!({ "group": group.to_string(), "invite": code })))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    limit: Option<usize>,
+    before: Option<String>,
+}
+
+async fn history(
+    State(ctx): State<Ctx>,
+    UrlPath(g): UrlPath<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Vec<crate::MessageView>> {
+    let group = ctx.node.resolve(&g).await?;
+    let before = match q.before {
+        Some(b) => Some(
+            b.parse()
+                .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("before: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Json(
+        ctx.node
+            .history(group, q.limit.unwrap_or(50), before)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct SendReq {
+    text: String,
+    reply_to: Option<String>,
+}
+
+async fn send(
+    State(ctx): State<Ctx>,
+    UrlPath(g): UrlPath<String>,
+    Json(req): Json<SendReq>,
+) -> ApiResult<serde_json::Value> {
+    let group = ctx.node.resolve(&g).await?;
+    let reply_to = match req.reply_to {
+        Some(r) => Some(
+            r.parse()
+                .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("reply_to: {e}")))?,
+        ),
+        None => None,
+    };
+    let id = ctx.node.send(group, &req.text, reply_to).await?;
+    Ok(Json(
+        json!({ "id": id.to_string(), "group": group.to_string() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AnnounceReq {
+    text: String,
+}
+
+async fn announce(
+    State(ctx): State<Ctx>,
+    UrlPath(g): UrlPath<String>,
+    Json(req): Json<AnnounceReq>,
+) -> ApiResult<serde_json::Value> {
+    let group = ctx.node.resolve(&g).await?;
+    let id = ctx.node.announce(group, &req.text).await?;
+    Ok(Json(
+        json!({ "id": id.to_string(), "group": group.to_string() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    group: Option<String>,
+}
+
+async fn events(
+    State(ctx): State<Ctx>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let filter = match q.group {
+        Some(g) => Some(ctx.node.resolve(&g).await?.to_string()),
+        None => None,
+    };
+    let rx = ctx.node.subscribe();
+    let stream = futures::stream::unfold((rx, filter), |(mut rx, filter)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    if let (Some(f), NodeEvent::Message(m)) = (&filter, &ev) {
+                        if &m.group != f {
+                            continue;
+                        }
+                    } else if filter.is_some() {
+                        continue;
+                    }
+                    let data = serde_json::to_string(&ev).unwrap_or_default();
+                    return Some((Ok(Event::default().data(data)), (rx, filter)));
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let data = json!({ "type": "lagged", "missed": n }).to_string();
+                    return Some((Ok(Event::default().data(data)), (rx, filter)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    node: Node,
+    token: String,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(node, token))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,400 @@
+//! Local commands from [`crate::Node`] handles.
+
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+use qun_protocol::frame::seal_verified;
+use qun_protocol::group::{SignedGenesis, State};
+use qun_protocol::invite::{self, Content, Invite};
+use qun_protocol::message::{Join, Kind, Meta};
+use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId};
+
+use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
+use crate::store::{EpochSecret, GroupRecord};
+use crate::view::{AnnouncementView, Created, GroupInfo, IdInfo, MessageView, PeerInfo};
+use crate::{Command, CreateGroup, Error, NodeEvent, keys};
+
+/// Most messages one history request returns.
+pub const MAX_HISTORY_PAGE: usize = 10_000;
+
+impl EventLoop {
+    pub(crate) fn handle_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Id(r) => drop(r.send(Ok(self.id_info()))),
+            Command::Peers(r) => drop(r.send(Ok(self.peer_infos()))),
+            Command::Create(req, r) => drop(r.send(self.handle_create(req))),
+            Command::Invite {
+                group,
+                expires,
+                reply,
+            } => drop(reply.send(self.make_invite(&group, expires))),
+            Command::Join { invite, reply } => drop(reply.send(self.handle_join(&invite))),
+            Command::Leave { group, reply } => drop(reply.send(self.handle_leave(&group))),
+            Command::Groups(r) => {
+                let ids: Vec<GroupId> = self.groups.keys().copied().collect();
+                let infos = ids.iter().map(|g| self.group_info(g)).collect();
+                drop(r.send(infos))
+            }
+            Command::Info { group, reply } => drop(reply.send(self.group_info(&group))),
+            Command::Resolve { query, reply } => drop(reply.send(self.resolve(&query))),
+            Command::Post { group, kind, reply } => self.handle_post(group, kind, Some(reply)),
+            Command::History {
+                group,
+                limit,
+                before,
+                reply,
+            } => drop(reply.send(self.history(&group, limit, before))),
+            Command::PublishRaw {
+                group,
+                bytes,
+                reply,
+            } => {
+                let res = match self.groups.get(&group).and_then(|g| g.current()) {
+                    Some((_, topic)) => self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(topic.hash(), bytes)
+                        .map(|_| ())
+                        .map_err(|e| Error::Network(e.to_string())),
+                    None => Err(Error::UnknownGroup(group.to_string())),
+                };
+                drop(reply.send(res))
+            }
+            Command::PeerScore { peer, reply } => {
+                drop(reply.send(Ok(self.swarm.behaviour().gossipsub.peer_score(&peer))))
+            }
+            Command::Dial { addr, reply } => {
+                let res = self
+                    .swarm
+                    .dial(addr)
+                    .map_err(|e| Error::Network(e.to_string()));
+                drop(reply.send(res))
+            }
+            Command::Shutdown(r) => drop(r.send(Ok(()))),
+        }
+    }
+
+    fn id_info(&self) -> IdInfo {
+        let me = *self.swarm.local_peer_id();
+        IdInfo {
+            peer_id: me.to_string(),
+            addrs: self
+                .listen_addrs
+                .iter()
+                .map(|a| a.clone().with(Protocol::P2p(me)).to_string())
+                .collect(),
+        }
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut out: Vec<PeerInfo> = self
+            .connected
+            .iter()
+            .map(|(p, addrs)| PeerInfo {
+                peer_id: p.to_string(),
+                addrs: addrs.iter().map(|a| a.to_string()).collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        out
+    }
+
+    /// Addresses to put in invites: our listen addresses with our PeerId, LAN and public
+    /// ones before loopback, as binary multiaddrs.
+    fn invite_addrs(&self) -> Vec<Vec<u8>> {
+        let me = *self.swarm.local_peer_id();
+        let mut addrs: Vec<&Multiaddr> = self.listen_addrs.iter().collect();
+        addrs.sort_by_key(|a| {
+            a.iter()
+                .any(|p| matches!(p, Protocol::Ip4(ip) if ip.is_loopback()))
+        });
+        addrs
+            .into_iter()
+            .map(|a| a.clone().with(Protocol::P2p(me)).to_vec())
+            .collect()
+    }
+
+    fn make_invite(&self, group: &GroupId, ttl: Duration) -> Result<String, Error> {
+        let rt = self
+            .groups
+            .get(group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        let current = rt
+            .record
+            .current()
+            .ok_or_else(|| Error::Invalid("group has no epoch secret".into()))?;
+        let mut addrs = self.invite_addrs();
+        addrs.truncate(qun_protocol::limits::MAX_INVITE_ADDRS);
+        loop {
+            let content = Content {
+                version: invite::VERSION,
+                genesis: rt.record.genesis.clone(),
+                epoch: current.epoch,
+                secret: current.secret.clone(),
+                addrs: addrs.clone(),
+                expires_ms: now_ms().saturating_add(ttl.as_millis() as u64),
+                inviter: self.identity.author(),
+            };
+            match Invite::create(&self.identity, content) {
+                Ok(inv) => return Ok(inv.to_text()?),
+                // Too large: fewer addresses.
+                Err(invite::Error::Malformed(_)) if !addrs.is_empty() => {
+                    addrs.pop();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn handle_create(&mut self, req: CreateGroup) -> Result<Created, Error> {
+        let mut gnonce = [0u8; 16];
+        keys::random_fill(&mut gnonce)?;
+        let genesis =
+            SignedGenesis::create(&self.identity, &req.name, now_ms(), req.visibility, gnonce)?;
+        let id = genesis.id().map_err(|e| Error::Invalid(e.to_string()))?;
+        let meta = Kind::Meta(Meta {
+            description: req.description,
+            tags: req.tags,
+        });
+        meta.validate()?;
+        let secret = GroupSecret::from_bytes(keys::random32()?);
+        let record = GroupRecord {
+            genesis,
+            epochs: vec![EpochSecret { epoch: 0, secret }],
+            joined_ms: now_ms(),
+        };
+        self.store.put_group(&id, &record)?;
+        self.store.flush_blocking()?;
+        self.add_group(id, record)?;
+        if let Kind::Meta(m) = &meta
+            && (!m.description.is_empty() || !m.tags.is_empty())
+        {
+            self.handle_post(id, meta, None);
+        }
+        let invite = self.make_invite(&id, DEFAULT_INVITE_TTL)?;
+        tracing::info!(group = %id, "group created");
+        Ok(Created {
+            group: id.to_string(),
+            invite,
+        })
+    }
+
+    fn handle_join(&mut self, text: &str) -> Result<GroupId, Error> {
+        let inv = Invite::parse(text, now_ms())?;
+        let id = inv.group()?;
+        let c = inv.content;
+        let epoch = EpochSecret {
+            epoch: c.epoch,
+            secret: c.secret,
+        };
+        if let Some(rt) = self.groups.get(&id) {
+            if !rt.record.epochs.iter().any(|e| e.epoch == epoch.epoch) {
+                let mut record = rt.record.clone();
+                record.epochs.push(epoch);
+                self.store.put_group(&id, &record)?;
+                self.groups.remove(&id);
+                self.add_group(id, record)?;
+            }
+        } else {
+            let record = GroupRecord {
+                genesis: c.genesis,
+                epochs: vec![epoch],
+                joined_ms: now_ms(),
+            };
+            self.store.put_group(&id, &record)?;
+            self.store.flush_blocking()?;
+            self.add_group(id, record)?;
+            self.handle_post(
+                id,
+                Kind::Join(Join {
+                    inviter: Some(c.inviter),
+                }),
+                None,
+            );
+        }
+        for bytes in c.addrs {
+            match Multiaddr::try_from(bytes) {
+                Ok(addr) => self.dial_addr(addr),
+                Err(e) => tracing::debug!(error = %e, "invite address unreadable"),
+            }
+        }
+        tracing::info!(group = %id, "joined group");
+        Ok(id)
+    }
+
+    fn handle_leave(&mut self, group: &GroupId) -> Result<(), Error> {
+        if !self.groups.contains_key(group) {
+            return Err(Error::UnknownGroup(group.to_string()));
+        }
+        // Best effort: tell the group, then forget it.
+        if let Ok((topic, frame, _)) = self.sign_and_store(*group, Kind::Leave) {
+            let _ = self.swarm.behaviour_mut().gossipsub.publish(topic, frame);
+        }
+        if let Some(rt) = self.groups.remove(group) {
+            for (_, topic) in rt.topics {
+                let _ = self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
+                self.topics.remove(&topic.hash());
+                self.outbox.remove(&topic.hash());
+            }
+        }
+        self.store.remove_group(group)?;
+        self.store.flush_blocking()?;
+        Ok(())
+    }
+
+    fn group_info(&self, id: &GroupId) -> Result<GroupInfo, Error> {
+        let rt = self
+            .groups
+            .get(id)
+            .ok_or_else(|| Error::UnknownGroup(id.to_string()))?;
+        let (epoch, topic) = rt
+            .current()
+            .ok_or_else(|| Error::Invalid("no epoch".into()))?;
+        let gs = &self.swarm.behaviour().gossipsub;
+        let hash = topic.hash();
+        let st: &State = &rt.state;
+        Ok(GroupInfo {
+            group: id.to_string(),
+            name: st.name.clone(),
+            topic: topic.to_string(),
+            epoch,
+            visibility: rt.record.genesis.genesis.visibility.as_str().to_owned(),
+            owner: st.owner.to_string(),
+            description: st.description.clone(),
+            tags: st.tags.clone(),
+            members: st.members.iter().map(|m| m.to_string()).collect(),
+            mesh_peers: gs.mesh_peers(&hash).count(),
+            topic_peers: gs.all_peers().filter(|(_, ts)| ts.contains(&&hash)).count(),
+            announcement: st.announcement.as_ref().map(|a| AnnouncementView {
+                text: a.text.clone(),
+                author: a.author.to_string(),
+                timestamp_ms: a.timestamp_ms,
+                id: a.id.to_string(),
+            }),
+            messages: self.store.count(id),
+            queued: self.outbox.get(&hash).map_or(0, |q| q.len()),
+            joined_ms: rt.record.joined_ms,
+        })
+    }
+
+    fn resolve(&self, query: &str) -> Result<GroupId, Error> {
+        let q = query.trim();
+        if let Ok(id) = q.parse::<GroupId>()
+            && self.groups.contains_key(&id)
+        {
+            return Ok(id);
+        }
+        let by_name: Vec<GroupId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.state.name == q)
+            .map(|(id, _)| *id)
+            .collect();
+        let matches = if by_name.is_empty() && q.len() >= 4 {
+            self.groups
+                .keys()
+                .filter(|id| id.to_string().starts_with(q))
+                .copied()
+                .collect()
+        } else {
+            by_name
+        };
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::UnknownGroup(q.to_owned())),
+            many => Err(Error::Ambiguous {
+                query: q.to_owned(),
+                ids: many
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    fn history(
+        &self,
+        group: &GroupId,
+        limit: usize,
+        before: Option<MsgId>,
+    ) -> Result<Vec<MessageView>, Error> {
+        if !self.groups.contains_key(group) {
+            return Err(Error::UnknownGroup(group.to_string()));
+        }
+        let msgs = self
+            .store
+            .history(group, limit.min(MAX_HISTORY_PAGE), before.as_ref())?;
+        Ok(msgs.iter().map(MessageView::of).collect())
+    }
+
+    /// Signs a message for the group's current epoch and stores it (not yet flushed).
+    fn sign_and_store(
+        &mut self,
+        group: GroupId,
+        kind: Kind,
+    ) -> Result<(libp2p::gossipsub::TopicHash, Vec<u8>, MsgId), Error> {
+        let author = self.identity.author();
+        let rt = self
+            .groups
+            .get_mut(&group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        if matches!(kind, Kind::Announcement(_) | Kind::Meta(_)) && !rt.state.is_admin(&author) {
+            return Err(Error::NotAllowed("only the group owner can do that".into()));
+        }
+        let (epoch, topic) = rt
+            .current()
+            .ok_or_else(|| Error::Invalid("no epoch".into()))?;
+        let topic = topic.hash();
+        let key = rt
+            .keys
+            .get(&epoch)
+            .cloned()
+            .ok_or_else(|| Error::Invalid("no key".into()))?;
+        let body = Body {
+            group,
+            epoch,
+            lamport: rt.lamport + 1,
+            timestamp_ms: now_ms(),
+            kind,
+        };
+        let msg = Envelope::sign(&self.identity, &body)?;
+        let frame = seal_verified(&msg, &key, nonce()?)
+            .and_then(|f| f.encode())
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        self.store.insert(&msg)?;
+        rt.lamport += 1;
+        if msg.body.kind.is_control() {
+            self.refold(&group)?;
+        }
+        self.emit(NodeEvent::Message(MessageView::of(&msg)));
+        Ok((topic, frame, msg.id))
+    }
+
+    /// Signs and stores a message; it is published and acknowledged after the next flush.
+    pub(crate) fn handle_post(
+        &mut self,
+        group: GroupId,
+        kind: Kind,
+        reply: Option<tokio::sync::oneshot::Sender<Result<MsgId, Error>>>,
+    ) {
+        match self.sign_and_store(group, kind) {
+            Ok((topic, frame, id)) => {
+                self.unflushed.push(Pending {
+                    topic,
+                    frame,
+                    id,
+                    reply,
+                });
+                self.maybe_start_flush();
+            }
+            Err(e) => {
+                if let Some(r) = reply {
+                    let _ = r.send(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The event loop: the one task that owns the swarm.
+//!
+//! It holds the swarm, the store, the joined groups' runtime state, the publish outbox and
+//! every pending reply, and runs one `select!` (biased: local commands first, then store
+//! flushes, then network input, then timers). Each arm calls one `handle_*` method.
+//!
+//! ## Sending: stored, flushed, then published
+//! A post is signed, written to the store, and parked in `unflushed`. One flush runs at a
+//! time; when it returns, every post written before it started is published and
+//! acknowledged (group commit: one fsync serves many messages). A publish that finds no
+//! subscribed peer goes to the topic's outbox and is retried when a peer subscribes and on
+//! a timer, so nothing is silently dropped.
+
+mod catchup;
+mod commands;
+mod swarm;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use futures::future::OptionFuture;
+use libp2p::gossipsub::{IdentTopic, TopicHash};
+use libp2p::request_response::OutboundRequestId;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use qun_protocol::group::State;
+use qun_protocol::{GroupId, Identity, MessageKey, MsgId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::net::{self, Behaviour};
+use crate::store::{GroupRecord, Store};
+use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, keys};
+
+/// Frames kept per topic while no peer is subscribed; older ones are dropped first (they
+/// are stored, and sync brings them to peers later).
+pub const OUTBOX_CAPACITY: usize = 10_000;
+
+/// A joined group, in memory.
+pub(crate) struct GroupRt {
+    pub record: GroupRecord,
+    pub state: State,
+    pub lamport: u64,
+    pub keys: HashMap<u64, MessageKey>,
+    pub topics: Vec<(u64, IdentTopic)>,
+}
+
+impl GroupRt {
+    fn current(&self) -> Option<(u64, &IdentTopic)> {
+        self.topics
+            .iter()
+            .max_by_key(|(e, _)| *e)
+            .map(|(e, t)| (*e, t))
+    }
+}
+
+/// A post that is stored and waits for a flush before it is published and acknowledged.
+pub(crate) struct Pending {
+    pub topic: TopicHash,
+    pub frame: Vec<u8>,
+    pub id: MsgId,
+    pub reply: Option<oneshot::Sender<Result<MsgId, Error>>>,
+}
+
+pub(crate) struct EventLoop {
+    pub swarm: Swarm<Behaviour>,
+    pub store: Store,
+    pub identity: Identity,
+    pub config: Config,
+    pub commands: mpsc::Receiver<Command>,
+    pub events: broadcast::Sender<NodeEvent>,
+    pub groups: HashMap<GroupId, GroupRt>,
+    pub topics: HashMap<TopicHash, GroupId>,
+    pub outbox: HashMap<TopicHash, VecDeque<Vec<u8>>>,
+    pub unflushed: Vec<Pending>,
+    pub flushing: Vec<Pending>,
+    pub flush_task: Option<JoinHandle<Result<(), crate::store::Error>>>,
+    pub connected: HashMap<PeerId, Vec<Multiaddr>>,
+    pub listen_addrs: Vec<Multiaddr>,
+    pub sync_pending: HashMap<OutboundRequestId, (PeerId, GroupId)>,
+    pub sync_rate: HashMap<PeerId, (Instant, u32)>,
+    pub bad_sync_peers: HashSet<PeerId>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl EventLoop {
+    #[allow(clippy::type_complexity)]
+    pub fn new(
+        config: Config,
+    ) -> Result<
+        (
+            Self,
+            mpsc::Sender<Command>,
+            broadcast::Sender<NodeEvent>,
+            PeerId,
+        ),
+        Error,
+    > {
+        config.validate()?;
+        keys::create_private_dir(&config.data_dir).map_err(|e| keys::Error::Io {
+            path: config.data_dir.display().to_string(),
+            source: e,
+        })?;
+        let identity = keys::load_or_create(&config.data_dir)?;
+        let keypair = keys::libp2p_keypair(&identity)?;
+        let peer_id = keypair.public().to_peer_id();
+        let store = Store::open(&config.data_dir.join("store"), config.cache_bytes)?;
+        let mut swarm = net::build_swarm(keypair, &config)?;
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| Error::Network(format!("listen on {addr}: {e}")))?;
+        }
+        let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let mut lp = EventLoop {
+            swarm,
+            store,
+            identity,
+            config,
+            commands: rx,
+            events: events.clone(),
+            groups: HashMap::new(),
+            topics: HashMap::new(),
+            outbox: HashMap::new(),
+            unflushed: Vec::new(),
+            flushing: Vec::new(),
+            flush_task: None,
+            connected: HashMap::new(),
+            listen_addrs: Vec::new(),
+            sync_pending: HashMap::new(),
+            sync_rate: HashMap::new(),
+            bad_sync_peers: HashSet::new(),
+        };
+        for (id, record) in lp.store.groups()? {
+            lp.add_group(id, record)?;
+        }
+        for addr in lp.config.bootstrap.clone() {
+            lp.dial_addr(addr);
+        }
+        Ok((lp, tx, events, peer_id))
+    }
+
+    pub async fn run(mut self) {
+        let mut republish = tokio::time::interval(self.config.republish_interval);
+        republish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Shutdown(reply)) => {
+                        self.handle_shutdown().await;
+                        let _ = reply.send(Ok(()));
+                        break;
+                    }
+                    Some(cmd) => self.handle_command(cmd),
+                    None => {
+                        self.handle_shutdown().await;
+                        break;
+                    }
+                },
+                Some(res) = OptionFuture::from(self.flush_task.as_mut()) => {
+                    self.flush_task = None;
+                    let res = res.map_err(|e| crate::store::Error::Corrupt(e.to_string()))
+                        .and_then(|r| r);
+                    self.handle_flushed(res);
+                }
+                event = self.swarm.select_next_some() => self.handle_swarm_event(event),
+                _ = republish.tick() => self.retry_outbox(None),
+            }
+        }
+        tracing::info!("node stopped");
+    }
+
+    async fn handle_shutdown(&mut self) {
+        if let Some(task) = self.flush_task.take() {
+            let res = task
+                .await
+                .map_err(|e| crate::store::Error::Corrupt(e.to_string()));
+            self.handle_flushed(res.and_then(|r| r));
+        }
+        if !self.unflushed.is_empty() {
+            let res = self.store.flush().await;
+            self.flushing = std::mem::take(&mut self.unflushed);
+            self.handle_flushed(res);
+        }
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %e, "final store flush failed");
+        }
+    }
+
+    /// Starts a flush of everything written so far, if none is running.
+    pub(crate) fn maybe_start_flush(&mut self) {
+        if self.flush_task.is_some() || self.unflushed.is_empty() {
+            return;
+        }
+        self.flushing = std::mem::take(&mut self.unflushed);
+        let store = self.store.clone();
+        self.flush_task = Some(tokio::spawn(async move { store.flush().await }));
+    }
+
+    /// A flush returned: publish and acknowledge what it made durable.
+    fn handle_flushed(&mut self, res: Result<(), crate::store::Error>) {
+        let batch = std::mem::take(&mut self.flushing);
+        match res {
+            Ok(()) => {
+                for p in batch {
+                    self.publish_or_queue(p.topic, p.frame);
+                    if let Some(reply) = p.reply {
+                        let _ = reply.send(Ok(p.id));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store flush failed");
+                for p in batch {
+                    if let Some(reply) = p.reply {
+                        let _ = reply.send(Err(Error::Invalid(format!("store flush failed: {e}"))));
+                    }
+                }
+            }
+        }
+        self.maybe_start_flush();
+    }
+
+    /// Publishes a frame, or queues it until a peer subscribes.
+    pub(crate) fn publish_or_queue(&mut self, topic: TopicHash, frame: Vec<u8>) {
+        let queue = self.outbox.entry(topic.clone()).or_default();
+        if !queue.is_empty() {
+            // Keep order: older frames go first.
+            queue.push_back(frame);
+            if queue.len() > OUTBOX_CAPACITY {
+                queue.pop_front();
+            }
+            self.retry_outbox(Some(topic));
+            return;
+        }
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic.clone(), frame.clone())
+        {
+            Ok(_) | Err(libp2p::gossipsub::PublishError::Duplicate) => {}
+            Err(e) => {
+                tracing::debug!(%topic, error = %e, "publish deferred");
+                queue.push_back(frame);
+            }
+        }
+    }
+
+    /// Retries queued frames (of one topic, or all).
+    pub(crate) fn retry_outbox(&mut self, only: Option<TopicHash>) {
+        let topics: Vec<TopicHash> = match only {
+            Some(t) => vec![t],
+            None => self.outbox.keys().cloned().collect(),
+        };
+        for topic in topics {
+            let Some(queue) = self.outbox.get_mut(&topic) else {
+                continue;
+            };
+            while let Some(frame) = queue.front() {
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic.clone(), frame.clone())
+                {
+                    Ok(_) | Err(libp2p::gossipsub::PublishError::Duplicate) => {
+                        queue.pop_front();
+                    }
+                    Err(libp2p::gossipsub::PublishError::MessageTooLarge) => {
+                        queue.pop_front();
+                    }
+                    Err(_) => break,
+                }
+            }
+            if queue.is_empty() {
+                self.outbox.remove(&topic);
+            }
+        }
+    }
+
+    pub(crate) fn emit(&self, event: NodeEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn dial_addr(&mut self, addr: Multiaddr) {
+        if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .add_address(&peer, addr.clone());
+        }
+        if let Err(e) = self.swarm.dial(addr.clone()) {
+            tracing::warn!(%addr, error = %e, "dial failed");
+        }
+    }
+
+    /// Adds a joined group to the runtime: keys, state, subscriptions.
+    pub(crate) fn add_group(&mut self, id: GroupId, record: GroupRecord) -> Result<(), Error> {
+        let mut keys = HashMap::new();
+        let mut topics = Vec::new();
+        for e in &record.epochs {
+            keys.insert(e.epoch, e.secret.message_key(&id, e.epoch));
+            let topic = IdentTopic::new(e.secret.topic(&id, e.epoch));
+            let gs = &mut self.swarm.behaviour_mut().gossipsub;
+            gs.subscribe(&topic)
+                .map_err(|e| Error::Network(e.to_string()))?;
+            let _ = gs.set_topic_params(topic.clone(), net::topic_score_params());
+            self.topics.insert(topic.hash(), id);
+            topics.push((e.epoch, topic));
+        }
+        let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
+        let lamport = self.store.max_lamport(&id)?;
+        self.groups.insert(
+            id,
+            GroupRt {
+                record,
+                state,
+                lamport,
+                keys,
+                topics,
+            },
+        );
+        Ok(())
+    }
+
+    pub(crate) fn refold(&mut self, id: &GroupId) -> Result<(), Error> {
+        let ops = self.store.control_ops(id)?;
+        if let Some(rt) = self.groups.get_mut(id) {
+            rt.state = State::fold(&rt.record.genesis.genesis, &ops);
+        }
+        Ok(())
+    }
+}
+
+/// A random 24-byte AEAD nonce.
+pub(crate) fn nonce() -> Result<[u8; 24], Error> {
+    let mut n = [0u8; 24];
+    keys::random_fill(&mut n)?;
+    Ok(n)
+}
+
+/// Default lifetime of the invite returned by `create_group`.
+pub(crate) const DEFAULT_INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);

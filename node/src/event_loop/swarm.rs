@@ -1,0 +1,180 @@
+//! Network input: swarm events, translated into store writes and [`NodeEvent`]s.
+//!
+//! Every gossipsub message is validated here before anything is stored or forwarded:
+//! topic → group, epoch key, decrypt, decode, `verify_strict`, group and epoch match,
+//! limits. Valid and new → stored, then Accept (gossipsub forwards it). Already stored →
+//! Ignore. Invalid → Reject, which lowers the forwarding peer's score. A frame for an epoch
+//! we hold no key for → Ignore (it may be honest).
+
+use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{PeerId, identify, kad, mdns};
+use qun_protocol::frame;
+
+use super::EventLoop;
+use crate::NodeEvent;
+use crate::net::BehaviourEvent;
+use crate::view::MessageView;
+
+impl EventLoop {
+    pub(crate) fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.handle_gossip(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.handle_sync(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                for addr in &info.listen_addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, addr.clone());
+                }
+                let addrs: Vec<String> = info.listen_addrs.iter().map(|a| a.to_string()).collect();
+                if let Err(e) = self.store.put_peer(&peer_id.to_bytes(), &addrs) {
+                    tracing::warn!(error = %e, "could not remember peer");
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
+                for (peer, addr) in list {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer, addr.clone());
+                    if !self.swarm.is_connected(&peer) {
+                        let _ = self.swarm.dial(addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer, ..
+            })) => {
+                tracing::trace!(%peer, "kad routing updated");
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                if !self.listen_addrs.contains(&address) {
+                    self.listen_addrs.push(address);
+                }
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs.retain(|a| a != &address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                let addrs = self.connected.entry(peer_id).or_default();
+                let first = addrs.is_empty();
+                addrs.push(endpoint.get_remote_address().clone());
+                if first {
+                    tracing::debug!(%peer_id, "peer connected");
+                    self.emit(NodeEvent::PeerConnected {
+                        peer: peer_id.to_string(),
+                    });
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    self.connected.remove(&peer_id);
+                    self.sync_rate.remove(&peer_id);
+                    self.sync_pending.retain(|_, (p, _)| *p != peer_id);
+                    self.emit(NodeEvent::PeerDisconnected {
+                        peer: peer_id.to_string(),
+                    });
+                } else if let Some(addrs) = self.connected.get_mut(&peer_id) {
+                    let gone = endpoint.get_remote_address();
+                    if let Some(i) = addrs.iter().position(|a| a == gone) {
+                        addrs.remove(i);
+                    }
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(?peer_id, %error, "outgoing connection failed");
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_gossip(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                let verdict = self.validate_frame(&propagation_source, &message);
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, verdict);
+                let _: &MessageId = &message_id;
+            }
+            gossipsub::Event::Subscribed { peer_id, topic } => {
+                tracing::debug!(%peer_id, %topic, "peer subscribed");
+                if let Some(group) = self.topics.get(&topic).copied() {
+                    self.request_sync(peer_id, group, None);
+                }
+                if self.outbox.contains_key(&topic) {
+                    self.retry_outbox(Some(topic));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The single validation path for gossiped frames.
+    fn validate_frame(
+        &mut self,
+        source: &PeerId,
+        message: &gossipsub::Message,
+    ) -> MessageAcceptance {
+        let Some(group) = self.topics.get(&message.topic).copied() else {
+            return MessageAcceptance::Ignore;
+        };
+        let Some(rt) = self.groups.get(&group) else {
+            return MessageAcceptance::Ignore;
+        };
+        let opened = frame::open(&message.data, &group, |e| rt.keys.get(&e).cloned());
+        let msg = match opened {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(peer = %source, %group, error = %e, "rejected frame");
+                self.emit(NodeEvent::Rejected {
+                    peer: source.to_string(),
+                    reason: e.to_string(),
+                });
+                return if e.is_sender_fault() {
+                    MessageAcceptance::Reject
+                } else {
+                    MessageAcceptance::Ignore
+                };
+            }
+        };
+        match self.store.insert(&msg) {
+            Ok(true) => {}
+            Ok(false) => return MessageAcceptance::Ignore,
+            Err(e) => {
+                tracing::error!(error = %e, "could not store message");
+                return MessageAcceptance::Ignore;
+            }
+        }
+        if let Some(rt) = self.groups.get_mut(&group) {
+            rt.lamport = rt.lamport.max(msg.body.lamport);
+        }
+        if msg.body.kind.is_control()
+            && let Err(e) = self.refold(&group)
+        {
+            tracing::error!(error = %e, "could not fold group state");
+        }
+        self.emit(NodeEvent::Message(MessageView::of(&msg)));
+        MessageAcceptance::Accept
+    }
+}

@@ -1,0 +1,125 @@
+//! The node's identity key on disk.
+//!
+//! One ed25519 seed in `DATA_DIR/identity.key` (64 hex characters), created on first start
+//! with owner-only permissions. The same seed gives the message-signing [`Identity`] and
+//! the libp2p keypair, so a message's author id and its node's PeerId are one key.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use qun_protocol::{AuthorId, Identity};
+
+/// File name of the identity key inside the data dir.
+pub const KEY_FILE: &str = "identity.key";
+
+/// Why the identity could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Filesystem error.
+    #[error("identity key {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not 64 hex characters.
+    #[error("identity key {path} is corrupt: expected 64 hex characters")]
+    Corrupt {
+        /// The file.
+        path: String,
+    },
+    /// No randomness from the OS.
+    #[error("no randomness available: {0}")]
+    Random(String),
+    /// libp2p refused the key.
+    #[error("libp2p key: {0}")]
+    Libp2p(String),
+}
+
+/// 32 random bytes from the OS.
+pub fn random32() -> Result<[u8; 32], Error> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(b)
+}
+
+/// Fills `buf` with random bytes from the OS.
+pub fn random_fill(buf: &mut [u8]) -> Result<(), Error> {
+    getrandom::fill(buf).map_err(|e| Error::Random(e.to_string()))
+}
+
+/// Creates `dir` (and parents) with owner-only permissions where the platform has them.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` readable by the owner only.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// Loads the identity from `dir`, creating it on first start.
+pub fn load_or_create(dir: &Path) -> Result<Identity, Error> {
+    let path = dir.join(KEY_FILE);
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim()).map_err(|_| Error::Corrupt {
+                path: path.display().to_string(),
+            })?;
+            let seed: [u8; 32] = bytes.try_into().map_err(|_| Error::Corrupt {
+                path: path.display().to_string(),
+            })?;
+            Ok(Identity::from_seed(seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_private_dir(dir).map_err(io)?;
+            let identity = Identity::from_seed(random32()?);
+            write_private_file(&path, hex::encode(identity.seed()).as_bytes()).map_err(io)?;
+            Ok(identity)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// The libp2p keypair of an identity (same ed25519 key).
+pub fn libp2p_keypair(identity: &Identity) -> Result<libp2p::identity::Keypair, Error> {
+    libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
+        .map_err(|e| Error::Libp2p(e.to_string()))
+}
+
+/// The PeerId that names the same key as `author`.
+pub fn peer_id(author: &AuthorId) -> Option<libp2p::PeerId> {
+    libp2p::PeerId::from_bytes(&author.peer_id_bytes()).ok()
+}
+
+/// The author id of a peer, if it is an ed25519 peer.
+pub fn author(peer: &libp2p::PeerId) -> Option<AuthorId> {
+    AuthorId::from_peer_id_bytes(&peer.to_bytes()).ok()
+}

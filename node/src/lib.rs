@@ -1,0 +1,363 @@
+//! qun-node: a running qun node.
+//!
+//! One event-loop task ([`event_loop`]) owns the libp2p swarm, the sled store handle and
+//! every pending reply. Everyone else (the daemon's API server, the CLI's demo, the
+//! simulator, the tests) holds a [`Node`]: a cheap `Clone` over a bounded command channel,
+//! with one command per public method and replies through a oneshot. Swarm events are
+//! translated in one place into [`NodeEvent`]s on a broadcast channel.
+
+pub mod api;
+pub mod config;
+mod event_loop;
+pub mod keys;
+pub mod net;
+pub mod store;
+pub mod sync;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use qun_protocol::group::Visibility;
+use qun_protocol::message::{Announcement, Kind, Text};
+use qun_protocol::{GroupId, MsgId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use config::Config;
+pub use libp2p::{Multiaddr, PeerId};
+pub use view::{Created, GroupInfo, IdInfo, MessageView, PeerInfo};
+
+/// Commands waiting for the event loop. Callers wait (back-pressure) when it is full.
+pub const COMMAND_CAPACITY: usize = 1024;
+/// Events buffered per subscriber; a slower subscriber sees `Lagged` and skips ahead.
+pub const EVENT_CAPACITY: usize = 4096;
+
+/// Everything that can go wrong for a caller of [`Node`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The node's event loop has stopped.
+    #[error("the node has stopped")]
+    Closed,
+    /// No joined group matches.
+    #[error("no group matches {0:?}: see `qun group list`")]
+    UnknownGroup(String),
+    /// Several joined groups match a name.
+    #[error("{query:?} matches several groups ({ids}): use the group id")]
+    Ambiguous {
+        /// What was asked.
+        query: String,
+        /// The matching ids.
+        ids: String,
+    },
+    /// The request is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The caller lacks the right (e.g. announcements are the owner's).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The invite code was refused.
+    #[error("invite: {0}")]
+    Invite(#[from] qun_protocol::invite::Error),
+    /// A message could not be built.
+    #[error("message: {0}")]
+    Message(#[from] qun_protocol::message::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// The identity key could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] keys::Error),
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    /// The network could not be set up.
+    #[error(transparent)]
+    Net(#[from] net::Error),
+    /// A libp2p operation failed.
+    #[error("network: {0}")]
+    Network(String),
+}
+
+/// What the node tells its subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NodeEvent {
+    /// A new message was stored (received, synced, or sent by us).
+    Message(MessageView),
+    /// A peer connected.
+    PeerConnected {
+        /// Its PeerId.
+        peer: String,
+    },
+    /// A peer disconnected.
+    PeerDisconnected {
+        /// Its PeerId.
+        peer: String,
+    },
+    /// A frame was rejected.
+    Rejected {
+        /// The peer that forwarded it.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Parameters of a new group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateGroup {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Search tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Visibility.
+    #[serde(default = "default_visibility")]
+    pub visibility: Visibility,
+}
+
+fn default_visibility() -> Visibility {
+    Visibility::Private
+}
+
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// One command per public method of [`Node`].
+pub(crate) enum Command {
+    Id(Reply<IdInfo>),
+    Peers(Reply<Vec<PeerInfo>>),
+    Create(CreateGroup, Reply<Created>),
+    Invite {
+        group: GroupId,
+        expires: Duration,
+        reply: Reply<String>,
+    },
+    Join {
+        invite: String,
+        reply: Reply<GroupId>,
+    },
+    Leave {
+        group: GroupId,
+        reply: Reply<()>,
+    },
+    Groups(Reply<Vec<GroupInfo>>),
+    Info {
+        group: GroupId,
+        reply: Reply<GroupInfo>,
+    },
+    Resolve {
+        query: String,
+        reply: Reply<GroupId>,
+    },
+    Post {
+        group: GroupId,
+        kind: Kind,
+        reply: Reply<MsgId>,
+    },
+    History {
+        group: GroupId,
+        limit: usize,
+        before: Option<MsgId>,
+        reply: Reply<Vec<MessageView>>,
+    },
+    PublishRaw {
+        group: GroupId,
+        bytes: Vec<u8>,
+        reply: Reply<()>,
+    },
+    PeerScore {
+        peer: PeerId,
+        reply: Reply<Option<f64>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: Reply<()>,
+    },
+    Shutdown(Reply<()>),
+}
+
+/// A handle to a running node. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<NodeEvent>,
+    peer_id: PeerId,
+    _task: Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({})", self.peer_id)
+    }
+}
+
+impl Node {
+    /// Starts a node: loads (or creates) the identity, opens the store, listens, dials the
+    /// bootstrap peers, and returns once it listens on at least one address.
+    pub async fn start(config: Config) -> Result<Node, Error> {
+        let (loop_, commands, events, peer_id) = event_loop::EventLoop::new(config)?;
+        let task = tokio::spawn(loop_.run());
+        let node = Node {
+            commands,
+            events,
+            peer_id,
+            _task: Arc::new(task),
+        };
+        for _ in 0..100 {
+            if !node.id().await?.addrs.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(node)
+    }
+
+    /// Our PeerId (also our author id).
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Subscribes to node events.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Our id and listen addresses.
+    pub async fn id(&self) -> Result<IdInfo, Error> {
+        self.call(Command::Id).await
+    }
+
+    /// Connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, Error> {
+        self.call(Command::Peers).await
+    }
+
+    /// Creates a group; returns its id and an invite code (valid 7 days).
+    pub async fn create_group(&self, req: CreateGroup) -> Result<Created, Error> {
+        self.call(|r| Command::Create(req, r)).await
+    }
+
+    /// An invite code for `group`, valid for `expires`.
+    pub async fn invite(&self, group: GroupId, expires: Duration) -> Result<String, Error> {
+        self.call(|reply| Command::Invite {
+            group,
+            expires,
+            reply,
+        })
+        .await
+    }
+
+    /// Joins the group of an invite code (the text may surround the code).
+    pub async fn join(&self, invite: &str) -> Result<GroupId, Error> {
+        let invite = invite.to_owned();
+        self.call(|reply| Command::Join { invite, reply }).await
+    }
+
+    /// Leaves a group: says so to the group, unsubscribes, deletes its local history.
+    pub async fn leave(&self, group: GroupId) -> Result<(), Error> {
+        self.call(|reply| Command::Leave { group, reply }).await
+    }
+
+    /// Every joined group.
+    pub async fn groups(&self) -> Result<Vec<GroupInfo>, Error> {
+        self.call(Command::Groups).await
+    }
+
+    /// One group.
+    pub async fn group_info(&self, group: GroupId) -> Result<GroupInfo, Error> {
+        self.call(|reply| Command::Info { group, reply }).await
+    }
+
+    /// Finds a joined group by id, unambiguous id prefix, or unambiguous name.
+    pub async fn resolve(&self, query: &str) -> Result<GroupId, Error> {
+        let query = query.to_owned();
+        self.call(|reply| Command::Resolve { query, reply }).await
+    }
+
+    /// Sends a text message; returns once it is stored durably.
+    pub async fn send(
+        &self,
+        group: GroupId,
+        text: &str,
+        reply_to: Option<MsgId>,
+    ) -> Result<MsgId, Error> {
+        let kind = Kind::Text(Text {
+            text: text.to_owned(),
+            reply_to,
+            mentions: Vec::new(),
+        });
+        self.post(group, kind).await
+    }
+
+    /// Sets the group announcement (owner only); returns once stored durably.
+    pub async fn announce(&self, group: GroupId, text: &str) -> Result<MsgId, Error> {
+        self.post(
+            group,
+            Kind::Announcement(Announcement {
+                text: text.to_owned(),
+            }),
+        )
+        .await
+    }
+
+    /// Signs, stores and publishes a message of any kind.
+    pub async fn post(&self, group: GroupId, kind: Kind) -> Result<MsgId, Error> {
+        self.call(|reply| Command::Post { group, kind, reply })
+            .await
+    }
+
+    /// Up to `limit` messages in group order, ending before `before` (or the newest).
+    pub async fn history(
+        &self,
+        group: GroupId,
+        limit: usize,
+        before: Option<MsgId>,
+    ) -> Result<Vec<MessageView>, Error> {
+        self.call(|reply| Command::History {
+            group,
+            limit,
+            before,
+            reply,
+        })
+        .await
+    }
+
+    /// Publishes raw bytes on a group's topic, bypassing every check. For tests that play
+    /// a hostile peer.
+    pub async fn publish_raw(&self, group: GroupId, bytes: Vec<u8>) -> Result<(), Error> {
+        self.call(|reply| Command::PublishRaw {
+            group,
+            bytes,
+            reply,
+        })
+        .await
+    }
+
+    /// Our gossipsub score of a peer.
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
+        self.call(|reply| Command::PeerScore { peer, reply }).await
+    }
+
+    /// Dials an address.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), Error> {
+        self.call(|reply| Command::Dial { addr, reply }).await
+    }
+
+    /// Flushes the store and stops the event loop.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        self.call(Command::Shutdown).await
+    }
+}

@@ -1,0 +1,179 @@
+//! The libp2p side: behaviours, their configuration, and the swarm builder.
+//!
+//! * gossipsub in Anonymous mode (`StrictNoSign`): frames carry our own ed25519 signature,
+//!   checked once after de-duplication; the message id is SHA-256 of the frame (what
+//!   js-libp2p uses for unsigned messages); every message is held for validation and
+//!   answered Accept / Reject / Ignore; a subscription filter that admits thousands of
+//!   groups per peer; peer scoring tuned for quiet chat topics.
+//! * kademlia with a qun protocol name, in server mode;
+//! * identify (feeds kademlia), ping, and mDNS (optional).
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use libp2p::gossipsub::{
+    self, AllowAllSubscriptionFilter, IdentityTransform, MaxCountSubscriptionFilter,
+    MessageAuthenticity, PeerScoreParams, PeerScoreThresholds, TopicScoreParams, ValidationMode,
+};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{
+    StreamProtocol, Swarm, identify, identity::Keypair, kad, mdns, noise, ping, request_response,
+    tcp, yamux,
+};
+use qun_protocol::id::sha256;
+use qun_protocol::limits::MAX_FRAME_BYTES;
+
+use crate::config::Config;
+
+/// Gossipsub's whole-RPC limit: one maximum frame plus room for the RPC framing. Equal on
+/// every node (a larger message breaks the receiving stream).
+pub const MAX_TRANSMIT_BYTES: usize = MAX_FRAME_BYTES + 64 * 1024;
+/// Most topics (groups × epochs) a remote peer may be subscribed to before we ignore it.
+pub const MAX_PEER_TOPICS: usize = 4096;
+/// Kademlia protocol name: qun's DHT is its own network.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/qun/kad/1.0.0");
+/// Identify protocol version string.
+pub const IDENTIFY_PROTOCOL: &str = "/qun/id/1.0.0";
+
+type Filter = MaxCountSubscriptionFilter<AllowAllSubscriptionFilter>;
+/// The gossipsub behaviour with our subscription filter.
+pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, Filter>;
+
+/// All behaviours of a qun node.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Group messages.
+    pub gossipsub: Gossipsub,
+    /// The DHT.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Peer info (addresses, protocols).
+    pub identify: identify::Behaviour,
+    /// Liveness.
+    pub ping: ping::Behaviour,
+    /// LAN discovery.
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// History catch-up.
+    pub sync: request_response::Behaviour<crate::sync::Codec>,
+}
+
+/// Why the network could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A libp2p component refused its configuration.
+    #[error("network setup: {0}")]
+    Setup(String),
+}
+
+fn setup<E: std::fmt::Display>(e: E) -> Error {
+    Error::Setup(e.to_string())
+}
+
+/// Score parameters for one group topic. The defaults punish topics that are quiet
+/// (mesh delivery deficits, P3/P3b): chat groups are quiet most of the time, so those are
+/// off. Invalid messages (P4) cost a lot and decay slowly.
+pub fn topic_score_params() -> TopicScoreParams {
+    TopicScoreParams {
+        topic_weight: 1.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..TopicScoreParams::default()
+    }
+}
+
+fn peer_score_params() -> PeerScoreParams {
+    let mut whitelist: HashSet<IpAddr> = HashSet::new();
+    // Many honest nodes share loopback in tests and demos; do not treat them as a Sybil.
+    whitelist.insert(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    whitelist.insert(IpAddr::V6(Ipv6Addr::LOCALHOST));
+    PeerScoreParams {
+        ip_colocation_factor_whitelist: whitelist,
+        ..PeerScoreParams::default()
+    }
+}
+
+fn peer_score_thresholds() -> PeerScoreThresholds {
+    PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: -80.0,
+        ..PeerScoreThresholds::default()
+    }
+}
+
+fn gossipsub(cfg: &Config) -> Result<Gossipsub, Error> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Anonymous)
+        .validate_messages()
+        .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::from(sha256(&m.data)))
+        .max_transmit_size(MAX_TRANSMIT_BYTES)
+        .heartbeat_interval(cfg.heartbeat)
+        .heartbeat_initial_delay(cfg.heartbeat.min(Duration::from_millis(500)))
+        .build()
+        .map_err(setup)?;
+    let filter = MaxCountSubscriptionFilter {
+        filter: AllowAllSubscriptionFilter {},
+        max_subscribed_topics: MAX_PEER_TOPICS,
+        max_subscriptions_per_request: MAX_PEER_TOPICS,
+    };
+    let mut gs =
+        Gossipsub::new_with_subscription_filter(MessageAuthenticity::Anonymous, config, filter)
+            .map_err(setup)?;
+    gs.with_peer_score(peer_score_params(), peer_score_thresholds())
+        .map_err(setup)?;
+    Ok(gs)
+}
+
+fn behaviour(key: &Keypair, cfg: &Config) -> Result<Behaviour, Error> {
+    let peer_id = key.public().to_peer_id();
+    let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
+    kad_cfg.set_periodic_bootstrap_interval(Some(Duration::from_secs(300)));
+    let mut kad =
+        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
+    kad.set_mode(Some(kad::Mode::Server));
+    let mdns = if cfg.mdns {
+        Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id).map_err(setup)?)
+    } else {
+        None
+    };
+    Ok(Behaviour {
+        gossipsub: gossipsub(cfg)?,
+        kad,
+        identify: identify::Behaviour::new(identify::Config::new(
+            IDENTIFY_PROTOCOL.to_owned(),
+            key.public(),
+        )),
+        ping: ping::Behaviour::default(),
+        mdns: mdns.into(),
+        sync: request_response::Behaviour::new(
+            [(
+                crate::sync::PROTOCOL,
+                request_response::ProtocolSupport::Full,
+            )],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+        ),
+    })
+}
+
+/// Builds the swarm: TCP + noise + yamux, our behaviours, a long idle timeout.
+pub fn build_swarm(key: Keypair, cfg: &Config) -> Result<Swarm<Behaviour>, Error> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(setup)?
+        .with_behaviour(|key| {
+            behaviour(key, cfg)
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })
+        })
+        .map_err(setup)?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(cfg.idle_timeout))
+        .build();
+    Ok(swarm)
+}

@@ -1,0 +1,322 @@
+//! History on disk, in sled.
+//!
+//! Trees:
+//! * `meta`: `schema` → the store's schema version (u32, big-endian).
+//! * `groups`: group id → [`GroupRecord`] (genesis, epoch secrets, join time).
+//! * `msgs`: group id ‖ order key → encoded envelope, so a group's history is one
+//!   ordered range scan and every node orders it the same way.
+//! * `control`: same keys, control messages only (announcement, join, leave, meta), so
+//!   group state is re-folded without scanning the chat.
+//! * `ids`: message id → group id ‖ order key (de-duplication and lookup).
+//! * `peers`: peer id → last known addresses.
+//!
+//! Messages are written only after validation. Writes go to sled's log; `flush` makes them
+//! durable, and the node acknowledges a message to the user only after a flush returned.
+
+use std::path::Path;
+
+use qun_protocol::codec;
+use qun_protocol::group::SignedGenesis;
+use qun_protocol::{GroupId, GroupSecret, MsgId, OrderKey, Verified};
+use serde::{Deserialize, Serialize};
+
+/// The schema version this code writes. A store with another version is refused with a
+/// clear message rather than misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// sled failed.
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    /// A record did not decode.
+    #[error("store record is corrupt: {0}")]
+    Corrupt(String),
+    /// The store was written by another version of qun.
+    #[error(
+        "the store at {path} has schema version {found}; this qun reads version {expected}. \
+         Use a qun that matches, or move the data dir away to start fresh"
+    )]
+    Schema {
+        /// Store path.
+        path: String,
+        /// Version on disk.
+        found: u32,
+        /// Version this code reads.
+        expected: u32,
+    },
+}
+
+/// One epoch's secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochSecret {
+    /// The epoch number.
+    pub epoch: u64,
+    /// Its secret.
+    pub secret: GroupSecret,
+}
+
+/// A group this node has joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The signed genesis (the group id is its hash).
+    pub genesis: SignedGenesis,
+    /// Every epoch secret we hold, oldest first.
+    pub epochs: Vec<EpochSecret>,
+    /// When we joined, ms since the Unix epoch.
+    pub joined_ms: u64,
+}
+
+impl GroupRecord {
+    /// The newest epoch.
+    pub fn current(&self) -> Option<&EpochSecret> {
+        self.epochs.iter().max_by_key(|e| e.epoch)
+    }
+}
+
+/// A remembered peer: its PeerId bytes and addresses.
+pub type PeerRecord = (Vec<u8>, Vec<String>);
+
+/// Largest stored record accepted when reading back (group records, peers).
+const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// The sled store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    groups: sled::Tree,
+    msgs: sled::Tree,
+    control: sled::Tree,
+    ids: sled::Tree,
+    peers: sled::Tree,
+}
+
+fn msg_key(group: &GroupId, key: &OrderKey) -> [u8; 80] {
+    let mut k = [0u8; 80];
+    k[..32].copy_from_slice(group.as_bytes());
+    k[32..].copy_from_slice(&key.to_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, Error> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(Some(200))
+            .open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            None => {
+                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = v
+                    .as_ref()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| Error::Corrupt("schema version".into()))?;
+                if found != SCHEMA_VERSION {
+                    return Err(Error::Schema {
+                        path: dir.display().to_string(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+        }
+        Ok(Self {
+            groups: db.open_tree("groups")?,
+            msgs: db.open_tree("msgs")?,
+            control: db.open_tree("control")?,
+            ids: db.open_tree("ids")?,
+            peers: db.open_tree("peers")?,
+            db,
+        })
+    }
+
+    /// Makes every write so far durable.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Makes every write so far durable (blocking).
+    pub fn flush_blocking(&self) -> Result<(), Error> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Saves a group record.
+    pub fn put_group(&self, id: &GroupId, record: &GroupRecord) -> Result<(), Error> {
+        let bytes = codec::encode(record).map_err(|e| Error::Corrupt(e.to_string()))?;
+        self.groups.insert(id.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// Removes a group and its history.
+    pub fn remove_group(&self, id: &GroupId) -> Result<(), Error> {
+        self.groups.remove(id.as_bytes())?;
+        for tree in [&self.msgs, &self.control] {
+            for kv in tree.scan_prefix(id.as_bytes()) {
+                let (k, _) = kv?;
+                if let Some(key) = OrderKey::from_bytes(&k[32..]) {
+                    self.ids.remove(key.id.as_bytes())?;
+                }
+                tree.remove(k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every group joined.
+    pub fn groups(&self) -> Result<Vec<(GroupId, GroupRecord)>, Error> {
+        let mut out = Vec::new();
+        for kv in self.groups.iter() {
+            let (k, v) = kv?;
+            let id: [u8; 32] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| Error::Corrupt("group key".into()))?;
+            let rec =
+                codec::decode(&v, MAX_RECORD_BYTES).map_err(|e| Error::Corrupt(e.to_string()))?;
+            out.push((GroupId::from_bytes(id), rec));
+        }
+        Ok(out)
+    }
+
+    /// Whether a message is stored.
+    pub fn has_message(&self, id: &MsgId) -> Result<bool, Error> {
+        Ok(self.ids.contains_key(id.as_bytes())?)
+    }
+
+    /// Stores a validated message. Returns `false` if it was already stored.
+    pub fn insert(&self, msg: &Verified) -> Result<bool, Error> {
+        if self.has_message(&msg.id)? {
+            return Ok(false);
+        }
+        let key = msg_key(&msg.body.group, &msg.order_key());
+        let bytes = msg
+            .envelope
+            .encode()
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        if msg.body.kind.is_control() {
+            self.control.insert(key, bytes.as_slice())?;
+        }
+        self.msgs.insert(key, bytes)?;
+        self.ids.insert(msg.id.as_bytes(), &key[..])?;
+        Ok(true)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Verified, Error> {
+        qun_protocol::Envelope::decode_stored(bytes).map_err(|e| Error::Corrupt(e.to_string()))
+    }
+
+    /// Up to `limit` messages of `group` in group order, ending just before `before`
+    /// (or at the newest message).
+    pub fn history(
+        &self,
+        group: &GroupId,
+        limit: usize,
+        before: Option<&MsgId>,
+    ) -> Result<Vec<Verified>, Error> {
+        let start = msg_key(
+            group,
+            &OrderKey {
+                lamport: 0,
+                timestamp_ms: 0,
+                id: MsgId::from_bytes([0; 32]),
+            },
+        );
+        let end = match before {
+            Some(id) => match self.ids.get(id.as_bytes())? {
+                Some(k) => k.to_vec(),
+                None => return Ok(Vec::new()),
+            },
+            None => {
+                let mut e = group.as_bytes().to_vec();
+                e.extend_from_slice(&[0xff; 49]);
+                e
+            }
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for kv in self.msgs.range(start.to_vec()..end).rev().take(limit) {
+            let (_, v) = kv?;
+            out.push(Self::decode(&v)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Up to `limit` messages of `group` after `after` (exclusive), in group order.
+    pub fn page_after(
+        &self,
+        group: &GroupId,
+        after: Option<&OrderKey>,
+        limit: usize,
+    ) -> Result<Vec<Verified>, Error> {
+        let mut end = group.as_bytes().to_vec();
+        end.extend_from_slice(&[0xff; 49]);
+        let iter = match after {
+            Some(k) => {
+                let start = msg_key(group, k);
+                self.msgs.range(start.to_vec()..end)
+            }
+            None => self.msgs.range(group.as_bytes().to_vec()..end),
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for kv in iter {
+            let (k, v) = kv?;
+            if after.is_some_and(|a| k[32..] == a.to_bytes()) {
+                continue;
+            }
+            if out.len() == limit {
+                break;
+            }
+            out.push(Self::decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// Every control message of `group` (in group order).
+    pub fn control_ops(&self, group: &GroupId) -> Result<Vec<Verified>, Error> {
+        self.control
+            .scan_prefix(group.as_bytes())
+            .map(|kv| Self::decode(&kv?.1))
+            .collect()
+    }
+
+    /// The highest Lamport clock stored for `group` (0 when empty).
+    pub fn max_lamport(&self, group: &GroupId) -> Result<u64, Error> {
+        Ok(match self.msgs.scan_prefix(group.as_bytes()).next_back() {
+            Some(kv) => OrderKey::from_bytes(&kv?.0[32..]).map_or(0, |k| k.lamport),
+            None => 0,
+        })
+    }
+
+    /// How many messages of `group` are stored.
+    pub fn count(&self, group: &GroupId) -> usize {
+        self.msgs.scan_prefix(group.as_bytes()).count()
+    }
+
+    /// Remembers a peer's addresses.
+    pub fn put_peer(&self, peer: &[u8], addrs: &[String]) -> Result<(), Error> {
+        let bytes = codec::encode(&addrs).map_err(|e| Error::Corrupt(e.to_string()))?;
+        self.peers.insert(peer, bytes)?;
+        Ok(())
+    }
+
+    /// Every peer remembered, with its addresses.
+    pub fn peers(&self) -> Result<Vec<PeerRecord>, Error> {
+        let mut out = Vec::new();
+        for kv in self.peers.iter() {
+            let (k, v) = kv?;
+            let addrs: Vec<String> =
+                codec::decode(&v, MAX_RECORD_BYTES).map_err(|e| Error::Corrupt(e.to_string()))?;
+            out.push((k.to_vec(), addrs));
+        }
+        Ok(out)
+    }
+}

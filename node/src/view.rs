@@ -1,0 +1,151 @@
+//! What the node shows its users: plain, serialisable views of messages, groups and peers.
+//! These are the shapes of the JSON API and of `--json` output.
+
+use qun_protocol::message::Kind;
+use qun_protocol::{GroupId, Verified};
+use serde::{Deserialize, Serialize};
+
+/// One message, as the API and CLI show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// Message id (base58).
+    pub id: String,
+    /// Group id (base58).
+    pub group: String,
+    /// Author id (same text as the author's PeerId).
+    pub author: String,
+    /// Lamport clock.
+    pub lamport: u64,
+    /// Author's clock, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// `text`, `announcement`, `join`, `leave`, `meta` or `unknown`.
+    pub kind: String,
+    /// The text (for text and announcement; a short description otherwise).
+    pub text: String,
+    /// The message replied to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reply_to: Option<String>,
+    /// Authors mentioned.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub mentions: Vec<String>,
+}
+
+impl MessageView {
+    /// The view of a verified message.
+    pub fn of(msg: &Verified) -> Self {
+        let (text, reply_to, mentions) = match &msg.body.kind {
+            Kind::Text(t) => (
+                t.text.clone(),
+                t.reply_to.map(|r| r.to_string()),
+                t.mentions.iter().map(|m| m.to_string()).collect(),
+            ),
+            Kind::Announcement(a) => (a.text.clone(), None, Vec::new()),
+            Kind::Join(_) => ("joined the group".to_owned(), None, Vec::new()),
+            Kind::Leave => ("left the group".to_owned(), None, Vec::new()),
+            Kind::Meta(m) => (
+                format!(
+                    "set the description to {:?} and tags to {:?}",
+                    m.description, m.tags
+                ),
+                None,
+                Vec::new(),
+            ),
+            Kind::Unknown { tag, .. } => (
+                format!("(a message of kind {tag}: upgrade qun to read it)"),
+                None,
+                Vec::new(),
+            ),
+        };
+        Self {
+            id: msg.id.to_string(),
+            group: msg.body.group.to_string(),
+            author: msg.author().to_string(),
+            lamport: msg.body.lamport,
+            timestamp_ms: msg.body.timestamp_ms,
+            kind: msg.body.kind.name().to_owned(),
+            text,
+            reply_to,
+            mentions,
+        }
+    }
+}
+
+/// The group announcement as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnouncementView {
+    /// Its text.
+    pub text: String,
+    /// Who set it.
+    pub author: String,
+    /// When (author's clock).
+    pub timestamp_ms: u64,
+    /// The message that set it.
+    pub id: String,
+}
+
+/// A group, as `group info` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    /// Group id.
+    pub group: String,
+    /// Name.
+    pub name: String,
+    /// The current epoch's gossipsub topic.
+    pub topic: String,
+    /// Current epoch.
+    pub epoch: u64,
+    /// public, listed or private.
+    pub visibility: String,
+    /// Owner id.
+    pub owner: String,
+    /// Description.
+    pub description: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Members known from the group's history.
+    pub members: Vec<String>,
+    /// Peers in our gossipsub mesh for the topic.
+    pub mesh_peers: usize,
+    /// Peers subscribed to the topic that we know of.
+    pub topic_peers: usize,
+    /// Current announcement.
+    pub announcement: Option<AnnouncementView>,
+    /// Messages stored.
+    pub messages: usize,
+    /// Frames waiting for a subscribed peer.
+    pub queued: usize,
+    /// When we joined, ms since the Unix epoch.
+    pub joined_ms: u64,
+}
+
+/// Our identity and addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdInfo {
+    /// Our PeerId (also our author id).
+    pub peer_id: String,
+    /// Addresses we listen on, with `/p2p/<peer id>`.
+    pub addrs: Vec<String>,
+}
+
+/// A connected peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Its PeerId.
+    pub peer_id: String,
+    /// Addresses we are connected through.
+    pub addrs: Vec<String>,
+}
+
+/// A group was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// The new group's id.
+    pub group: String,
+    /// An invite code for it.
+    pub invite: String,
+}
+
+/// Where a group id sits for callers that hold the typed id.
+pub fn group_text(id: &GroupId) -> String {
+    id.to_string()
+}

@@ -1,0 +1,242 @@
+//! Groups: the signed genesis that names a group, and the group state fold.
+//!
+//! A group is born from a [`Genesis`] signed by its owner; the [`GroupId`] is the hash of
+//! the encoded [`SignedGenesis`], so the id commits to the owner, name and creation time.
+//!
+//! ## State
+//! [`State`] is a pure fold of the group's control messages (announcement, join, leave,
+//! meta) in the group's total order ([`crate::OrderKey`]). An op counts only if its author
+//! held the right at its position in the order (today: announcement and meta are the
+//! owner's). Any two nodes holding the same ops compute the same state, whatever order the
+//! ops arrived in, because the node folds them sorted.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::id::{self, AuthorId, GroupId, MsgId};
+use crate::identity::{self, DOMAIN_GENESIS, Identity, Signature};
+use crate::limits::*;
+use crate::message::{self, Kind, Verified};
+
+/// Who can find and join a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Card and secret in the DHT: anyone can find and join.
+    Public,
+    /// Card in the DHT; joining needs an admin's approval.
+    Listed,
+    /// Invite codes only.
+    Private,
+}
+
+impl Visibility {
+    /// Lowercase name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Listed => "listed",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+impl std::str::FromStr for Visibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(Visibility::Public),
+            "listed" => Ok(Visibility::Listed),
+            "private" => Ok(Visibility::Private),
+            other => Err(format!(
+                "unknown visibility {other:?}: use public, listed or private"
+            )),
+        }
+    }
+}
+
+/// What a group is born from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// The owner's key.
+    pub owner: AuthorId,
+    /// The group name, 1..=`MAX_NAME_BYTES` bytes.
+    pub name: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Visibility at creation.
+    pub visibility: Visibility,
+    /// Random bytes, so two groups with the same name and time differ.
+    pub nonce: [u8; 16],
+}
+
+/// A genesis with its owner's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedGenesis {
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The owner's signature over `DOMAIN_GENESIS || encode(genesis)`.
+    pub signature: Signature,
+}
+
+/// Checks a group name against the limits.
+pub fn validate_name(name: &str) -> Result<(), message::Error> {
+    if name.trim().is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(message::Error::Invalid(format!(
+            "group name is {} bytes; it must be 1..={MAX_NAME_BYTES} and not blank",
+            name.len()
+        )));
+    }
+    Ok(())
+}
+
+impl SignedGenesis {
+    /// Creates and signs a genesis; `nonce` is random bytes from the caller.
+    pub fn create(
+        owner: &Identity,
+        name: &str,
+        created_ms: u64,
+        visibility: Visibility,
+        nonce: [u8; 16],
+    ) -> Result<Self, message::Error> {
+        validate_name(name)?;
+        let genesis = Genesis {
+            owner: owner.author(),
+            name: name.to_owned(),
+            created_ms,
+            visibility,
+            nonce,
+        };
+        let signature = owner.sign(DOMAIN_GENESIS, &codec::encode(&genesis)?);
+        Ok(Self { genesis, signature })
+    }
+
+    /// Checks the name and the owner's signature.
+    pub fn verify(&self) -> Result<(), message::Error> {
+        validate_name(&self.genesis.name)?;
+        let bytes = codec::encode(&self.genesis)?;
+        identity::verify(&self.genesis.owner, DOMAIN_GENESIS, &bytes, &self.signature)?;
+        Ok(())
+    }
+
+    /// The group id: hash of the encoded signed genesis.
+    pub fn id(&self) -> Result<GroupId, codec::Error> {
+        Ok(GroupId::from_bytes(id::hash(
+            b"qun/v1/group\0",
+            &codec::encode(self)?,
+        )))
+    }
+
+    /// Decodes and verifies.
+    pub fn decode(bytes: &[u8]) -> Result<Self, message::Error> {
+        let g: SignedGenesis = codec::decode(bytes, MAX_GENESIS_BYTES)?;
+        g.verify()?;
+        Ok(g)
+    }
+}
+
+/// The current announcement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// The message that set it.
+    pub id: MsgId,
+    /// Who set it.
+    pub author: AuthorId,
+    /// Its text.
+    pub text: String,
+    /// When it was set (author's clock).
+    pub timestamp_ms: u64,
+}
+
+/// Group state: a pure fold of control messages in group order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// The owner.
+    pub owner: AuthorId,
+    /// The name.
+    pub name: String,
+    /// Description from the latest meta.
+    pub description: String,
+    /// Tags from the latest meta.
+    pub tags: Vec<String>,
+    /// Current members.
+    pub members: BTreeSet<AuthorId>,
+    /// Current announcement, if any.
+    pub announcement: Option<Announcement>,
+}
+
+/// The outcome of applying one op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The op changed (or confirmed) the state.
+    Ok,
+    /// The author lacked the right at this position; the op has no effect.
+    NotAllowed,
+}
+
+impl State {
+    /// The state of a fresh group.
+    pub fn new(genesis: &Genesis) -> Self {
+        Self {
+            owner: genesis.owner,
+            name: genesis.name.clone(),
+            description: String::new(),
+            tags: Vec::new(),
+            members: BTreeSet::from([genesis.owner]),
+            announcement: None,
+        }
+    }
+
+    /// Whether `author` may set announcements and meta.
+    pub fn is_admin(&self, author: &AuthorId) -> bool {
+        *author == self.owner
+    }
+
+    /// Applies one message. Messages must be applied in group order.
+    pub fn apply(&mut self, msg: &Verified) -> Applied {
+        let author = msg.author();
+        match &msg.body.kind {
+            Kind::Announcement(a) => {
+                if !self.is_admin(&author) {
+                    return Applied::NotAllowed;
+                }
+                self.announcement = (!a.text.is_empty()).then(|| Announcement {
+                    id: msg.id,
+                    author,
+                    text: a.text.clone(),
+                    timestamp_ms: msg.body.timestamp_ms,
+                });
+            }
+            Kind::Meta(m) => {
+                if !self.is_admin(&author) {
+                    return Applied::NotAllowed;
+                }
+                self.description = m.description.clone();
+                self.tags = m.tags.clone();
+            }
+            Kind::Join(_) | Kind::Text(_) => {
+                self.members.insert(author);
+            }
+            Kind::Leave => {
+                if author != self.owner {
+                    self.members.remove(&author);
+                }
+            }
+            Kind::Unknown { .. } => {}
+        }
+        Applied::Ok
+    }
+
+    /// Folds messages sorted into group order.
+    pub fn fold<'a>(genesis: &Genesis, msgs: impl IntoIterator<Item = &'a Verified>) -> Self {
+        let mut sorted: Vec<&Verified> = msgs.into_iter().collect();
+        sorted.sort_by_key(|m| m.order_key());
+        let mut state = Self::new(genesis);
+        for m in sorted {
+            state.apply(m);
+        }
+        state
+    }
+}

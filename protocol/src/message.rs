@@ -1,0 +1,380 @@
+//! Signed messages: [`Body`], its [`Kind`], the [`Envelope`] that carries a signature.
+//!
+//! The envelope's `body` is the canonical encoding of a [`Body`]; the signature covers
+//! `DOMAIN_ENVELOPE || body`. The [`MsgId`] is the hash of the whole encoded envelope.
+//!
+//! ## Versioned kinds
+//! A [`Kind`] travels as `(tag: u16, payload: bytes)`, the payload being the canonical
+//! encoding of that kind's struct. A node that meets a tag it does not know keeps it as
+//! [`Kind::Unknown`] with the payload untouched: the signature still verifies, the message is
+//! stored and forwarded, and a newer node reads it. New kinds get new tags at the end; a
+//! tag's payload struct never changes shape (a new shape is a new tag).
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::codec;
+use crate::id::{self, AuthorId, GroupId, MsgId};
+use crate::identity::{self, DOMAIN_ENVELOPE, Identity, Signature, SignatureError};
+use crate::limits::*;
+use crate::order::OrderKey;
+
+/// Why a message is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Bytes did not decode.
+    #[error("malformed message: {0}")]
+    Codec(#[from] codec::Error),
+    /// The signature did not verify.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// A field breaks a protocol limit or rule.
+    #[error("invalid message: {0}")]
+    Invalid(String),
+}
+
+/// A text message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Text {
+    /// The text, 1..=`MAX_TEXT_BYTES` bytes of UTF-8.
+    pub text: String,
+    /// The message this one replies to.
+    pub reply_to: Option<MsgId>,
+    /// Members mentioned.
+    pub mentions: Vec<AuthorId>,
+}
+
+/// The group announcement (群公告); an empty text clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// The announcement text.
+    pub text: String,
+}
+
+/// A member says they joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Join {
+    /// Who invited them, if known.
+    pub inviter: Option<AuthorId>,
+}
+
+/// Group metadata set by the owner (or, later, admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Free text about the group.
+    pub description: String,
+    /// Search tags.
+    pub tags: Vec<String>,
+}
+
+/// What a message is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// Tag 1: text.
+    Text(Text),
+    /// Tag 2: group announcement.
+    Announcement(Announcement),
+    /// Tag 3: a member joined.
+    Join(Join),
+    /// Tag 4: a member left.
+    Leave,
+    /// Tag 5: group metadata.
+    Meta(Meta),
+    /// A kind this version does not know, kept verbatim.
+    Unknown {
+        /// Its tag.
+        tag: u16,
+        /// Its payload, undecoded.
+        payload: Vec<u8>,
+    },
+}
+
+const TAG_TEXT: u16 = 1;
+const TAG_ANNOUNCEMENT: u16 = 2;
+const TAG_JOIN: u16 = 3;
+const TAG_LEAVE: u16 = 4;
+const TAG_META: u16 = 5;
+const KNOWN_TAGS: [u16; 5] = [TAG_TEXT, TAG_ANNOUNCEMENT, TAG_JOIN, TAG_LEAVE, TAG_META];
+
+impl Kind {
+    /// The wire tag.
+    pub fn tag(&self) -> u16 {
+        match self {
+            Kind::Text(_) => TAG_TEXT,
+            Kind::Announcement(_) => TAG_ANNOUNCEMENT,
+            Kind::Join(_) => TAG_JOIN,
+            Kind::Leave => TAG_LEAVE,
+            Kind::Meta(_) => TAG_META,
+            Kind::Unknown { tag, .. } => *tag,
+        }
+    }
+
+    /// A short lowercase name (`text`, `announcement`, ...), as shown by the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Text(_) => "text",
+            Kind::Announcement(_) => "announcement",
+            Kind::Join(_) => "join",
+            Kind::Leave => "leave",
+            Kind::Meta(_) => "meta",
+            Kind::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// Whether this kind changes group state (and so is folded by [`crate::group::State`]).
+    pub fn is_control(&self) -> bool {
+        matches!(
+            self,
+            Kind::Announcement(_) | Kind::Join(_) | Kind::Leave | Kind::Meta(_)
+        )
+    }
+
+    fn payload(&self) -> Result<Vec<u8>, codec::Error> {
+        match self {
+            Kind::Text(t) => codec::encode(t),
+            Kind::Announcement(a) => codec::encode(a),
+            Kind::Join(j) => codec::encode(j),
+            Kind::Leave => Ok(Vec::new()),
+            Kind::Meta(m) => codec::encode(m),
+            Kind::Unknown { payload, .. } => Ok(payload.clone()),
+        }
+    }
+
+    fn from_parts(tag: u16, payload: Vec<u8>) -> Result<Self, codec::Error> {
+        let max = MAX_BODY_BYTES;
+        Ok(match tag {
+            TAG_TEXT => Kind::Text(codec::decode(&payload, max)?),
+            TAG_ANNOUNCEMENT => Kind::Announcement(codec::decode(&payload, max)?),
+            TAG_JOIN => Kind::Join(codec::decode(&payload, max)?),
+            TAG_LEAVE if payload.is_empty() => Kind::Leave,
+            TAG_LEAVE => return Err(codec::Error::Malformed("leave carries no payload".into())),
+            TAG_META => Kind::Meta(codec::decode(&payload, max)?),
+            tag => Kind::Unknown { tag, payload },
+        })
+    }
+
+    /// Checks the protocol's limits and rules for this kind.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |s: String| Err(Error::Invalid(s));
+        match self {
+            Kind::Text(t) => {
+                if t.text.is_empty() || t.text.len() > MAX_TEXT_BYTES {
+                    return bad(format!(
+                        "text is {} bytes; it must be 1..={MAX_TEXT_BYTES}",
+                        t.text.len()
+                    ));
+                }
+                if t.mentions.len() > MAX_MENTIONS {
+                    return bad(format!(
+                        "{} mentions; at most {MAX_MENTIONS}",
+                        t.mentions.len()
+                    ));
+                }
+            }
+            Kind::Announcement(a) if a.text.len() > MAX_ANNOUNCEMENT_BYTES => {
+                return bad(format!(
+                    "announcement is {} bytes; at most {MAX_ANNOUNCEMENT_BYTES}",
+                    a.text.len()
+                ));
+            }
+            Kind::Meta(m) => validate_meta(m)?,
+            Kind::Unknown { tag, payload } => {
+                if KNOWN_TAGS.contains(tag) {
+                    return bad(format!("tag {tag} is known and cannot be carried raw"));
+                }
+                if payload.len() > MAX_UNKNOWN_KIND_BYTES {
+                    return bad(format!("unknown kind payload of {} bytes", payload.len()));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn validate_meta(m: &Meta) -> Result<(), Error> {
+    if m.description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(Error::Invalid(format!(
+            "description is {} bytes; at most {MAX_DESCRIPTION_BYTES}",
+            m.description.len()
+        )));
+    }
+    if m.tags.len() > MAX_TAGS {
+        return Err(Error::Invalid(format!(
+            "{} tags; at most {MAX_TAGS}",
+            m.tags.len()
+        )));
+    }
+    for t in &m.tags {
+        if t.is_empty() || t.len() > MAX_TAG_BYTES {
+            return Err(Error::Invalid(format!(
+                "tag of {} bytes; tags are 1..={MAX_TAG_BYTES}",
+                t.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Serialize for Kind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let payload = self.payload().map_err(serde::ser::Error::custom)?;
+        (self.tag(), serde_bytes_vec(&payload)).serialize(s)
+    }
+}
+
+/// Serialises a byte slice as a length-prefixed byte string.
+fn serde_bytes_vec(b: &[u8]) -> impl Serialize + '_ {
+    struct B<'a>(&'a [u8]);
+    impl Serialize for B<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+    B(b)
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (tag, payload): (u16, Vec<u8>) = Deserialize::deserialize(d)?;
+        Kind::from_parts(tag, payload).map_err(D::Error::custom)
+    }
+}
+
+/// The signed content of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Body {
+    /// The group it belongs to.
+    pub group: GroupId,
+    /// The epoch it was sent in.
+    pub epoch: u64,
+    /// Lamport clock in the group.
+    pub lamport: u64,
+    /// Author's wall clock, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// What it is.
+    pub kind: Kind,
+}
+
+impl Body {
+    /// Checks the kind's limits and the Lamport clock bound.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.lamport > MAX_LAMPORT {
+            return Err(Error::Invalid(format!(
+                "lamport clock {} is over the limit of {MAX_LAMPORT}",
+                self.lamport
+            )));
+        }
+        self.kind.validate()
+    }
+}
+
+/// A signed message: who wrote it, their signature, and the encoded [`Body`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The author's key.
+    pub author: AuthorId,
+    /// Signature over `DOMAIN_ENVELOPE || body`.
+    pub signature: Signature,
+    /// Canonical encoding of the [`Body`].
+    pub body: Vec<u8>,
+}
+
+/// A message whose signature and limits have been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Its id.
+    pub id: MsgId,
+    /// The envelope as received (re-encodes to the same bytes).
+    pub envelope: Envelope,
+    /// The decoded body.
+    pub body: Body,
+}
+
+impl Verified {
+    /// The author.
+    pub fn author(&self) -> AuthorId {
+        self.envelope.author
+    }
+
+    /// Its position in the group's order.
+    pub fn order_key(&self) -> OrderKey {
+        OrderKey {
+            lamport: self.body.lamport,
+            timestamp_ms: self.body.timestamp_ms,
+            id: self.id,
+        }
+    }
+}
+
+impl Envelope {
+    /// Validates `body`, encodes it and signs it.
+    pub fn sign(identity: &Identity, body: &Body) -> Result<Verified, Error> {
+        body.validate()?;
+        let bytes = codec::encode(body)?;
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(codec::Error::TooLarge {
+                len: bytes.len(),
+                max: MAX_BODY_BYTES,
+            }
+            .into());
+        }
+        let envelope = Envelope {
+            author: identity.author(),
+            signature: identity.sign(DOMAIN_ENVELOPE, &bytes),
+            body: bytes,
+        };
+        let id = envelope.id()?;
+        Ok(Verified {
+            id,
+            envelope,
+            body: body.clone(),
+        })
+    }
+
+    /// Decodes and verifies an encoded envelope.
+    pub fn decode_verified(bytes: &[u8]) -> Result<Verified, Error> {
+        let envelope: Envelope = codec::decode(bytes, MAX_ENVELOPE_BYTES)?;
+        let id = MsgId::from_bytes(id::hash(b"qun/v1/msg\0", bytes));
+        envelope.verify_with_id(id)
+    }
+
+    /// Decodes an envelope from local storage, where it was verified before it was written:
+    /// decodes and checks limits but skips the signature check.
+    pub fn decode_stored(bytes: &[u8]) -> Result<Verified, Error> {
+        let envelope: Envelope = codec::decode(bytes, MAX_ENVELOPE_BYTES)?;
+        let body: Body = codec::decode(&envelope.body, MAX_BODY_BYTES)?;
+        let id = MsgId::from_bytes(id::hash(b"qun/v1/msg\0", bytes));
+        Ok(Verified { id, envelope, body })
+    }
+
+    /// Checks the signature (strictly), decodes the body and checks its limits.
+    pub fn verify(self) -> Result<Verified, Error> {
+        let id = self.id()?;
+        self.verify_with_id(id)
+    }
+
+    fn verify_with_id(self, id: MsgId) -> Result<Verified, Error> {
+        let body: Body = codec::decode(&self.body, MAX_BODY_BYTES)?;
+        body.validate()?;
+        identity::verify(&self.author, DOMAIN_ENVELOPE, &self.body, &self.signature)?;
+        Ok(Verified {
+            id,
+            envelope: self,
+            body,
+        })
+    }
+
+    /// The canonical encoding.
+    pub fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        codec::encode(self)
+    }
+
+    /// The message id: hash of the canonical encoding.
+    pub fn id(&self) -> Result<MsgId, codec::Error> {
+        Ok(MsgId::from_bytes(id::hash(
+            b"qun/v1/msg\0",
+            &self.encode()?,
+        )))
+    }
+}
