@@ -320,3 +320,113 @@ impl Store {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use qun_protocol::group::{SignedGenesis, Visibility};
+    use qun_protocol::message::{Kind, Text};
+    use qun_protocol::{Body, Envelope, Identity};
+
+    use super::*;
+
+    fn msg(id: &Identity, group: GroupId, lamport: u64, text: &str) -> Verified {
+        let kind = Kind::Text(Text {
+            text: text.into(),
+            reply_to: None,
+            mentions: vec![],
+        });
+        let body = Body {
+            group,
+            epoch: 0,
+            lamport,
+            timestamp_ms: 1000 + lamport,
+            kind,
+        };
+        Envelope::sign(id, &body).unwrap()
+    }
+
+    #[test]
+    fn history_pages_and_dedup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let id = Identity::from_seed([3; 32]);
+        let g = GroupId::from_bytes([1; 32]);
+        let other = GroupId::from_bytes([2; 32]);
+        // Inserted out of order; read back in group order.
+        for l in [5u64, 1, 3, 2, 4] {
+            assert!(store.insert(&msg(&id, g, l, &format!("m{l}"))).unwrap());
+        }
+        assert!(store.insert(&msg(&id, other, 9, "other")).unwrap());
+        assert!(
+            !store.insert(&msg(&id, g, 3, "m3")).unwrap(),
+            "duplicate stored twice"
+        );
+        let all = store.history(&g, 100, None).unwrap();
+        let lamports: Vec<u64> = all.iter().map(|m| m.body.lamport).collect();
+        assert_eq!(lamports, vec![1, 2, 3, 4, 5]);
+        let before = store.history(&g, 2, Some(&all[3].id)).unwrap();
+        assert_eq!(
+            before.iter().map(|m| m.body.lamport).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        let page = store.page_after(&g, Some(&all[1].order_key()), 2).unwrap();
+        assert_eq!(
+            page.iter().map(|m| m.body.lamport).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+        assert_eq!(store.max_lamport(&g).unwrap(), 5);
+        assert_eq!(store.count(&g), 5);
+        assert_eq!(store.count(&other), 1);
+    }
+
+    #[test]
+    fn groups_survive_reopen_and_remove_clears_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Identity::from_seed([4; 32]);
+        let genesis = SignedGenesis::create(&owner, "群", 1, Visibility::Private, [0; 16]).unwrap();
+        let g = genesis.id().unwrap();
+        let rec = GroupRecord {
+            genesis,
+            epochs: vec![EpochSecret {
+                epoch: 0,
+                secret: GroupSecret::from_bytes([7; 32]),
+            }],
+            joined_ms: 5,
+        };
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            store.put_group(&g, &rec).unwrap();
+            store.insert(&msg(&owner, g, 1, "hi")).unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.groups().unwrap(), vec![(g, rec)]);
+        assert_eq!(store.count(&g), 1);
+        store.remove_group(&g).unwrap();
+        assert!(store.groups().unwrap().is_empty());
+        assert_eq!(store.count(&g), 0);
+    }
+
+    #[test]
+    fn store_of_another_schema_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema", &999u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path(), 1 << 20).err().expect("must refuse");
+        assert!(matches!(
+            err,
+            Error::Schema {
+                found: 999,
+                expected: SCHEMA_VERSION,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("schema version 999"));
+    }
+}
