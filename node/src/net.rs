@@ -72,10 +72,18 @@ fn setup<E: std::fmt::Display>(e: E) -> Error {
 
 /// Score parameters for one group topic. The defaults punish topics that are quiet
 /// (mesh delivery deficits, P3/P3b): chat groups are quiet most of the time, so those are
-/// off. Invalid messages (P4) cost a lot and decay slowly.
+/// off. The defaults also reward time in mesh with up to +3,600 (1 ms quantum), which lets a
+/// peer that has been around a few seconds send invalid frames for free: here time in mesh
+/// earns at most +1 and first deliveries at most +50, while each invalid frame (P4) costs
+/// 100 × (invalid count)², decaying slowly, so one invalid frame outweighs every reward.
 pub fn topic_score_params() -> TopicScoreParams {
     TopicScoreParams {
         topic_weight: 1.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_cap: 50.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
         invalid_message_deliveries_weight: -100.0,

@@ -1,0 +1,428 @@
+//! End to end through the real `qun` binary: three daemons as child processes, driven by
+//! CLI commands exactly as a user types them.
+//!
+//! The binary is built with `cargo build -p qun --bin qun` into this test's own target dir
+//! (a no-op when it is fresh), so the test never runs a stale build. Set `QUN_BIN` to use
+//! another binary and skip the build.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const API_FILE: &str = "api.json";
+/// Longest one CLI call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long to wait for the network to deliver something.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The `qun` binary: `QUN_BIN`, or built next to this test executable.
+fn qun_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("QUN_BIN") {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "QUN_BIN={} is not a file", p.display());
+        return p;
+    }
+    // This executable is TARGET/PROFILE/deps/cli_e2e-HASH.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+            target.join("debug")
+        });
+    let bin = profile_dir.join(format!("qun{}", std::env::consts::EXE_SUFFIX));
+    let target_dir = profile_dir.parent().unwrap_or(&profile_dir).to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "qun",
+        "--bin",
+        "qun",
+        "--target-dir",
+    ])
+    .arg(&target_dir)
+    .current_dir(&workspace);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let out = cmd.output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "`cargo build -p qun --bin qun` failed ({}); build it first with `cargo build -p qun`:\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!(
+            "could not run {cargo} to build the qun binary ({e}); build it first with `cargo build -p qun` or set QUN_BIN"
+        ),
+    }
+    assert!(
+        bin.is_file(),
+        "{} is missing after the build: build it first with `cargo build -p qun`",
+        bin.display()
+    );
+    bin
+}
+
+/// A `qun` command for `dir` with a clean environment for the CLI.
+fn qun_cmd(bin: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env_remove("QUN_DATA_DIR")
+        .env("RUST_LOG", "warn")
+        .arg("--data-dir")
+        .arg(dir);
+    cmd
+}
+
+/// Runs one CLI call with a timeout.
+fn run(bin: &Path, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = qun_cmd(bin, dir);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(CALL_TIMEOUT) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!(
+                "`qun {}` did not finish in {CALL_TIMEOUT:?}",
+                args.join(" ")
+            )
+        }
+    }
+}
+
+/// Runs a CLI call that must succeed and print JSON.
+fn run_json(bin: &Path, dir: &Path, args: &[&str]) -> Value {
+    let out = run(bin, dir, args);
+    assert!(
+        out.status.success(),
+        "`qun {}` failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "`qun {}` printed no JSON ({e}): {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Polls `check` until `Ok`, or panics with the last state after `DEADLINE`.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(state) if start.elapsed() >= DEADLINE => {
+                panic!("timed out after {DEADLINE:?} waiting for {what}; last seen: {state}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// A running daemon; killed if the test ends without stopping it.
+struct Daemon {
+    name: &'static str,
+    dir: TempDir,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(bin: &Path, name: &'static str, logs: &Path) -> Daemon {
+        let dir = TempDir::new().unwrap();
+        let log = logs.join(format!("daemon-{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = qun_cmd(bin, dir.path())
+            .args([
+                "daemon",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--api",
+                "127.0.0.1:0",
+                "--no-mdns",
+                "--heartbeat-ms",
+                "200",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap();
+        let mut d = Daemon {
+            name,
+            dir,
+            child: Some(child),
+            log,
+        };
+        let api = d.dir.path().join(API_FILE);
+        let start = Instant::now();
+        while !api.is_file() {
+            if let Some(status) = d.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "daemon {name} exited early ({status}):\n{}",
+                    std::fs::read_to_string(&d.log).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "daemon {name} wrote no {API_FILE} in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sends SIGTERM and waits up to 10 s for the exit status.
+    fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill -TERM failed for daemon {}", self.name);
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "daemon {} did not exit within 10 s of SIGTERM:\n{}",
+                    self.name,
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- log of daemon {} ---\n{}",
+                self.name,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn texts(history: &Value) -> BTreeSet<String> {
+    history
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["kind"] == "text")
+        .filter_map(|m| m["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn cli_end_to_end() {
+    let bin = qun_bin();
+    let logs = TempDir::new().unwrap();
+    let mut daemons = [
+        Daemon::start(&bin, "A", logs.path()),
+        Daemon::start(&bin, "B", logs.path()),
+        Daemon::start(&bin, "C", logs.path()),
+    ];
+    let [da, db, dc] =
+        [daemons[0].path(), daemons[1].path(), daemons[2].path()].map(Path::to_path_buf);
+    let all = [
+        ("A", da.as_path()),
+        ("B", db.as_path()),
+        ("C", dc.as_path()),
+    ];
+
+    // Create on A, join on B and C with the printed invite.
+    let created = run_json(&bin, &da, &["group", "create", "周末群", "--json"]);
+    let group = created["group"].as_str().unwrap().to_owned();
+    let invite = created["invite"].as_str().unwrap().to_owned();
+    assert!(!group.is_empty());
+    assert!(invite.starts_with("qun1"), "{created}");
+    for dir in [&db, &dc] {
+        let joined = run_json(&bin, dir, &["group", "join", &invite, "--json"]);
+        assert_eq!(joined["group"].as_str(), Some(group.as_str()), "{joined}");
+    }
+    for (name, dir, min) in [("A", &da, 2), ("B", &db, 1), ("C", &dc, 1)] {
+        eventually(&format!("{name} to see {min} topic peer(s)"), || {
+            let info = run_json(&bin, dir, &["group", "info", &group, "--json"]);
+            if info["topic_peers"].as_u64().unwrap_or(0) >= min {
+                Ok(())
+            } else {
+                Err(info.to_string())
+            }
+        });
+    }
+
+    // Everyone says hello; everyone sees all three.
+    let mut want = BTreeSet::new();
+    for (name, dir) in all {
+        let text = format!("hello from {name}");
+        let sent = run_json(&bin, dir, &["send", &group, &text, "--json"]);
+        assert!(
+            sent["id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{sent}"
+        );
+        want.insert(text);
+    }
+    for (name, dir) in all {
+        eventually(
+            &format!("{name}'s history to hold all three hellos"),
+            || {
+                let h = run_json(&bin, dir, &["history", &group, "--limit", "1000", "--json"]);
+                let have = texts(&h);
+                if want.is_subset(&have) {
+                    Ok(())
+                } else {
+                    Err(format!("{have:?}"))
+                }
+            },
+        );
+    }
+
+    // Group info, resolving the group by its (Chinese) name.
+    let info = run_json(&bin, &da, &["group", "info", "周末群", "--json"]);
+    assert_eq!(info["group"].as_str(), Some(group.as_str()), "{info}");
+    assert_eq!(info["name"], "周末群");
+    assert!(
+        info["topic"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("qun/1/")),
+        "{info}"
+    );
+    assert_eq!(info["epoch"], 0);
+    assert!(info["members"].is_array(), "{info}");
+    assert!(info["mesh_peers"].is_u64(), "{info}");
+    assert!(info.get("announcement").is_some(), "{info}");
+    assert!(info["announcement"].is_null(), "{info}");
+
+    // The owner's announcement reaches B; B may not announce.
+    let ann = run(&bin, &da, &["announce", &group, "公告"]);
+    assert!(
+        ann.status.success(),
+        "announce failed: {}",
+        String::from_utf8_lossy(&ann.stderr)
+    );
+    eventually("B to show the announcement", || {
+        let info = run_json(&bin, &db, &["group", "info", &group, "--json"]);
+        if info["announcement"]["text"] == "公告" {
+            Ok(())
+        } else {
+            Err(info["announcement"].to_string())
+        }
+    });
+    let refused = run(&bin, &db, &["announce", &group, "B 的公告"]);
+    assert!(
+        !refused.status.success(),
+        "a member's announce must fail: {}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not allowed"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // id and peers.
+    let id = run_json(&bin, &da, &["id", "--json"]);
+    let peer_id = id["peer_id"].as_str().unwrap();
+    assert!(!peer_id.is_empty(), "{id}");
+    let addrs = id["addrs"].as_array().unwrap();
+    assert!(!addrs.is_empty(), "{id}");
+    for a in addrs {
+        assert!(
+            a.as_str()
+                .is_some_and(|a| a.starts_with("/ip4/127.0.0.1/tcp/")
+                    && a.ends_with(&format!("/p2p/{peer_id}"))),
+            "{id}"
+        );
+    }
+    let peers = run_json(&bin, &da, &["peers", "--json"]);
+    let peers = peers.as_array().expect("peers --json is an array");
+    assert!(peers.len() >= 2, "A is connected to B and C: {peers:?}");
+    for p in peers {
+        assert!(p["peer_id"].is_string() && p["addrs"].is_array(), "{p}");
+    }
+
+    // No daemon for this data dir: a clear error and a failure exit.
+    let empty = TempDir::new().unwrap();
+    let out = run(&bin, empty.path(), &["group", "list"]);
+    assert!(!out.status.success(), "a call without a daemon must fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the daemon is not running"), "{err}");
+    assert!(
+        !empty.path().join(API_FILE).exists(),
+        "a client must not create an API file"
+    );
+
+    // An empty text is refused with a one-line error.
+    let out = run(&bin, &da, &["send", &group, ""]);
+    assert!(!out.status.success(), "sending an empty text must fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "one-line error, got: {err:?}"
+    );
+    assert!(err.starts_with("qun: "), "{err:?}");
+    assert!(out.stdout.is_empty(), "nothing on stdout: {:?}", out.stdout);
+
+    // SIGTERM: a clean exit that removes the API file.
+    for d in daemons.iter_mut() {
+        let status = d.terminate();
+        assert!(
+            status.success(),
+            "daemon {} exited with {status}:\n{}",
+            d.name,
+            std::fs::read_to_string(&d.log).unwrap_or_default()
+        );
+        assert!(
+            !d.path().join(API_FILE).exists(),
+            "daemon {} left its {API_FILE} behind",
+            d.name
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Helpers shared by the in-process node tests: starting nodes, polling with a deadline,
+//! reading histories.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use qun_node::{Config, CreateGroup, MessageView, Node};
+use qun_protocol::{GroupId, Visibility};
+
+/// How long a test waits for something that should happen in well under a second or two.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+/// Poll interval.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// Starts a node on loopback with the test configuration.
+pub async fn start(dir: &Path) -> Node {
+    Node::start(Config::for_test(dir))
+        .await
+        .unwrap_or_else(|e| panic!("node in {} did not start: {e}", dir.display()))
+}
+
+/// Polls `check` until it returns `Ok(value)`, or panics after `timeout` with the last
+/// `Err(state)` it returned (what was seen instead of what was awaited).
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(state) if start.elapsed() >= timeout => {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {state}")
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// A group request with a name and description (the description makes the owner post a
+/// Meta control message at creation).
+pub fn group_req(name: &str, description: &str) -> CreateGroup {
+    CreateGroup {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        tags: vec!["测试".to_owned(), "test".to_owned()],
+        visibility: Visibility::Private,
+    }
+}
+
+/// Waits until each node sees at least the given number of peers subscribed to the
+/// group's topic.
+pub async fn wait_topic_peers(nodes: &[(&str, &Node, usize)], group: GroupId) {
+    for (name, node, min) in nodes {
+        eventually(
+            DEADLINE,
+            &format!("{name} to see {min} topic peer(s)"),
+            || async {
+                let info = node.group_info(group).await.map_err(|e| e.to_string())?;
+                if info.topic_peers >= *min {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "topic_peers={} mesh_peers={}",
+                        info.topic_peers, info.mesh_peers
+                    ))
+                }
+            },
+        )
+        .await;
+    }
+}
+
+/// A node's whole history of a group.
+pub async fn history(node: &Node, group: GroupId) -> Vec<MessageView> {
+    node.history(group, 1000, None)
+        .await
+        .unwrap_or_else(|e| panic!("history of {node:?}: {e}"))
+}
+
+/// The texts of the text messages in a history.
+pub fn texts(h: &[MessageView]) -> BTreeSet<String> {
+    h.iter()
+        .filter(|m| m.kind == "text")
+        .map(|m| m.text.clone())
+        .collect()
+}
+
+/// Waits until `node`'s history holds every text in `want`; returns that history.
+pub async fn wait_texts(
+    name: &str,
+    node: &Node,
+    group: GroupId,
+    want: &BTreeSet<String>,
+) -> Vec<MessageView> {
+    eventually(
+        DEADLINE,
+        &format!("{name} to hold all {} texts", want.len()),
+        || async {
+            let h = history(node, group).await;
+            let have = texts(&h);
+            let missing: Vec<&String> = want.difference(&have).collect();
+            if missing.is_empty() {
+                Ok(h)
+            } else {
+                Err(format!("missing {missing:?}"))
+            }
+        },
+    )
+    .await
+}
+
+/// One line per message, for failure output.
+pub fn describe(h: &[MessageView]) -> String {
+    h.iter()
+        .map(|m| {
+            format!(
+                "  {} lamport={} {} by {}: {:?}",
+                &m.id[..m.id.len().min(8)],
+                m.lamport,
+                m.kind,
+                &m.author[m.author.len().saturating_sub(6)..],
+                m.text
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Message ids in order.
+pub fn ids(h: &[MessageView]) -> Vec<String> {
+    h.iter().map(|m| m.id.clone()).collect()
+}
