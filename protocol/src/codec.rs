@@ -44,8 +44,12 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
 }
 
 /// Decodes a value from `bytes`, refusing inputs over `max` bytes, empty inputs and
-/// trailing bytes. No allocation exceeds the input length: every length prefix is
-/// checked against the bytes that remain before anything is allocated.
+/// trailing bytes. A string's length prefix is checked against the bytes that remain
+/// before anything is allocated; a sequence (`Vec<T>`, including `Vec<u8>` fields, which
+/// serde decodes element by element) preallocates at most 1 MiB whatever its prefix
+/// claims (serde's cautious size hint), then fails at the end of the input. So a few
+/// hostile bytes cost at most about 1 MiB per nested sequence, never what a prefix claims
+/// (`tests/limits.rs` measures this).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], max: usize) -> Result<T, Error> {
     if bytes.is_empty() {
         return Err(Error::Empty);
@@ -60,4 +64,34 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], max: usize) -> Result<T, Error>
         .with_limit(max as u64)
         .deserialize(bytes)
         .map_err(|e| Error::Malformed(e.to_string()))
+}
+
+/// Serde helpers for `Vec<u8>` fields: encoded exactly as a sequence of bytes would be
+/// (`u64` length, then the bytes), but decoded in one copy instead of byte by byte, with
+/// the length checked against the remaining input before anything is allocated.
+pub mod bytes {
+    use serde::{Deserializer, Serializer};
+
+    /// Serialises as a length-prefixed byte string.
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    /// Deserialises a length-prefixed byte string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
 }

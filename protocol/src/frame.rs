@@ -33,6 +33,7 @@ pub struct Frame {
     /// The AEAD nonce (random, from the caller).
     pub nonce: [u8; 24],
     /// The sealed envelope, with its 16-byte tag.
+    #[serde(with = "codec::bytes")]
     pub ciphertext: Vec<u8>,
 }
 

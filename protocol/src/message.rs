@@ -236,7 +236,9 @@ fn serde_bytes_vec(b: &[u8]) -> impl Serialize + '_ {
 
 impl<'de> Deserialize<'de> for Kind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (tag, payload): (u16, Vec<u8>) = Deserialize::deserialize(d)?;
+        #[derive(Deserialize)]
+        struct Raw(u16, #[serde(with = "codec::bytes")] Vec<u8>);
+        let Raw(tag, payload) = Deserialize::deserialize(d)?;
         Kind::from_parts(tag, payload).map_err(D::Error::custom)
     }
 }
@@ -277,6 +279,7 @@ pub struct Envelope {
     /// Signature over `DOMAIN_ENVELOPE || body`.
     pub signature: Signature,
     /// Canonical encoding of the [`Body`].
+    #[serde(with = "codec::bytes")]
     pub body: Vec<u8>,
 }
 
