@@ -4,47 +4,11 @@
 // Test helpers outside `#[test]` functions unwrap too (clippy.toml only exempts the tests).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use qun_protocol::group::{self, SignedGenesis, Visibility};
-use qun_protocol::id::GroupId;
-use qun_protocol::identity::Identity;
-use qun_protocol::message::{Announcement, Body, Envelope, Join, Kind, Meta, Text, Verified};
+use qun_protocol::group::{self};
+use qun_protocol::message::{Announcement, Body, Join, Kind, Meta, Verified};
 
-const G1: GroupId = GroupId::from_bytes([1; 32]);
-const NOW_MS: u64 = 1_700_000_000_000;
-
-fn owner() -> Identity {
-    Identity::from_seed([1; 32])
-}
-
-fn member() -> Identity {
-    Identity::from_seed([2; 32])
-}
-
-fn body(group: GroupId, epoch: u64, lamport: u64, kind: Kind) -> Body {
-    Body {
-        group,
-        epoch,
-        lamport,
-        timestamp_ms: NOW_MS + lamport,
-        kind,
-    }
-}
-
-fn hi() -> Kind {
-    Kind::Text(Text {
-        text: "hi".into(),
-        reply_to: None,
-        mentions: Vec::new(),
-    })
-}
-
-fn signed(who: &Identity, b: &Body) -> Verified {
-    Envelope::sign(who, b).unwrap()
-}
-
-fn genesis() -> SignedGenesis {
-    SignedGenesis::create(&owner(), "读书会", NOW_MS, Visibility::Private, [3; 16]).unwrap()
-}
+mod common;
+use common::*;
 
 fn ops() -> Vec<Verified> {
     let (o, m) = (owner(), member());

@@ -6,28 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use qun_protocol::codec;
-use qun_protocol::group::{SignedGenesis, Visibility};
-use qun_protocol::identity::Identity;
 use qun_protocol::invite::{self, Invite};
-use qun_protocol::secret::GroupSecret;
 
-const NOW_MS: u64 = 1_700_000_000_000;
-
-fn owner() -> Identity {
-    Identity::from_seed([1; 32])
-}
-
-fn member() -> Identity {
-    Identity::from_seed([2; 32])
-}
-
-fn secret() -> GroupSecret {
-    GroupSecret::from_bytes([7; 32])
-}
-
-fn genesis() -> SignedGenesis {
-    SignedGenesis::create(&owner(), "读书会", NOW_MS, Visibility::Private, [3; 16]).unwrap()
-}
+mod common;
+use common::*;
 
 fn invite(expires_ms: u64) -> Invite {
     let content = invite::Content {

@@ -13,50 +13,11 @@ use qun_protocol::frame::{self, Frame, OpenError};
 use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::id::{AuthorId, GroupId, MsgId, ParseError};
 use qun_protocol::identity::{Identity, Signature, SignatureError};
-use qun_protocol::message::{self, Body, Envelope, Kind, Text, Verified};
-use qun_protocol::secret::{GroupSecret, MessageKey};
+use qun_protocol::message::{self, Envelope};
+use qun_protocol::secret::MessageKey;
 
-const G1: GroupId = GroupId::from_bytes([1; 32]);
-const G2: GroupId = GroupId::from_bytes([2; 32]);
-const NOW_MS: u64 = 1_700_000_000_000;
-
-fn owner() -> Identity {
-    Identity::from_seed([1; 32])
-}
-
-fn member() -> Identity {
-    Identity::from_seed([2; 32])
-}
-
-fn secret() -> GroupSecret {
-    GroupSecret::from_bytes([7; 32])
-}
-
-fn key(group: &GroupId, epoch: u64) -> MessageKey {
-    secret().message_key(group, epoch)
-}
-
-fn body(group: GroupId, epoch: u64, lamport: u64, kind: Kind) -> Body {
-    Body {
-        group,
-        epoch,
-        lamport,
-        timestamp_ms: NOW_MS + lamport,
-        kind,
-    }
-}
-
-fn hi() -> Kind {
-    Kind::Text(Text {
-        text: "hi".into(),
-        reply_to: None,
-        mentions: Vec::new(),
-    })
-}
-
-fn signed(who: &Identity, b: &Body) -> Verified {
-    Envelope::sign(who, b).unwrap()
-}
+mod common;
+use common::*;
 
 /// Seals the encoded `envelope` for `group`/`epoch` with `key`, returns the frame bytes.
 fn seal(envelope: &[u8], key: &MessageKey, group: &GroupId, epoch: u64) -> Vec<u8> {
