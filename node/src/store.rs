@@ -198,12 +198,9 @@ impl Store {
             return Ok(false);
         }
         let key = msg_key(&msg.body.group, &msg.order_key());
-        let bytes = msg
-            .envelope
-            .encode()
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let bytes = msg.encoded.as_slice();
         if msg.body.kind.is_control() {
-            self.control.insert(key, bytes.as_slice())?;
+            self.control.insert(key, bytes)?;
         }
         self.msgs.insert(key, bytes)?;
         self.ids.insert(msg.id.as_bytes(), &key[..])?;

@@ -1,8 +1,8 @@
 //! What the node shows its users: plain, serialisable views of messages, groups and peers.
 //! These are the shapes of the JSON API and of `--json` output.
 
+use qun_protocol::Verified;
 use qun_protocol::message::Kind;
-use qun_protocol::{GroupId, Verified};
 use serde::{Deserialize, Serialize};
 
 /// One message, as the API and CLI show it.
@@ -143,9 +143,4 @@ pub struct Created {
     pub group: String,
     /// An invite code for it.
     pub invite: String,
-}
-
-/// Where a group id sits for callers that hold the typed id.
-pub fn group_text(id: &GroupId) -> String {
-    id.to_string()
 }

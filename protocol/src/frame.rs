@@ -228,6 +228,5 @@ pub fn seal_verified(
     key: &MessageKey,
     nonce: [u8; 24],
 ) -> Result<Frame, codec::Error> {
-    let bytes = msg.envelope.encode()?;
-    Frame::seal(&bytes, key, &msg.body.group, msg.body.epoch, nonce)
+    Frame::seal(&msg.encoded, key, &msg.body.group, msg.body.epoch, nonce)
 }

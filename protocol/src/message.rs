@@ -292,6 +292,17 @@ pub struct Verified {
     pub envelope: Envelope,
     /// The decoded body.
     pub body: Body,
+    /// The canonical encoding of the envelope: what the id hashes, what is sealed into
+    /// frames and what the store keeps. Kept so no path encodes the same envelope twice.
+    pub encoded: Vec<u8>,
+}
+
+/// Domain prefix of message ids.
+const DOMAIN_MSG_ID: &[u8] = b"qun/v1/msg\0";
+
+/// The id of an encoded envelope.
+fn msg_id(encoded: &[u8]) -> MsgId {
+    MsgId::from_bytes(id::hash(DOMAIN_MSG_ID, encoded))
 }
 
 impl Verified {
@@ -327,19 +338,19 @@ impl Envelope {
             signature: identity.sign(DOMAIN_ENVELOPE, &bytes),
             body: bytes,
         };
-        let id = envelope.id()?;
+        let encoded = envelope.encode()?;
         Ok(Verified {
-            id,
+            id: msg_id(&encoded),
             envelope,
             body: body.clone(),
+            encoded,
         })
     }
 
     /// Decodes and verifies an encoded envelope.
     pub fn decode_verified(bytes: &[u8]) -> Result<Verified, Error> {
         let envelope: Envelope = codec::decode(bytes, MAX_ENVELOPE_BYTES)?;
-        let id = MsgId::from_bytes(id::hash(b"qun/v1/msg\0", bytes));
-        envelope.verify_with_id(id)
+        envelope.verify_encoded(bytes.to_vec())
     }
 
     /// Decodes an envelope from local storage, where it was verified before it was written:
@@ -347,24 +358,30 @@ impl Envelope {
     pub fn decode_stored(bytes: &[u8]) -> Result<Verified, Error> {
         let envelope: Envelope = codec::decode(bytes, MAX_ENVELOPE_BYTES)?;
         let body: Body = codec::decode(&envelope.body, MAX_BODY_BYTES)?;
-        let id = MsgId::from_bytes(id::hash(b"qun/v1/msg\0", bytes));
-        Ok(Verified { id, envelope, body })
+        Ok(Verified {
+            id: msg_id(bytes),
+            envelope,
+            body,
+            encoded: bytes.to_vec(),
+        })
     }
 
     /// Checks the signature (strictly), decodes the body and checks its limits.
     pub fn verify(self) -> Result<Verified, Error> {
-        let id = self.id()?;
-        self.verify_with_id(id)
+        let encoded = self.encode()?;
+        self.verify_encoded(encoded)
     }
 
-    fn verify_with_id(self, id: MsgId) -> Result<Verified, Error> {
+    /// Verifies an envelope whose canonical encoding is `encoded`.
+    fn verify_encoded(self, encoded: Vec<u8>) -> Result<Verified, Error> {
         let body: Body = codec::decode(&self.body, MAX_BODY_BYTES)?;
         body.validate()?;
         identity::verify(&self.author, DOMAIN_ENVELOPE, &self.body, &self.signature)?;
         Ok(Verified {
-            id,
+            id: msg_id(&encoded),
             envelope: self,
             body,
+            encoded,
         })
     }
 
@@ -375,9 +392,6 @@ impl Envelope {
 
     /// The message id: hash of the canonical encoding.
     pub fn id(&self) -> Result<MsgId, codec::Error> {
-        Ok(MsgId::from_bytes(id::hash(
-            b"qun/v1/msg\0",
-            &self.encode()?,
-        )))
+        Ok(msg_id(&self.encode()?))
     }
 }

@@ -17,7 +17,6 @@ use qun_protocol::{GroupId, OrderKey};
 
 use super::{EventLoop, nonce};
 use crate::NodeEvent;
-use crate::view::MessageView;
 
 /// Length of the inbound rate-limit window.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
@@ -127,7 +126,6 @@ impl EventLoop {
         };
         let keys = rt.keys.clone();
         let mut last = None;
-        let mut control = false;
         let mut new = 0usize;
         for bytes in &resp.frames {
             let msg = match frame::open(bytes, &group, |e| keys.get(&e).cloned()) {
@@ -145,21 +143,11 @@ impl EventLoop {
                 }
             };
             last = Some(msg.order_key());
-            match self.store.insert(&msg) {
-                Ok(true) => {
-                    new += 1;
-                    control |= msg.body.kind.is_control();
-                    if let Some(rt) = self.groups.get_mut(&group) {
-                        rt.lamport = rt.lamport.max(msg.body.lamport);
-                    }
-                    self.emit(NodeEvent::Message(MessageView::of(&msg)));
-                }
+            match self.accept(&msg) {
+                Ok(true) => new += 1,
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "could not store synced message"),
             }
-        }
-        if control && let Err(e) = self.refold(&group) {
-            tracing::error!(error = %e, "could not fold group state");
         }
         tracing::debug!(%peer, %group, new, more = resp.more, "sync page applied");
         if resp.more && last.is_some() {

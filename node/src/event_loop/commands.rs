@@ -13,7 +13,7 @@ use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId};
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
 use crate::store::{EpochSecret, GroupRecord};
 use crate::view::{AnnouncementView, Created, GroupInfo, IdInfo, MessageView, PeerInfo};
-use crate::{Command, CreateGroup, Error, NodeEvent, keys};
+use crate::{Command, CreateGroup, Error, keys};
 
 /// Most messages one history request returns.
 pub const MAX_HISTORY_PAGE: usize = 10_000;
@@ -273,7 +273,7 @@ impl EventLoop {
                 timestamp_ms: a.timestamp_ms,
                 id: a.id.to_string(),
             }),
-            messages: self.store.count(id),
+            messages: rt.messages,
             queued: self.outbox.get(&hash).map_or(0, |q| q.len()),
             joined_ms: rt.record.joined_ms,
         })
@@ -364,12 +364,7 @@ impl EventLoop {
         let frame = seal_verified(&msg, &key, nonce()?)
             .and_then(|f| f.encode())
             .map_err(|e| Error::Invalid(e.to_string()))?;
-        self.store.insert(&msg)?;
-        rt.lamport += 1;
-        if msg.body.kind.is_control() {
-            self.refold(&group)?;
-        }
-        self.emit(NodeEvent::Message(MessageView::of(&msg)));
+        self.accept(&msg)?;
         Ok((topic, frame, msg.id))
     }
 

@@ -25,13 +25,14 @@ use libp2p::gossipsub::{IdentTopic, TopicHash};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use qun_protocol::group::State;
-use qun_protocol::{GroupId, Identity, MessageKey, MsgId};
+use qun_protocol::{GroupId, Identity, MessageKey, MsgId, Verified};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::net::{self, Behaviour};
 use crate::store::{GroupRecord, Store};
+use crate::view::MessageView;
 use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, keys};
 
 /// Frames kept per topic while no peer is subscribed; older ones are dropped first (they
@@ -43,6 +44,8 @@ pub(crate) struct GroupRt {
     pub record: GroupRecord,
     pub state: State,
     pub lamport: u64,
+    /// Messages stored for the group (counted once at start, then kept up to date).
+    pub messages: usize,
     pub keys: HashMap<u64, MessageKey>,
     pub topics: Vec<(u64, IdentTopic)>,
 }
@@ -82,6 +85,8 @@ pub(crate) struct EventLoop {
     pub sync_pending: HashMap<OutboundRequestId, (PeerId, GroupId)>,
     pub sync_rate: HashMap<PeerId, (Instant, u32)>,
     pub bad_sync_peers: HashSet<PeerId>,
+    /// Groups whose state must be re-folded (a control op was stored this iteration).
+    pub dirty: HashSet<GroupId>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -139,6 +144,7 @@ impl EventLoop {
             sync_pending: HashMap::new(),
             sync_rate: HashMap::new(),
             bad_sync_peers: HashSet::new(),
+            dirty: HashSet::new(),
         };
         for (id, record) in lp.store.groups()? {
             lp.add_group(id, record)?;
@@ -176,6 +182,7 @@ impl EventLoop {
                 event = self.swarm.select_next_some() => self.handle_swarm_event(event),
                 _ = republish.tick() => self.retry_outbox(None),
             }
+            self.refold_dirty();
         }
         tracing::info!("node stopped");
     }
@@ -321,12 +328,14 @@ impl EventLoop {
         }
         let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
         let lamport = self.store.max_lamport(&id)?;
+        let messages = self.store.count(&id);
         self.groups.insert(
             id,
             GroupRt {
                 record,
                 state,
                 lamport,
+                messages,
                 keys,
                 topics,
             },
@@ -334,12 +343,43 @@ impl EventLoop {
         Ok(())
     }
 
-    pub(crate) fn refold(&mut self, id: &GroupId) -> Result<(), Error> {
-        let ops = self.store.control_ops(id)?;
-        if let Some(rt) = self.groups.get_mut(id) {
-            rt.state = State::fold(&rt.record.genesis.genesis, &ops);
+    /// Stores a validated message and brings the runtime up to date: the group's Lamport
+    /// clock and message count, its state (control ops mark it for re-folding), and the
+    /// subscribers. The one way in for every message: sent, gossiped or synced. Returns
+    /// whether the message was new.
+    pub(crate) fn accept(&mut self, msg: &Verified) -> Result<bool, Error> {
+        if !self.store.insert(msg)? {
+            return Ok(false);
         }
-        Ok(())
+        let group = msg.body.group;
+        if let Some(rt) = self.groups.get_mut(&group) {
+            rt.lamport = rt.lamport.max(msg.body.lamport);
+            rt.messages += 1;
+        }
+        if msg.body.kind.is_control() {
+            self.dirty.insert(group);
+        }
+        if self.events.receiver_count() > 0 {
+            self.emit(NodeEvent::Message(MessageView::of(msg)));
+        }
+        Ok(true)
+    }
+
+    /// Re-folds the state of groups that got control ops, once per loop iteration however
+    /// many ops arrived (a sync page may carry hundreds).
+    fn refold_dirty(&mut self) {
+        for id in std::mem::take(&mut self.dirty) {
+            let ops = match self.store.control_ops(&id) {
+                Ok(ops) => ops,
+                Err(e) => {
+                    tracing::error!(group = %id, error = %e, "could not fold group state");
+                    continue;
+                }
+            };
+            if let Some(rt) = self.groups.get_mut(&id) {
+                rt.state = State::fold(&rt.record.genesis.genesis, &ops);
+            }
+        }
     }
 }
 

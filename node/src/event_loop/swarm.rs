@@ -6,7 +6,7 @@
 //! Ignore. Invalid → Reject, which lowers the forwarding peer's score. A frame for an epoch
 //! we hold no key for → Ignore (it may be honest).
 
-use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
+use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, identify, kad, mdns};
 use qun_protocol::frame;
@@ -14,7 +14,6 @@ use qun_protocol::frame;
 use super::EventLoop;
 use crate::NodeEvent;
 use crate::net::BehaviourEvent;
-use crate::view::MessageView;
 
 impl EventLoop {
     pub(crate) fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -115,7 +114,6 @@ impl EventLoop {
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, verdict);
-                let _: &MessageId = &message_id;
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 tracing::debug!(%peer_id, %topic, "peer subscribed");
@@ -158,23 +156,13 @@ impl EventLoop {
                 };
             }
         };
-        match self.store.insert(&msg) {
-            Ok(true) => {}
-            Ok(false) => return MessageAcceptance::Ignore,
+        match self.accept(&msg) {
+            Ok(true) => MessageAcceptance::Accept,
+            Ok(false) => MessageAcceptance::Ignore,
             Err(e) => {
                 tracing::error!(error = %e, "could not store message");
-                return MessageAcceptance::Ignore;
+                MessageAcceptance::Ignore
             }
         }
-        if let Some(rt) = self.groups.get_mut(&group) {
-            rt.lamport = rt.lamport.max(msg.body.lamport);
-        }
-        if msg.body.kind.is_control()
-            && let Err(e) = self.refold(&group)
-        {
-            tracing::error!(error = %e, "could not fold group state");
-        }
-        self.emit(NodeEvent::Message(MessageView::of(&msg)));
-        MessageAcceptance::Accept
     }
 }
