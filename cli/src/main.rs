@@ -302,14 +302,8 @@ mod tests {
     }
 
     #[test]
-    fn cli_parses() {
-        Cli::command_for_test();
-    }
-
-    impl Cli {
-        fn command_for_test() {
-            use clap::CommandFactory;
-            Cli::command().debug_assert();
-        }
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

@@ -1,9 +1,18 @@
 //! Node configuration: validated once, with defaults that suit a daemon on a laptop.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+
+/// `/ip4/IP/tcp/0`: TCP on `ip`, any free port.
+fn tcp_any_port(ip: Ipv4Addr) -> Multiaddr {
+    Multiaddr::empty()
+        .with(Protocol::Ip4(ip))
+        .with(Protocol::Tcp(0))
+}
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -38,11 +47,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("qun-data"),
-            listen: vec![
-                "/ip4/0.0.0.0/tcp/0"
-                    .parse()
-                    .unwrap_or_else(|_| Multiaddr::empty()),
-            ],
+            listen: vec![tcp_any_port(Ipv4Addr::UNSPECIFIED)],
             bootstrap: Vec::new(),
             mdns: true,
             heartbeat: Duration::from_millis(700),
@@ -58,11 +63,7 @@ impl Config {
     pub fn for_test(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
-            listen: vec![
-                "/ip4/127.0.0.1/tcp/0"
-                    .parse()
-                    .unwrap_or_else(|_| Multiaddr::empty()),
-            ],
+            listen: vec![tcp_any_port(Ipv4Addr::LOCALHOST)],
             mdns: false,
             heartbeat: Duration::from_millis(200),
             cache_bytes: 4 * 1024 * 1024,

@@ -216,29 +216,20 @@ fn validate_meta(m: &Meta) -> Result<(), Error> {
     Ok(())
 }
 
+/// The wire form of a [`Kind`]: `(tag, payload bytes)`.
+#[derive(Serialize, Deserialize)]
+struct RawKind(u16, #[serde(with = "codec::bytes")] Vec<u8>);
+
 impl Serialize for Kind {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let payload = self.payload().map_err(serde::ser::Error::custom)?;
-        (self.tag(), serde_bytes_vec(&payload)).serialize(s)
+        RawKind(self.tag(), payload).serialize(s)
     }
-}
-
-/// Serialises a byte slice as a length-prefixed byte string.
-fn serde_bytes_vec(b: &[u8]) -> impl Serialize + '_ {
-    struct B<'a>(&'a [u8]);
-    impl Serialize for B<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(self.0)
-        }
-    }
-    B(b)
 }
 
 impl<'de> Deserialize<'de> for Kind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Raw(u16, #[serde(with = "codec::bytes")] Vec<u8>);
-        let Raw(tag, payload) = Deserialize::deserialize(d)?;
+        let RawKind(tag, payload) = Deserialize::deserialize(d)?;
         Kind::from_parts(tag, payload).map_err(D::Error::custom)
     }
 }
