@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use qun_protocol::codec;
 use qun_protocol::frame::{self, Frame};
 use qun_protocol::group::{SignedGenesis, Visibility};
-use qun_protocol::id::MsgId;
+use qun_protocol::id::{GroupId, MsgId};
 use qun_protocol::identity::Identity;
 use qun_protocol::invite::{self, Invite};
-use qun_protocol::message::{Announcement, Body, Envelope, Join, Kind, Text};
+use qun_protocol::message::{Announcement, Body, Envelope, Join, Kind, Text, Verified};
 use qun_protocol::secret::GroupSecret;
 
 const CHANGED: &str = "wire format changed: if deliberate, run \
@@ -37,6 +37,33 @@ const ADDR: [u8; 8] = [0x04, 127, 0, 0, 1, 0x06, 0x0f, 0xa1];
 
 fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors.txt")
+}
+
+/// A message body `minutes` after the genesis time.
+fn body(group: GroupId, epoch: u64, lamport: u64, minutes: u64, kind: Kind) -> Body {
+    Body {
+        group,
+        epoch,
+        lamport,
+        timestamp_ms: CREATED_MS + minutes * 60_000,
+        kind,
+    }
+}
+
+/// Signs `body`, records its envelope as `envelope` and, if named, its id as `id`.
+fn push_signed(
+    v: &mut Vec<(&'static str, String)>,
+    who: &Identity,
+    body: &Body,
+    envelope: &'static str,
+    id: Option<&'static str>,
+) -> Verified {
+    let msg = Envelope::sign(who, body).unwrap();
+    v.push((envelope, hex::encode(&msg.encoded)));
+    if let Some(name) = id {
+        v.push((name, msg.id.to_string()));
+    }
+    msg
 }
 
 /// Computes every vector, in file order.
@@ -66,96 +93,67 @@ fn compute() -> Vec<(&'static str, String)> {
     v.push(("group_id", group.to_string()));
     v.push(("group_id_hex", hex::encode(group.as_bytes())));
 
-    for epoch in [0u64, 1] {
-        let topic = secret.topic(&group, epoch);
-        let key = hex::encode(secret.message_key(&group, epoch).as_bytes());
+    let names = [
+        ("topic_epoch_0", "message_key_epoch_0"),
+        ("topic_epoch_1", "message_key_epoch_1"),
+    ];
+    for (epoch, (topic, key)) in (0u64..).zip(names) {
+        v.push((topic, secret.topic(&group, epoch)));
         v.push((
-            if epoch == 0 {
-                "topic_epoch_0"
-            } else {
-                "topic_epoch_1"
-            },
-            topic,
-        ));
-        v.push((
-            if epoch == 0 {
-                "message_key_epoch_0"
-            } else {
-                "message_key_epoch_1"
-            },
             key,
+            hex::encode(secret.message_key(&group, epoch).as_bytes()),
         ));
     }
 
-    let text = Body {
+    let text = body(
         group,
-        epoch: 0,
-        lamport: 7,
-        timestamp_ms: CREATED_MS + 60_000,
-        kind: Kind::Text(Text {
+        0,
+        7,
+        1,
+        Kind::Text(Text {
             text: "你好, qun!".into(),
             reply_to: Some(MsgId::from_bytes([4; 32])),
             mentions: vec![owner.author()],
         }),
-    };
-    let text_msg = Envelope::sign(&member, &text).unwrap();
+    );
     v.push(("text_body", hex::encode(codec::encode(&text).unwrap())));
-    v.push((
-        "text_envelope",
-        hex::encode(text_msg.envelope.encode().unwrap()),
-    ));
-    v.push(("text_msg_id", text_msg.id.to_string()));
+    let text_msg = push_signed(&mut v, &member, &text, "text_envelope", Some("text_msg_id"));
     let key0 = secret.message_key(&group, 0);
     let sealed = frame::seal_verified(&text_msg, &key0, FRAME_NONCE).unwrap();
     v.push(("text_frame", hex::encode(sealed.encode().unwrap())));
 
-    let announcement = Body {
-        group,
-        epoch: 0,
-        lamport: 8,
-        timestamp_ms: CREATED_MS + 120_000,
-        kind: Kind::Announcement(Announcement {
-            text: "群公告: 每周五读书".into(),
-        }),
-    };
-    let ann_msg = Envelope::sign(&owner, &announcement).unwrap();
-    v.push((
+    let announcement = Kind::Announcement(Announcement {
+        text: "群公告: 每周五读书".into(),
+    });
+    let ann = body(group, 0, 8, 2, announcement);
+    push_signed(
+        &mut v,
+        &owner,
+        &ann,
         "announcement_envelope",
-        hex::encode(ann_msg.envelope.encode().unwrap()),
-    ));
-    v.push(("announcement_msg_id", ann_msg.id.to_string()));
-
-    let join = Body {
-        group,
-        epoch: 1,
-        lamport: 9,
-        timestamp_ms: CREATED_MS + 180_000,
-        kind: Kind::Join(Join {
-            inviter: Some(owner.author()),
-        }),
-    };
-    let join_msg = Envelope::sign(&member, &join).unwrap();
-    v.push((
+        Some("announcement_msg_id"),
+    );
+    let join = Kind::Join(Join {
+        inviter: Some(owner.author()),
+    });
+    push_signed(
+        &mut v,
+        &member,
+        &body(group, 1, 9, 3, join),
         "join_envelope",
-        hex::encode(join_msg.envelope.encode().unwrap()),
-    ));
-    v.push(("join_msg_id", join_msg.id.to_string()));
-
-    let unknown = Body {
-        group,
-        epoch: 1,
-        lamport: 10,
-        timestamp_ms: CREATED_MS + 240_000,
-        kind: Kind::Unknown {
-            tag: 100,
-            payload: b"from the future".to_vec(),
-        },
+        Some("join_msg_id"),
+    );
+    let unknown = Kind::Unknown {
+        tag: 100,
+        payload: b"from the future".to_vec(),
     };
-    let unknown_msg = Envelope::sign(&member, &unknown).unwrap();
-    v.push((
+    push_signed(
+        &mut v,
+        &member,
+        &body(group, 1, 10, 4, unknown),
         "unknown_kind_envelope",
-        hex::encode(unknown_msg.envelope.encode().unwrap()),
-    ));
+        None,
+    );
 
     let content = invite::Content {
         version: invite::VERSION,
