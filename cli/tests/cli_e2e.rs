@@ -1,9 +1,7 @@
 //! End to end through the real `qun` binary: three daemons as child processes, driven by
 //! CLI commands exactly as a user types them.
 //!
-//! The binary is built with `cargo build -p qun --bin qun` into this test's own target dir
-//! (a no-op when it is fresh), so the test never runs a stale build. Set `QUN_BIN` to use
-//! another binary and skip the build.
+//! Cargo builds the binary for this test (`CARGO_BIN_EXE_qun`), so it is never stale.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -21,62 +19,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to wait for the network to deliver something.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// The `qun` binary: `QUN_BIN`, or built next to this test executable.
+/// The `qun` binary cargo built for this test.
 fn qun_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("QUN_BIN") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "QUN_BIN={} is not a file", p.display());
-        return p;
-    }
-    // This executable is TARGET/PROFILE/deps/cli_e2e-HASH.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("debug")
-        });
-    let bin = profile_dir.join(format!("qun{}", std::env::consts::EXE_SUFFIX));
-    let target_dir = profile_dir.parent().unwrap_or(&profile_dir).to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut cmd = Command::new(&cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "qun",
-        "--bin",
-        "qun",
-        "--target-dir",
-    ])
-    .arg(&target_dir)
-    .current_dir(&workspace);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    let out = cmd.output();
-    match out {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!(
-            "`cargo build -p qun --bin qun` failed ({}); build it first with `cargo build -p qun`:\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => panic!(
-            "could not run {cargo} to build the qun binary ({e}); build it first with `cargo build -p qun` or set QUN_BIN"
-        ),
-    }
-    assert!(
-        bin.is_file(),
-        "{} is missing after the build: build it first with `cargo build -p qun`",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_qun"))
 }
 
 /// A `qun` command for `dir` with a clean environment for the CLI.
