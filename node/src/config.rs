@@ -1,11 +1,41 @@
 //! Node configuration: validated once, with defaults that suit a daemon on a laptop.
 
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use libp2p::Multiaddr;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
+use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+
+/// Builds an authenticated, multiplexed transport for a node's key.
+pub type TransportFactory = Arc<
+    dyn Fn(&Keypair) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> + Send + Sync + 'static,
+>;
+
+/// How a node reaches other nodes.
+#[derive(Clone, Default)]
+pub enum Transport {
+    /// TCP with noise and yamux: what the daemon uses.
+    #[default]
+    Tcp,
+    /// A transport supplied by the embedder, e.g. the simulator's in-memory network with
+    /// latency and loss. It must accept the addresses in [`Config::listen`].
+    Custom(TransportFactory),
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp => f.write_str("Tcp"),
+            Self::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
 
 /// `/ip4/IP/tcp/0`: TCP on `ip`, any free port.
 fn tcp_any_port(ip: Ipv4Addr) -> Multiaddr {
@@ -41,6 +71,20 @@ pub struct Config {
     pub cache_bytes: u64,
     /// How long queued publishes wait for a subscribed peer before they are retried again.
     pub republish_interval: Duration,
+    /// How often bootstrap peers that are not connected are dialled again (the wait doubles
+    /// after each dial that does not connect, up to `redial_max_backoff`), so a node finds
+    /// its way back after sleep or a partition.
+    pub redial_interval: Duration,
+    /// Longest wait between two dials of an unreachable bootstrap peer.
+    pub redial_max_backoff: Duration,
+    /// How sled writes received messages to disk in the background (`None`: only at the
+    /// explicit flushes before acknowledging a post, and at shutdown).
+    pub store_flush_every: Option<Duration>,
+    /// Keep gossipsub's counters (received messages with and without duplicates), read with
+    /// [`crate::Node::net_stats`]. Costs a little memory per topic; the simulator uses it.
+    pub metrics: bool,
+    /// The transport (TCP unless embedded).
+    pub transport: Transport,
 }
 
 impl Default for Config {
@@ -54,6 +98,11 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             cache_bytes: 64 * 1024 * 1024,
             republish_interval: Duration::from_secs(2),
+            redial_interval: Duration::from_secs(10),
+            redial_max_backoff: Duration::from_secs(120),
+            store_flush_every: Some(Duration::from_millis(200)),
+            metrics: false,
+            transport: Transport::Tcp,
         }
     }
 }
@@ -68,6 +117,8 @@ impl Config {
             heartbeat: Duration::from_millis(200),
             cache_bytes: 4 * 1024 * 1024,
             republish_interval: Duration::from_millis(300),
+            redial_interval: Duration::from_secs(1),
+            redial_max_backoff: Duration::from_secs(4),
             ..Self::default()
         }
     }
@@ -86,6 +137,24 @@ impl Config {
         }
         if self.idle_timeout < Duration::from_secs(1) {
             return Err(Error::Invalid("idle timeout must be at least 1 s".into()));
+        }
+        if self.redial_interval < Duration::from_millis(100) {
+            return Err(Error::Invalid(
+                "redial interval must be at least 100 ms".into(),
+            ));
+        }
+        if self.redial_max_backoff < self.redial_interval {
+            return Err(Error::Invalid(
+                "redial max backoff must be at least the redial interval".into(),
+            ));
+        }
+        if self
+            .store_flush_every
+            .is_some_and(|d| d < Duration::from_millis(1))
+        {
+            return Err(Error::Invalid(
+                "store flush interval must be at least 1 ms".into(),
+            ));
         }
         if self.cache_bytes < 1024 * 1024 {
             return Err(Error::Invalid("store cache must be at least 1 MiB".into()));

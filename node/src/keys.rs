@@ -99,13 +99,24 @@ pub fn load_or_create(dir: &Path) -> Result<Identity, Error> {
             Ok(Identity::from_seed(seed))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            create_private_dir(dir).map_err(io)?;
             let identity = Identity::from_seed(random32()?);
-            write_private_file(&path, hex::encode(identity.seed()).as_bytes()).map_err(io)?;
+            store(dir, &identity)?;
             Ok(identity)
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Writes `identity` as the identity of the node in `dir` (owner-only). The simulator uses
+/// it to give its nodes seeded, reproducible keys.
+pub fn store(dir: &Path, identity: &Identity) -> Result<(), Error> {
+    let path = dir.join(KEY_FILE);
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    create_private_dir(dir).map_err(io)?;
+    write_private_file(&path, hex::encode(identity.seed()).as_bytes()).map_err(io)
 }
 
 /// The libp2p keypair of an identity (same ed25519 key).

@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use config::Config;
 pub use libp2p::{Multiaddr, PeerId};
-pub use view::{Created, GroupInfo, IdInfo, MessageView, PeerInfo};
+pub use view::{Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo};
 
 /// Commands waiting for the event loop. Callers wait (back-pressure) when it is full.
 pub const COMMAND_CAPACITY: usize = 1024;
@@ -134,6 +134,7 @@ pub(crate) enum Command {
     Invite {
         group: GroupId,
         expires: Duration,
+        with_addrs: bool,
         reply: Reply<String>,
     },
     Join {
@@ -177,6 +178,7 @@ pub(crate) enum Command {
         addr: Multiaddr,
         reply: Reply<()>,
     },
+    NetStats(Reply<NetStats>),
     Shutdown(Reply<()>),
 }
 
@@ -255,6 +257,23 @@ impl Node {
         self.call(|reply| Command::Invite {
             group,
             expires,
+            with_addrs: true,
+            reply,
+        })
+        .await
+    }
+
+    /// An invite code that carries none of our addresses: shorter, reveals no address, and
+    /// the joiner finds the group through peers it already knows.
+    pub async fn invite_without_addrs(
+        &self,
+        group: GroupId,
+        expires: Duration,
+    ) -> Result<String, Error> {
+        self.call(|reply| Command::Invite {
+            group,
+            expires,
+            with_addrs: false,
             reply,
         })
         .await
@@ -354,6 +373,11 @@ impl Node {
     /// Dials an address.
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), Error> {
         self.call(|reply| Command::Dial { addr, reply }).await
+    }
+
+    /// Network counters (gossip counts need [`Config::metrics`]).
+    pub async fn net_stats(&self) -> Result<NetStats, Error> {
+        self.call(Command::NetStats).await
     }
 
     /// Flushes the store and stops the event loop.

@@ -102,10 +102,19 @@ fn msg_key(group: &GroupId, key: &OrderKey) -> [u8; 80] {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, Error> {
+        Self::open_with(dir, cache_bytes, Some(200))
+    }
+
+    /// Opens the store with a background flush every `flush_every_ms` (or none).
+    pub fn open_with(
+        dir: &Path,
+        cache_bytes: u64,
+        flush_every_ms: Option<u64>,
+    ) -> Result<Self, Error> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(200))
+            .flush_every_ms(flush_every_ms)
             .open()?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema")? {

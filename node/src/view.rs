@@ -144,3 +144,14 @@ pub struct Created {
     /// An invite code for it.
     pub invite: String,
 }
+
+/// Network counters of one node, for the simulator and diagnostics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetStats {
+    /// Gossip messages received, duplicates included (0 without `Config::metrics`).
+    pub gossip_received: u64,
+    /// Gossip messages received after de-duplication (0 without `Config::metrics`).
+    pub gossip_unique: u64,
+    /// Peers connected now.
+    pub connected_peers: usize,
+}

@@ -16,6 +16,7 @@ pub mod invite;
 pub mod limits;
 pub mod message;
 pub mod order;
+pub mod reconcile;
 pub mod secret;
 pub mod sync;
 

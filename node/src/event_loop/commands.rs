@@ -12,8 +12,11 @@ use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId};
 
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
 use crate::store::{EpochSecret, GroupRecord};
-use crate::view::{AnnouncementView, Created, GroupInfo, IdInfo, MessageView, PeerInfo};
-use crate::{Command, CreateGroup, Error, keys};
+use crate::view::{AnnouncementView, Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo};
+use crate::{Command, CreateGroup, Error, keys, net};
+
+/// Peers asked for the history when we join a group whose members we are connected to.
+pub const JOIN_SYNC_PEERS: usize = 2;
 
 /// Most messages one history request returns.
 pub const MAX_HISTORY_PAGE: usize = 10_000;
@@ -27,8 +30,9 @@ impl EventLoop {
             Command::Invite {
                 group,
                 expires,
+                with_addrs,
                 reply,
-            } => drop(reply.send(self.make_invite(&group, expires))),
+            } => drop(reply.send(self.make_invite(&group, expires, with_addrs))),
             Command::Join { invite, reply } => drop(reply.send(self.handle_join(&invite))),
             Command::Leave { group, reply } => drop(reply.send(self.handle_leave(&group))),
             Command::Groups(r) => {
@@ -72,8 +76,25 @@ impl EventLoop {
                     .map_err(|e| Error::Network(e.to_string()));
                 drop(reply.send(res))
             }
+            Command::NetStats(r) => drop(r.send(Ok(self.net_stats()))),
             Command::Shutdown(r) => drop(r.send(Ok(()))),
         }
+    }
+
+    fn net_stats(&self) -> NetStats {
+        let mut stats = NetStats {
+            connected_peers: self.connected.len(),
+            ..NetStats::default()
+        };
+        if let Some(registry) = &self.metrics {
+            let mut text = String::new();
+            if prometheus_client::encoding::text::encode(&mut text, registry).is_ok() {
+                stats.gossip_received =
+                    net::counter_total(&text, "topic_msg_recv_counts_unfiltered_total");
+                stats.gossip_unique = net::counter_total(&text, "topic_msg_recv_counts_total");
+            }
+        }
+        stats
     }
 
     fn id_info(&self) -> IdInfo {
@@ -116,7 +137,12 @@ impl EventLoop {
             .collect()
     }
 
-    fn make_invite(&self, group: &GroupId, ttl: Duration) -> Result<String, Error> {
+    fn make_invite(
+        &self,
+        group: &GroupId,
+        ttl: Duration,
+        with_addrs: bool,
+    ) -> Result<String, Error> {
         let rt = self
             .groups
             .get(group)
@@ -125,7 +151,11 @@ impl EventLoop {
             .record
             .current()
             .ok_or_else(|| Error::Invalid("group has no epoch secret".into()))?;
-        let mut addrs = self.invite_addrs();
+        let mut addrs = if with_addrs {
+            self.invite_addrs()
+        } else {
+            Vec::new()
+        };
         addrs.truncate(qun_protocol::limits::MAX_INVITE_ADDRS);
         loop {
             let content = Content {
@@ -173,7 +203,7 @@ impl EventLoop {
         {
             self.handle_post(id, meta, None);
         }
-        let invite = self.make_invite(&id, DEFAULT_INVITE_TTL)?;
+        let invite = self.make_invite(&id, DEFAULT_INVITE_TTL, true)?;
         tracing::info!(group = %id, "group created");
         Ok(Created {
             group: id.to_string(),
@@ -213,6 +243,7 @@ impl EventLoop {
                 }),
                 None,
             );
+            self.sync_from_subscribed(id);
         }
         for bytes in c.addrs {
             match Multiaddr::try_from(bytes) {
@@ -222,6 +253,27 @@ impl EventLoop {
         }
         tracing::info!(group = %id, "joined group");
         Ok(id)
+    }
+
+    /// Asks a few peers we already know to be in the group for its history: their
+    /// subscriptions arrived before we joined, so no `Subscribed` event will start it.
+    fn sync_from_subscribed(&mut self, group: GroupId) {
+        let Some((_, topic)) = self.groups.get(&group).and_then(|g| g.current()) else {
+            return;
+        };
+        let hash = topic.hash();
+        let peers: Vec<_> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&&hash))
+            .map(|(p, _)| *p)
+            .take(JOIN_SYNC_PEERS)
+            .collect();
+        for peer in peers {
+            self.request_sync(peer, group, None);
+        }
     }
 
     fn handle_leave(&mut self, group: &GroupId) -> Result<(), Error> {

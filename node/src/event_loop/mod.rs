@@ -87,6 +87,19 @@ pub(crate) struct EventLoop {
     pub bad_sync_peers: HashSet<PeerId>,
     /// Groups whose state must be re-folded (a control op was stored this iteration).
     pub dirty: HashSet<GroupId>,
+    /// gossipsub's counters, with `Config::metrics`.
+    pub metrics: Option<prometheus_client::registry::Registry>,
+    /// Bootstrap peers we keep dialling while they are not connected.
+    pub redial: HashMap<PeerId, Redial>,
+}
+
+/// A bootstrap peer to keep connected.
+pub(crate) struct Redial {
+    pub addr: Multiaddr,
+    /// Consecutive dials that did not lead to a connection.
+    pub failures: u32,
+    /// Not before this instant.
+    pub next: Instant,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -117,8 +130,12 @@ impl EventLoop {
         let identity = keys::load_or_create(&config.data_dir)?;
         let keypair = keys::libp2p_keypair(&identity)?;
         let peer_id = keypair.public().to_peer_id();
-        let store = Store::open(&config.data_dir.join("store"), config.cache_bytes)?;
-        let mut swarm = net::build_swarm(keypair, &config)?;
+        let store = Store::open_with(
+            &config.data_dir.join("store"),
+            config.cache_bytes,
+            config.store_flush_every.map(|d| d.as_millis() as u64),
+        )?;
+        let (mut swarm, metrics) = net::build_swarm(keypair, &config)?;
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
@@ -145,11 +162,24 @@ impl EventLoop {
             sync_rate: HashMap::new(),
             bad_sync_peers: HashSet::new(),
             dirty: HashSet::new(),
+            metrics,
+            redial: HashMap::new(),
         };
         for (id, record) in lp.store.groups()? {
             lp.add_group(id, record)?;
         }
+        let now = Instant::now();
         for addr in lp.config.bootstrap.clone() {
+            if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
+                lp.redial.insert(
+                    peer,
+                    Redial {
+                        addr: addr.clone(),
+                        failures: 0,
+                        next: now + lp.config.redial_interval,
+                    },
+                );
+            }
             lp.dial_addr(addr);
         }
         Ok((lp, tx, events, peer_id))
@@ -158,6 +188,8 @@ impl EventLoop {
     pub async fn run(mut self) {
         let mut republish = tokio::time::interval(self.config.republish_interval);
         republish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut redial = tokio::time::interval(self.config.redial_interval);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -181,6 +213,7 @@ impl EventLoop {
                 }
                 event = self.swarm.select_next_some() => self.handle_swarm_event(event),
                 _ = republish.tick() => self.retry_outbox(None),
+                _ = redial.tick() => self.redial_bootstrap(),
             }
             self.refold_dirty();
         }
@@ -298,6 +331,33 @@ impl EventLoop {
 
     pub(crate) fn emit(&self, event: NodeEvent) {
         let _ = self.events.send(event);
+    }
+
+    /// Dials the bootstrap peers that are not connected and whose backoff has passed; the
+    /// wait doubles with each dial that does not connect, up to `redial_max_backoff`.
+    fn redial_bootstrap(&mut self) {
+        let now = Instant::now();
+        let base = self.config.redial_interval;
+        let mut due = Vec::new();
+        for (peer, r) in &mut self.redial {
+            if self.connected.contains_key(peer) {
+                r.failures = 0;
+                continue;
+            }
+            if r.next > now {
+                continue;
+            }
+            r.failures = r.failures.saturating_add(1);
+            let backoff = base.saturating_mul(1 << r.failures.min(10));
+            r.next = now + backoff.min(self.config.redial_max_backoff);
+            due.push(r.addr.clone());
+        }
+        for addr in due {
+            tracing::debug!(%addr, "redialling bootstrap peer");
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(%addr, error = %e, "redial failed");
+            }
+        }
     }
 
     pub(crate) fn dial_addr(&mut self, addr: Multiaddr) {

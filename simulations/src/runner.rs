@@ -1,0 +1,531 @@
+//! The runner: starts the nodes, plays a schedule against them, and collects what each
+//! node ends up with.
+//!
+//! 1. Node keys come from the seed, so peer ids are the same on every run. Node `i`
+//!    listens on `/memory/<10000 + i>` (or loopback TCP) and has the topology's edges from
+//!    it as bootstrap peers, which it keeps re-dialling while they are apart.
+//! 2. Node 0 creates one group; every node that is not a late joiner joins it with an
+//!    invite code that carries no address (so nobody dials node 0 because of it).
+//! 3. Warm-up: wait until every member holds every member's join message.
+//! 4. The schedule runs in real time (libp2p's timers do not follow a paused clock): sends
+//!    are spawned so a slow flush never delays the schedule; partitions, heals, stops,
+//!    restarts and late joins happen at their offsets.
+//! 5. Settle: wait until every expected delivery happened or `settle_s` passed, then read
+//!    every node's history from its store (the truth for the delivery ratio) and stop.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use indicatif::ProgressBar;
+use libp2p::core::transport::Transport as _;
+use libp2p::core::upgrade::Version;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, noise, plaintext, yamux};
+use qun_node::config::{Transport, TransportFactory};
+use qun_node::{Config, CreateGroup, NetStats, Node, NodeEvent};
+use qun_protocol::{GroupId, Identity};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::analysis::{Disruption, Observed, Sent};
+use crate::net::{Link, Network};
+use crate::scenario::{Action, Scenario, Security, Step, TransportKind};
+use crate::topology;
+
+/// First memory port; node `i` listens on `BASE_PORT + i`.
+pub const BASE_PORT: u64 = 10_000;
+/// Most messages read back from each store at the end.
+const HISTORY_LIMIT: usize = 10_000;
+
+/// First delivery time of each message at each node: message id → node → instant.
+pub type Deliveries = Arc<Mutex<HashMap<String, HashMap<usize, Instant>>>>;
+
+struct SimNode {
+    config: Config,
+    node: Option<Node>,
+    member: bool,
+    recorder: Option<JoinHandle<()>>,
+}
+
+/// A running simulation.
+pub struct Runner {
+    scenario: Scenario,
+    net: Option<Network>,
+    nodes: Vec<SimNode>,
+    group: Option<GroupId>,
+    invite: String,
+    deliveries: Deliveries,
+    sent: Arc<Mutex<Vec<Sent>>>,
+    disruptions: Vec<Disruption>,
+    sides: Option<Vec<u32>>,
+    progress: Option<ProgressBar>,
+    _dir: tempfile::TempDir,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn transport_factory(net: Network, node: usize, security: Security) -> TransportFactory {
+    Arc::new(move |key| {
+        let base = net.transport(node).upgrade(Version::V1Lazy);
+        Ok(match security {
+            Security::Plaintext => base
+                .authenticate(plaintext::Config::new(key))
+                .multiplex(yamux::Config::default())
+                .boxed(),
+            Security::Noise => base
+                .authenticate(noise::Config::new(key).map_err(std::io::Error::other)?)
+                .multiplex(yamux::Config::default())
+                .boxed(),
+        })
+    })
+}
+
+impl Runner {
+    /// Starts every node of `scenario` and joins the group. `progress` shows the start-up.
+    pub async fn start(scenario: Scenario, progress: Option<ProgressBar>) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("qun-sim-").tempdir()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
+        let n = scenario.nodes;
+        let net = (scenario.network.transport == TransportKind::Memory).then(|| {
+            let link = Link {
+                latency: Duration::from_secs_f64(scenario.network.latency_ms / 1000.0),
+                jitter: Duration::from_secs_f64(scenario.network.jitter_ms / 1000.0),
+                loss: scenario.network.loss,
+                bandwidth_bytes_per_s: (scenario.network.bandwidth_kbit > 0)
+                    .then_some(scenario.network.bandwidth_kbit * 1000 / 8),
+            };
+            Network::new(link, rng.next_u64())
+        });
+        let edges = topology::edges(&scenario.topology, n, &mut rng);
+        let schedule = scenario.schedule();
+        let mut runner = Self {
+            net,
+            nodes: Vec::with_capacity(n),
+            group: None,
+            invite: String::new(),
+            deliveries: Arc::default(),
+            sent: Arc::default(),
+            disruptions: Vec::new(),
+            sides: None,
+            progress,
+            _dir: dir,
+            scenario,
+        };
+        if let Some(p) = &runner.progress {
+            p.set_length(n as u64);
+            p.set_message("starting nodes");
+        }
+        let mut addrs: Vec<Multiaddr> = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut seed = [0u8; 32];
+            rng.fill_bytes(&mut seed);
+            let identity = Identity::from_seed(seed);
+            let data_dir = runner._dir.path().join(format!("node{i:04}"));
+            qun_node::keys::store(&data_dir, &identity)?;
+            let bootstrap = edges
+                .iter()
+                .filter(|(a, _)| *a == i)
+                .map(|(_, b)| addrs[*b].clone())
+                .collect();
+            let config = runner.node_config(i, data_dir, bootstrap);
+            let node = Node::start(config.clone())
+                .await
+                .with_context(|| format!("starting node {i}"))?;
+            let peer = node.peer_id();
+            let listen = node
+                .id()
+                .await?
+                .addrs
+                .first()
+                .and_then(|a| a.parse::<Multiaddr>().ok())
+                .context("node has no listen address")?;
+            let base: Multiaddr = listen
+                .iter()
+                .filter(|p| !matches!(p, Protocol::P2p(_)))
+                .collect();
+            addrs.push(base.with(Protocol::P2p(peer)));
+            runner.nodes.push(SimNode {
+                config,
+                node: Some(node),
+                member: false,
+                recorder: None,
+            });
+            runner.record(i);
+            if let Some(p) = &runner.progress {
+                p.inc(1);
+            }
+        }
+        runner.create_and_join(&schedule.late_joiners).await?;
+        Ok(runner)
+    }
+
+    fn node_config(&self, i: usize, data_dir: PathBuf, bootstrap: Vec<Multiaddr>) -> Config {
+        let s = &self.scenario;
+        let (listen, transport) = match &self.net {
+            Some(net) => (
+                Multiaddr::empty().with(Protocol::Memory(BASE_PORT + i as u64)),
+                Transport::Custom(transport_factory(net.clone(), i, s.network.security)),
+            ),
+            None => (
+                "/ip4/127.0.0.1/tcp/0"
+                    .parse()
+                    .unwrap_or_else(|_| Multiaddr::empty()),
+                Transport::Tcp,
+            ),
+        };
+        Config {
+            data_dir,
+            listen: vec![listen],
+            bootstrap,
+            mdns: false,
+            heartbeat: Duration::from_millis(s.node.heartbeat_ms),
+            idle_timeout: Duration::from_secs(600),
+            cache_bytes: s.node.cache_bytes,
+            republish_interval: Duration::from_secs(1),
+            redial_interval: Duration::from_millis(500),
+            redial_max_backoff: Duration::from_secs(2),
+            store_flush_every: None,
+            metrics: true,
+            transport,
+        }
+    }
+
+    /// Records every message node `i` stores, with the time.
+    fn record(&mut self, i: usize) {
+        let Some(node) = self.nodes[i].node.clone() else {
+            return;
+        };
+        let mut rx = node.subscribe();
+        let deliveries = self.deliveries.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(NodeEvent::Message(m)) => {
+                        let now = Instant::now();
+                        lock(&deliveries)
+                            .entry(m.id)
+                            .or_default()
+                            .entry(i)
+                            .or_insert(now);
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                        tracing::warn!(node = i, skipped = k, "recorder lagged");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        if let Some(old) = self.nodes[i].recorder.replace(task) {
+            old.abort();
+        }
+    }
+
+    fn node(&self, i: usize) -> anyhow::Result<&Node> {
+        self.nodes[i]
+            .node
+            .as_ref()
+            .with_context(|| format!("node {i} is stopped"))
+    }
+
+    async fn create_and_join(&mut self, late: &[usize]) -> anyhow::Result<()> {
+        let owner = self.node(0)?.clone();
+        let created = owner
+            .create_group(CreateGroup {
+                name: format!("sim {}", self.scenario.name),
+                description: String::new(),
+                tags: Vec::new(),
+                visibility: qun_protocol::Visibility::Private,
+            })
+            .await?;
+        let group = owner.resolve(&created.group).await?;
+        self.invite = owner
+            .invite_without_addrs(group, Duration::from_secs(24 * 3600))
+            .await?;
+        self.group = Some(group);
+        self.nodes[0].member = true;
+        if let Some(p) = &self.progress {
+            p.set_position(0);
+            p.set_message("joining the group");
+        }
+        for i in 1..self.nodes.len() {
+            if !late.contains(&i) {
+                self.node(i)?.join(&self.invite).await?;
+                self.nodes[i].member = true;
+            }
+            if let Some(p) = &self.progress {
+                p.inc(1);
+            }
+        }
+        self.warm_up().await
+    }
+
+    /// Waits until every member holds every member's join message.
+    async fn warm_up(&self) -> anyhow::Result<()> {
+        let group = self.group()?;
+        let members = self.nodes.iter().filter(|n| n.member).count();
+        let deadline =
+            Instant::now() + Duration::from_secs_f64(self.scenario.node.warmup_timeout_s);
+        if let Some(p) = &self.progress {
+            p.set_message("warming up");
+        }
+        loop {
+            let mut ready = 0;
+            for n in self.nodes.iter().filter(|n| n.member) {
+                if let Some(node) = &n.node {
+                    // Genesis meta is not a message; joins are (the owner's counts too).
+                    if node.group_info(group).await?.messages >= members - 1 {
+                        ready += 1;
+                    }
+                }
+            }
+            if let Some(p) = &self.progress {
+                p.set_position((ready * self.nodes.len() / members.max(1)) as u64);
+            }
+            if ready == members {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("warm-up: only {ready} of {members} members have every join");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn group(&self) -> anyhow::Result<GroupId> {
+        self.group.context("no group yet")
+    }
+
+    /// Gossip counters of every running node.
+    async fn net_stats(&self) -> Vec<Option<NetStats>> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        for n in &self.nodes {
+            out.push(match &n.node {
+                Some(node) => node.net_stats().await.ok(),
+                None => None,
+            });
+        }
+        out
+    }
+
+    /// Plays the schedule and measures.
+    pub async fn run(mut self) -> anyhow::Result<Observed> {
+        let schedule = self.scenario.schedule();
+        let group = self.group()?;
+        let stats_before = self.net_stats().await;
+        let bytes_before = self.net.as_ref().map_or(0, Network::bytes);
+        let conns_before = self.net.as_ref().map_or(0, Network::connections);
+        let cpu_before = crate::measure::cpu_seconds();
+        if let Some(p) = &self.progress {
+            p.set_length(schedule.steps.len() as u64);
+            p.set_position(0);
+            p.set_message("running");
+        }
+        let start = Instant::now();
+        let mut sends = Vec::new();
+        for (offset, step) in &schedule.steps {
+            tokio::time::sleep_until(start + *offset).await;
+            match step {
+                Step::Send { sender, seq } => {
+                    if let Some(task) = self.send(group, *sender, *seq) {
+                        sends.push(task);
+                    }
+                }
+                Step::Event(action) => self.apply(action).await?,
+            }
+            if let Some(p) = &self.progress {
+                p.inc(1);
+            }
+        }
+        for task in sends {
+            let _ = task.await;
+        }
+        self.settle().await?;
+        let wall = start.elapsed();
+        let cpu = crate::measure::cpu_seconds() - cpu_before;
+        let wire_bytes = self.net.as_ref().map_or(0, Network::bytes) - bytes_before;
+        let connections = self.net.as_ref().map_or(0, Network::connections) - conns_before;
+        let stats_after = self.net_stats().await;
+        let rss = crate::measure::rss_bytes();
+        let mut stores = HashMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let (Some(node), true) = (&n.node, n.member) {
+                let ids: Vec<String> = node
+                    .history(group, HISTORY_LIMIT, None)
+                    .await?
+                    .into_iter()
+                    .map(|m| m.id)
+                    .collect();
+                stores.insert(i, ids);
+            }
+        }
+        let observed = Observed {
+            start,
+            nodes: self.nodes.len(),
+            payload_bytes: self.scenario.traffic.size,
+            sent: std::mem::take(&mut *lock(&self.sent)),
+            deliveries: std::mem::take(&mut *lock(&self.deliveries)),
+            stores,
+            disruptions: std::mem::take(&mut self.disruptions),
+            wire_bytes,
+            connections,
+            gossip: crate::analysis::gossip_counts(&stats_before, &stats_after),
+            running: self.nodes.iter().filter(|n| n.node.is_some()).count(),
+            rss_bytes: rss,
+            cpu_seconds: cpu,
+            wall,
+        };
+        self.stop_all().await;
+        Ok(observed)
+    }
+
+    /// Sends message `seq` from `sender`, or from the next running member if it is away.
+    fn send(&self, group: GroupId, sender: usize, seq: usize) -> Option<JoinHandle<()>> {
+        let n = self.nodes.len();
+        let sender = (0..n)
+            .map(|k| (sender + k) % n)
+            .find(|i| self.nodes[*i].member && self.nodes[*i].node.is_some())?;
+        let node = self.nodes[sender].node.clone()?;
+        let live: Vec<bool> = (0..n).map(|i| self.reachable(sender, i)).collect();
+        let mut text = format!("m{seq:06} ");
+        text.extend(std::iter::repeat_n(
+            'x',
+            self.scenario.traffic.size.saturating_sub(text.len()),
+        ));
+        text.truncate(self.scenario.traffic.size);
+        let sent = self.sent.clone();
+        Some(tokio::spawn(async move {
+            let at = Instant::now();
+            match node.send(group, &text, None).await {
+                Ok(id) => lock(&sent).push(Sent {
+                    id: id.to_string(),
+                    sender,
+                    seq,
+                    at,
+                    live,
+                }),
+                Err(e) => tracing::warn!(sender, seq, error = %e, "send failed"),
+            }
+        }))
+    }
+
+    /// Whether `to` can receive a gossip from `from` right now.
+    fn reachable(&self, from: usize, to: usize) -> bool {
+        let n = &self.nodes[to];
+        let same_side = self.sides.as_ref().is_none_or(|s| s.get(from) == s.get(to));
+        to != from && n.member && n.node.is_some() && same_side
+    }
+
+    async fn apply(&mut self, action: &Action) -> anyhow::Result<()> {
+        let now = Instant::now();
+        let n = self.nodes.len();
+        match action {
+            Action::Partition { sides } => {
+                let sides: Vec<u32> = (0..n).map(|i| (i * *sides as usize / n) as u32).collect();
+                if let Some(net) = &self.net {
+                    net.partition(sides.clone());
+                }
+                self.sides = Some(sides);
+                self.disruptions
+                    .push(Disruption::interrupts("partition", now, None));
+            }
+            Action::Heal => {
+                if let Some(net) = &self.net {
+                    net.heal();
+                }
+                self.sides = None;
+                self.disruptions.push(Disruption::all("heal", now));
+            }
+            Action::Stop { nodes } => {
+                for &i in nodes {
+                    if let Some(node) = self.nodes[i].node.take() {
+                        node.shutdown().await?;
+                    }
+                }
+                self.disruptions
+                    .push(Disruption::interrupts("stop", now, Some(nodes)));
+            }
+            Action::Start { nodes } => {
+                for &i in nodes {
+                    if self.nodes[i].node.is_none() {
+                        let node = self.restart(i).await?;
+                        self.nodes[i].node = Some(node);
+                        self.record(i);
+                    }
+                }
+                self.disruptions
+                    .push(Disruption::nodes("restart", now, nodes));
+            }
+            Action::Join { nodes } => {
+                for &i in nodes {
+                    if !self.nodes[i].member {
+                        self.node(i)?.join(&self.invite).await?;
+                        self.nodes[i].member = true;
+                    }
+                }
+                self.disruptions
+                    .push(Disruption::nodes("late join", now, nodes));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped node again on its old store, waiting for its old listener to close.
+    async fn restart(&self, i: usize) -> anyhow::Result<Node> {
+        let mut last = None;
+        for _ in 0..50 {
+            match Node::start(self.nodes[i].config.clone()).await {
+                Ok(node) => return Ok(node),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(anyhow::anyhow!("restarting node {i}: {last:?}"))
+    }
+
+    /// Waits until every member holds every sent message, or `settle_s` after the end.
+    async fn settle(&self) -> anyhow::Result<()> {
+        if let Some(p) = &self.progress {
+            p.set_message("settling");
+        }
+        let deadline = Instant::now() + Duration::from_secs_f64(self.scenario.settle_s);
+        while Instant::now() < deadline {
+            if self.all_delivered() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    fn all_delivered(&self) -> bool {
+        let sent = lock(&self.sent);
+        let deliveries = lock(&self.deliveries);
+        let members: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].member && self.nodes[*i].node.is_some())
+            .collect();
+        sent.iter().all(|s| {
+            deliveries
+                .get(&s.id)
+                .is_some_and(|d| members.iter().all(|i| *i == s.sender || d.contains_key(i)))
+        })
+    }
+
+    async fn stop_all(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(node) = n.node.take() {
+                let _ = node.shutdown().await;
+            }
+            if let Some(r) = n.recorder.take() {
+                r.abort();
+            }
+        }
+    }
+}
