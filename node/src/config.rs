@@ -77,6 +77,9 @@ pub struct Config {
     pub redial_interval: Duration,
     /// Longest wait between two dials of an unreachable bootstrap peer.
     pub redial_max_backoff: Duration,
+    /// Mean time between two anti-entropy syncs of a group with a random member (each
+    /// wait is drawn from 0.5–1.5 × this).
+    pub sync_interval: Duration,
     /// How sled writes received messages to disk in the background (`None`: only at the
     /// explicit flushes before acknowledging a post, and at shutdown).
     pub store_flush_every: Option<Duration>,
@@ -100,6 +103,7 @@ impl Default for Config {
             republish_interval: Duration::from_secs(2),
             redial_interval: Duration::from_secs(10),
             redial_max_backoff: Duration::from_secs(120),
+            sync_interval: Duration::from_secs(30),
             store_flush_every: Some(Duration::from_millis(200)),
             metrics: false,
             transport: Transport::Tcp,
@@ -119,6 +123,7 @@ impl Config {
             republish_interval: Duration::from_millis(300),
             redial_interval: Duration::from_secs(1),
             redial_max_backoff: Duration::from_secs(4),
+            sync_interval: Duration::from_secs(2),
             ..Self::default()
         }
     }
@@ -141,6 +146,11 @@ impl Config {
         if self.redial_interval < Duration::from_millis(100) {
             return Err(Error::Invalid(
                 "redial interval must be at least 100 ms".into(),
+            ));
+        }
+        if self.sync_interval < Duration::from_millis(100) {
+            return Err(Error::Invalid(
+                "sync interval must be at least 100 ms".into(),
             ));
         }
         if self.redial_max_backoff < self.redial_interval {

@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use config::Config;
 pub use libp2p::{Multiaddr, PeerId};
-pub use view::{Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo};
+pub use view::{Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo, SyncView};
 
 /// Commands waiting for the event loop. Callers wait (back-pressure) when it is full.
 pub const COMMAND_CAPACITY: usize = 1024;
@@ -179,6 +179,10 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     NetStats(Reply<NetStats>),
+    Sync {
+        group: GroupId,
+        reply: Reply<usize>,
+    },
     Shutdown(Reply<()>),
 }
 
@@ -373,6 +377,12 @@ impl Node {
     /// Dials an address.
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), Error> {
         self.call(|reply| Command::Dial { addr, reply }).await
+    }
+
+    /// Starts syncing `group`'s history with a few connected members now; returns how many
+    /// syncs are running for it. Progress shows in [`GroupInfo::sync`].
+    pub async fn sync(&self, group: GroupId) -> Result<usize, Error> {
+        self.call(|reply| Command::Sync { group, reply }).await
     }
 
     /// Network counters (gossip counts need [`Config::metrics`]).

@@ -286,6 +286,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The message of `group` at `key`, if stored.
+    pub fn get(&self, group: &GroupId, key: &OrderKey) -> Result<Option<Verified>, Error> {
+        match self.msgs.get(msg_key(group, key))? {
+            Some(v) => Ok(Some(Self::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The order keys of every stored message of `group`, in order (reads keys only).
+    pub fn order_keys(&self, group: &GroupId) -> Result<Vec<OrderKey>, Error> {
+        let mut out = Vec::new();
+        for kv in self.msgs.scan_prefix(group.as_bytes()).keys() {
+            let k = kv?;
+            let key = OrderKey::from_bytes(&k[32..])
+                .ok_or_else(|| Error::Corrupt("message key length".into()))?;
+            out.push(key);
+        }
+        Ok(out)
+    }
+
     /// Every control message of `group` (in group order).
     pub fn control_ops(&self, group: &GroupId) -> Result<Vec<Verified>, Error> {
         self.control

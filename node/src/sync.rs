@@ -1,4 +1,4 @@
-//! The libp2p request-response codec of the sync protocol (`/qun/sync/1`).
+//! The libp2p request-response codec of the sync protocol (`/qun/sync/2`).
 //!
 //! One request or response per stream, encoded with the protocol codec; reads stop at the
 //! protocol's size limits before anything is decoded.
@@ -12,7 +12,7 @@ use qun_protocol::codec;
 use qun_protocol::sync::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, Request, Response};
 
 /// The sync protocol name.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/qun/sync/1");
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/qun/sync/2");
 
 /// Encodes and decodes sync messages with limits.
 #[derive(Debug, Clone, Default)]

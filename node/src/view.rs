@@ -116,6 +116,30 @@ pub struct GroupInfo {
     pub queued: usize,
     /// When we joined, ms since the Unix epoch.
     pub joined_ms: u64,
+    /// History sync with other members.
+    #[serde(default)]
+    pub sync: SyncView,
+}
+
+/// History sync of one group, as `group info` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncView {
+    /// Syncs running now (one per peer at most).
+    pub running: usize,
+    /// Messages the running syncs found missing and have not fetched yet.
+    pub pending: usize,
+    /// Messages the running syncs have stored so far.
+    pub fetched: usize,
+    /// Syncs completed since the node started.
+    pub completed: u64,
+    /// When the last sync completed, ms since the Unix epoch.
+    pub last_ms: Option<u64>,
+    /// Messages the last completed sync stored.
+    pub last_fetched: usize,
+    /// Reconciliation round trips of the last completed sync.
+    pub last_rounds: u32,
+    /// The peer of the last completed sync.
+    pub last_peer: Option<String>,
 }
 
 /// Our identity and addresses.

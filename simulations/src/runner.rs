@@ -6,7 +6,8 @@
 //!    it as bootstrap peers, which it keeps re-dialling while they are apart.
 //! 2. Node 0 creates one group; every node that is not a late joiner joins it with an
 //!    invite code that carries no address (so nobody dials node 0 because of it).
-//! 3. Warm-up: wait until every member holds every member's join message.
+//! 3. Warm-up: wait until every member holds every member's join message and no new
+//!    connection has opened for a second (the DHT has finished introducing nodes).
 //! 4. The schedule runs in real time (libp2p's timers do not follow a paused clock): sends
 //!    are spawned so a slow flush never delays the schedule; partitions, heals, stops,
 //!    restarts and late joins happen at their offsets.
@@ -39,6 +40,8 @@ use crate::topology;
 
 /// First memory port; node `i` listens on `BASE_PORT + i`.
 pub const BASE_PORT: u64 = 10_000;
+/// How long no new connection may open before the warm-up counts as done.
+const QUIET: Duration = Duration::from_secs(1);
 /// Most messages read back from each store at the end.
 const HISTORY_LIMIT: usize = 10_000;
 
@@ -191,6 +194,7 @@ impl Runner {
             republish_interval: Duration::from_secs(1),
             redial_interval: Duration::from_millis(500),
             redial_max_backoff: Duration::from_secs(2),
+            sync_interval: Duration::from_millis(s.node.sync_interval_ms),
             store_flush_every: None,
             metrics: true,
             transport,
@@ -290,13 +294,35 @@ impl Runner {
                 p.set_position((ready * self.nodes.len() / members.max(1)) as u64);
             }
             if ready == members {
-                return Ok(());
+                return self.quiet(deadline).await;
             }
             if Instant::now() > deadline {
                 bail!("warm-up: only {ready} of {members} members have every join");
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Waits until no connection has been opened for [`QUIET`] (nodes stop discovering
+    /// each other through the DHT), so the run measures chat, not start-up.
+    async fn quiet(&self, deadline: Instant) -> anyhow::Result<()> {
+        let Some(net) = &self.net else {
+            return Ok(());
+        };
+        let mut last = net.connections();
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = net.connections();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= QUIET {
+                return Ok(());
+            }
+        }
+        tracing::warn!("warm-up: connections still opening at the deadline");
+        Ok(())
     }
 
     fn group(&self) -> anyhow::Result<GroupId> {

@@ -215,6 +215,8 @@ pub struct NodeSpec {
     pub cache_bytes: u64,
     /// Seconds allowed for the nodes to connect and everyone's join to arrive everywhere.
     pub warmup_timeout_s: f64,
+    /// Mean time between anti-entropy syncs of the group, per node, in ms.
+    pub sync_interval_ms: u64,
 }
 
 impl Default for NodeSpec {
@@ -223,6 +225,7 @@ impl Default for NodeSpec {
             heartbeat_ms: 700,
             cache_bytes: 1024 * 1024,
             warmup_timeout_s: 60.0,
+            sync_interval_ms: 2000,
         }
     }
 }
@@ -394,8 +397,11 @@ impl Scenario {
         {
             return bad("times must not be negative".into());
         }
-        if self.node.heartbeat_ms < 10 || self.node.cache_bytes < 1024 * 1024 {
-            return bad("heartbeat_ms ≥ 10 and cache_bytes ≥ 1 MiB".into());
+        if self.node.heartbeat_ms < 10
+            || self.node.cache_bytes < 1024 * 1024
+            || self.node.sync_interval_ms < 100
+        {
+            return bad("heartbeat_ms ≥ 10, sync_interval_ms ≥ 100, cache_bytes ≥ 1 MiB".into());
         }
         for e in &self.events {
             if e.at_s.is_nan() || e.at_s < 0.0 {

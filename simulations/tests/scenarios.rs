@@ -61,7 +61,6 @@ fn late_joiners_get_the_whole_history() {
 }
 
 #[test]
-#[ignore = "needs periodic anti-entropy sync (issue 5): a synced message is not re-gossiped"]
 fn partition_heals_and_converges() {
     let r = run("partition-heal.toml");
     let heal = r.convergence.iter().find(|c| c.event == "heal").unwrap();

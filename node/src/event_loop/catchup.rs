@@ -1,41 +1,146 @@
-//! History catch-up over `/qun/sync/1` (the simple baseline; see `qun_protocol::sync`).
+//! History sync over `/qun/sync/2`: range-based set reconciliation, then fetching what is
+//! missing (see `qun_protocol::sync` for the wire and `qun_protocol::reconcile` for the
+//! algorithm).
 //!
-//! When a peer subscribes to one of our group topics we ask it for the group's messages,
-//! page by page. Every frame it returns goes through `frame::open`, like gossip; one bad
-//! frame and the rest of the page is dropped, the peer is disconnected and not asked
-//! again this session. Inbound requests are served from the store, sealed with the epoch
-//! keys (only members can read them), at most [`MAX_REQUESTS_PER_WINDOW`] per peer per
-//! [`RATE_WINDOW`].
+//! ## When it runs
+//! * when a peer subscribes to one of our group topics (a new connection, a reconnection
+//!   after sleep or a partition, the peer joining);
+//! * when we join a group, with a few peers already known to be in it;
+//! * periodically, with jitter, with one random subscribed peer per group: this is the
+//!   anti-entropy that spreads what sync brought to one member (a synced message is not
+//!   gossiped again) and what gossip missed;
+//! * on demand ([`crate::Node::sync`]).
+//!
+//! Each (peer, group) has at most one session. The initiator keeps the group's order keys
+//! in memory ([`super::GroupRt::index`]), so a round costs no store reads; the responder
+//! answers from the same index and reads the store only for frames it sends.
+//!
+//! ## Validation
+//! Every frame fetched goes through `frame::open` like gossip, and its order key must be
+//! one we asked for. A page is checked whole before anything in it is stored: one bad frame
+//! and nothing from the page is stored, the peer is disconnected, never asked again, and a
+//! `Rejected` event names it. A malformed reconciliation message is treated the same way.
+//! Each peer may send [`RATE_BURST`] requests at once and [`RATE_PER_SECOND`] after that.
 
-use std::time::{Duration, Instant};
+use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
 
 use libp2p::PeerId;
 use libp2p::request_response::{self, Message, ResponseChannel};
 use qun_protocol::frame::{self, seal_verified};
-use qun_protocol::sync::{MAX_PAGE, MAX_PAGE_BYTES, Request, Response};
-use qun_protocol::{GroupId, OrderKey};
+use qun_protocol::reconcile::{self, Initiator};
+use qun_protocol::sync::{MAX_FETCH, MAX_PAGE_BYTES, Refusal, Request, Response};
+use qun_protocol::{GroupId, OrderKey, Verified};
 
 use super::{EventLoop, nonce};
 use crate::NodeEvent;
 
-/// Length of the inbound rate-limit window.
-pub const RATE_WINDOW: Duration = Duration::from_secs(10);
-/// Inbound sync requests served per peer per window; more are answered empty.
-pub const MAX_REQUESTS_PER_WINDOW: u32 = 100;
+/// Requests a peer may send at once.
+pub const RATE_BURST: f64 = 400.0;
+/// Requests per second a peer may send after its burst.
+pub const RATE_PER_SECOND: f64 = 100.0;
+
+/// One sync with one peer for one group, on the initiating side.
+pub(crate) struct Session {
+    /// Reconciliation in progress (`None` once it finished).
+    initiator: Option<Initiator>,
+    /// Keys found missing, not asked for yet.
+    want: VecDeque<OrderKey>,
+    /// Keys of the fetch in flight, in the order asked.
+    asked: Vec<OrderKey>,
+    /// Keys found missing in all.
+    pub found: usize,
+    /// Messages stored from this sync.
+    pub fetched: usize,
+    /// Reconciliation round trips.
+    pub rounds: u32,
+    started: Instant,
+}
+
+/// What the last syncs of a group did, for `group info`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SyncStats {
+    pub completed: u64,
+    pub last_ms: Option<u64>,
+    pub last_fetched: usize,
+    pub last_rounds: u32,
+    pub last_peer: Option<PeerId>,
+}
+
+/// A token bucket per peer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
 
 impl EventLoop {
-    /// Asks `peer` for `group`'s messages after `after`.
-    pub(crate) fn request_sync(&mut self, peer: PeerId, group: GroupId, after: Option<OrderKey>) {
-        if self.bad_sync_peers.contains(&peer) {
-            return;
+    /// Starts a sync of `group` with `peer` unless one runs or the peer misbehaved.
+    pub(crate) fn start_sync(&mut self, peer: PeerId, group: GroupId) -> bool {
+        if self.bad_sync_peers.contains(&peer) || self.sessions.contains_key(&(peer, group)) {
+            return false;
         }
-        let req = Request {
-            group,
-            after,
-            limit: MAX_PAGE,
+        let Some(rt) = self.groups.get(&group) else {
+            return false;
         };
+        let (init, first) = match Initiator::new(&rt.index, None, reconcile::Config::default()) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start reconciliation");
+                return false;
+            }
+        };
+        let req = Request::Reconcile {
+            group,
+            message: first.encode(),
+        };
+        self.sessions.insert(
+            (peer, group),
+            Session {
+                initiator: Some(init),
+                want: VecDeque::new(),
+                asked: Vec::new(),
+                found: 0,
+                fetched: 0,
+                rounds: 0,
+                started: Instant::now(),
+            },
+        );
+        self.send_sync(peer, group, req);
+        true
+    }
+
+    fn send_sync(&mut self, peer: PeerId, group: GroupId, req: Request) {
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
         self.sync_pending.insert(id, (peer, group));
+    }
+
+    /// Periodic anti-entropy: one random subscribed peer per group.
+    pub(crate) fn sync_round(&mut self) {
+        let groups: Vec<GroupId> = self.groups.keys().copied().collect();
+        for group in groups {
+            let peers = self.subscribed_peers(&group);
+            if peers.is_empty() {
+                continue;
+            }
+            let pick = super::random_index(peers.len());
+            self.start_sync(peers[pick], group);
+        }
+    }
+
+    /// Connected peers subscribed to `group`'s current topic.
+    pub(crate) fn subscribed_peers(&self, group: &GroupId) -> Vec<PeerId> {
+        let Some((_, topic)) = self.groups.get(group).and_then(|g| g.current()) else {
+            return Vec::new();
+        };
+        let hash = topic.hash();
+        self.swarm
+            .behaviour()
+            .gossipsub
+            .all_peers()
+            .filter(|(p, topics)| topics.contains(&&hash) && self.connected.contains_key(p))
+            .map(|(p, _)| *p)
+            .collect()
     }
 
     pub(crate) fn handle_sync(&mut self, event: request_response::Event<Request, Response>) {
@@ -49,7 +154,7 @@ impl EventLoop {
                     response,
                 } => {
                     if let Some((peer, group)) = self.sync_pending.remove(&request_id) {
-                        self.apply_sync(peer, group, response);
+                        self.on_sync_response(peer, group, response);
                     }
                 }
             },
@@ -60,7 +165,9 @@ impl EventLoop {
                 ..
             } => {
                 tracing::debug!(%peer, %error, "sync request failed");
-                self.sync_pending.remove(&request_id);
+                if let Some((peer, group)) = self.sync_pending.remove(&request_id) {
+                    self.sessions.remove(&(peer, group));
+                }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, "sync response failed");
@@ -71,87 +178,251 @@ impl EventLoop {
 
     fn rate_ok(&mut self, peer: PeerId) -> bool {
         let now = Instant::now();
-        let entry = self.sync_rate.entry(peer).or_insert((now, 0));
-        if now.duration_since(entry.0) > RATE_WINDOW {
-            *entry = (now, 0);
+        let b = self.sync_rate.entry(peer).or_insert(Bucket {
+            tokens: RATE_BURST,
+            at: now,
+        });
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * RATE_PER_SECOND).min(RATE_BURST);
+        b.at = now;
+        if b.tokens < 1.0 {
+            return false;
         }
-        entry.1 += 1;
-        entry.1 <= MAX_REQUESTS_PER_WINDOW
+        b.tokens -= 1.0;
+        true
     }
 
     fn serve_sync(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
-        let mut resp = Response {
-            frames: Vec::new(),
-            more: false,
-        };
-        if self.rate_ok(peer) {
-            if let Err(e) = self.fill_page(&req, &mut resp) {
-                tracing::warn!(%peer, error = %e, "could not serve sync");
+        let resp = if !self.rate_ok(peer) {
+            tracing::debug!(%peer, "sync rate limit");
+            Response::Refused {
+                reason: Refusal::RateLimited,
             }
         } else {
-            tracing::debug!(%peer, "sync rate limit");
-        }
+            self.answer(req)
+        };
         let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
     }
 
-    fn fill_page(&self, req: &Request, resp: &mut Response) -> Result<(), crate::Error> {
-        let Some(rt) = self.groups.get(&req.group) else {
-            return Ok(());
+    fn answer(&self, req: Request) -> Response {
+        let refuse = |reason| Response::Refused { reason };
+        let Some(rt) = self.groups.get(req.group()) else {
+            return refuse(Refusal::UnknownGroup);
         };
-        let limit = req.limit.clamp(1, MAX_PAGE) as usize;
-        let page = self
-            .store
-            .page_after(&req.group, req.after.as_ref(), limit + 1)?;
-        let mut bytes = 0;
-        for (i, msg) in page.iter().enumerate() {
-            if i == limit || bytes > MAX_PAGE_BYTES {
-                resp.more = true;
-                break;
+        match req {
+            Request::Reconcile { message, .. } => {
+                let reply = reconcile::Message::decode(&message)
+                    .and_then(|m| reconcile::respond(&rt.index, &m, &reconcile::Config::default()));
+                match reply {
+                    Ok(m) => Response::Reconcile {
+                        message: m.encode(),
+                    },
+                    Err(_) => refuse(Refusal::Malformed),
+                }
             }
-            let Some(key) = rt.keys.get(&msg.body.epoch) else {
+            Request::Fetch { group, keys } => {
+                if keys.len() > MAX_FETCH {
+                    return refuse(Refusal::Malformed);
+                }
+                match self.frames_for(&group, &keys) {
+                    Ok(frames) => Response::Frames { frames },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not serve a fetch");
+                        Response::Frames { frames: Vec::new() }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sealed frames of the messages at `keys` that we hold, up to the page limit.
+    fn frames_for(&self, group: &GroupId, keys: &[OrderKey]) -> Result<Vec<Vec<u8>>, crate::Error> {
+        let Some(rt) = self.groups.get(group) else {
+            return Ok(Vec::new());
+        };
+        let mut frames = Vec::new();
+        let mut bytes = 0;
+        for key in keys {
+            if !rt.index.contains(key) {
+                continue;
+            }
+            let Some(msg) = self.store.get(group, key)? else {
                 continue;
             };
-            let f = seal_verified(msg, key, nonce()?)
+            let Some(mk) = rt.keys.get(&msg.body.epoch) else {
+                continue;
+            };
+            let f = seal_verified(&msg, mk, nonce()?)
                 .and_then(|f| f.encode())
                 .map_err(|e| crate::Error::Invalid(e.to_string()))?;
             bytes += f.len();
-            resp.frames.push(f);
+            if bytes > MAX_PAGE_BYTES {
+                break;
+            }
+            frames.push(f);
         }
-        Ok(())
+        Ok(frames)
     }
 
-    fn apply_sync(&mut self, peer: PeerId, group: GroupId, resp: Response) {
-        let Some(rt) = self.groups.get(&group) else {
-            return;
-        };
-        let keys = rt.keys.clone();
-        let mut last = None;
-        let mut new = 0usize;
-        for bytes in &resp.frames {
-            let msg = match frame::open(bytes, &group, |e| keys.get(&e).cloned()) {
-                Ok(m) => m,
-                Err(e) if !e.is_sender_fault() => continue,
-                Err(e) => {
-                    tracing::warn!(%peer, %group, error = %e, "sync peer served an invalid frame");
-                    self.emit(NodeEvent::Rejected {
-                        peer: peer.to_string(),
-                        reason: e.to_string(),
-                    });
-                    self.bad_sync_peers.insert(peer);
-                    let _ = self.swarm.disconnect_peer_id(peer);
-                    return;
-                }
-            };
-            last = Some(msg.order_key());
-            match self.accept(&msg) {
-                Ok(true) => new += 1,
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "could not store synced message"),
+    fn on_sync_response(&mut self, peer: PeerId, group: GroupId, resp: Response) {
+        match resp {
+            Response::Reconcile { message } => self.on_reconcile(peer, group, &message),
+            Response::Frames { frames } => self.on_frames(peer, group, &frames),
+            Response::Refused { reason } => {
+                tracing::debug!(%peer, %group, ?reason, "sync refused");
+                self.sessions.remove(&(peer, group));
             }
         }
-        tracing::debug!(%peer, %group, new, more = resp.more, "sync page applied");
-        if resp.more && last.is_some() {
-            self.request_sync(peer, group, last);
+    }
+
+    fn on_reconcile(&mut self, peer: PeerId, group: GroupId, message: &[u8]) {
+        let (Some(rt), Some(session)) = (
+            self.groups.get(&group),
+            self.sessions.get_mut(&(peer, group)),
+        ) else {
+            return;
+        };
+        let Some(init) = session.initiator.as_mut() else {
+            return;
+        };
+        session.rounds += 1;
+        let next = reconcile::Message::decode(message).and_then(|m| init.reconcile(&rt.index, &m));
+        match next {
+            Ok(Some(next)) => {
+                let req = Request::Reconcile {
+                    group,
+                    message: next.encode(),
+                };
+                self.send_sync(peer, group, req);
+            }
+            Ok(None) => {
+                let need: VecDeque<OrderKey> = init
+                    .need()
+                    .iter()
+                    .filter(|k| !rt.index.contains(k))
+                    .copied()
+                    .collect();
+                session.found = need.len();
+                session.want = need;
+                session.initiator = None;
+                self.fetch_next(peer, group);
+            }
+            Err(e) => self.bad_sync_peer(peer, group, &format!("reconciliation: {e}")),
         }
+    }
+
+    /// Asks for the next batch of missing messages, or ends the session.
+    fn fetch_next(&mut self, peer: PeerId, group: GroupId) {
+        let (Some(rt), Some(session)) = (
+            self.groups.get(&group),
+            self.sessions.get_mut(&(peer, group)),
+        ) else {
+            return;
+        };
+        let mut batch = Vec::new();
+        while batch.len() < MAX_FETCH {
+            let Some(k) = session.want.pop_front() else {
+                break;
+            };
+            if !rt.index.contains(&k) {
+                batch.push(k);
+            }
+        }
+        if batch.is_empty() {
+            self.finish_sync(peer, group);
+            return;
+        }
+        session.asked = batch.clone();
+        self.send_sync(peer, group, Request::Fetch { group, keys: batch });
+    }
+
+    fn on_frames(&mut self, peer: PeerId, group: GroupId, frames: &[Vec<u8>]) {
+        let (Some(rt), Some(session)) = (
+            self.groups.get(&group),
+            self.sessions.get_mut(&(peer, group)),
+        ) else {
+            return;
+        };
+        let asked: HashSet<OrderKey> = session.asked.iter().copied().collect();
+        let mut page: Vec<Verified> = Vec::with_capacity(frames.len());
+        for bytes in frames {
+            let msg = match frame::open(bytes, &group, |e| rt.keys.get(&e).cloned()) {
+                Ok(m) => m,
+                Err(e) if !e.is_sender_fault() => continue,
+                Err(e) => return self.bad_sync_peer(peer, group, &e.to_string()),
+            };
+            if !asked.contains(&msg.order_key()) {
+                return self.bad_sync_peer(peer, group, "served a message that was not asked for");
+            }
+            page.push(msg);
+        }
+        // Keys after the last one served did not fit the page: ask again. Keys before it
+        // that are missing, the peer does not have.
+        let last = page.iter().map(Verified::order_key).max();
+        let retry: Vec<OrderKey> = match last {
+            Some(last) => session
+                .asked
+                .iter()
+                .filter(|k| **k > last)
+                .copied()
+                .collect(),
+            None => Vec::new(),
+        };
+        for k in retry.into_iter().rev() {
+            session.want.push_front(k);
+        }
+        session.asked.clear();
+        let mut new = 0;
+        for msg in &page {
+            match self.accept(msg) {
+                Ok(true) => new += 1,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "could not store a synced message"),
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(&(peer, group)) {
+            s.fetched += new;
+        }
+        tracing::debug!(%peer, %group, new, "sync page stored");
+        self.fetch_next(peer, group);
+    }
+
+    fn finish_sync(&mut self, peer: PeerId, group: GroupId) {
+        let Some(s) = self.sessions.remove(&(peer, group)) else {
+            return;
+        };
+        tracing::debug!(
+            %peer, %group, rounds = s.rounds, found = s.found, fetched = s.fetched,
+            ms = s.started.elapsed().as_millis() as u64, "sync done"
+        );
+        let stats = self.sync_stats.entry(group).or_default();
+        stats.completed += 1;
+        stats.last_ms = Some(super::now_ms());
+        stats.last_fetched = s.fetched;
+        stats.last_rounds = s.rounds;
+        stats.last_peer = Some(peer);
+    }
+
+    /// A peer served something invalid: nothing of that page is stored, the peer is
+    /// disconnected and never asked again.
+    fn bad_sync_peer(&mut self, peer: PeerId, group: GroupId, reason: &str) {
+        tracing::warn!(%peer, %group, reason, "sync peer misbehaved");
+        self.emit(NodeEvent::Rejected {
+            peer: peer.to_string(),
+            reason: format!("sync: {reason}"),
+        });
+        self.sessions.retain(|(p, _), _| *p != peer);
+        self.bad_sync_peers.insert(peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    /// Sync progress of a group: (running sessions, keys still to fetch, fetched so far).
+    pub(crate) fn sync_progress(&self, group: &GroupId) -> (usize, usize, usize) {
+        self.sessions
+            .iter()
+            .filter(|((_, g), _)| g == group)
+            .fold((0, 0, 0), |(n, p, f), (_, s)| {
+                (n + 1, p + s.want.len() + s.asked.len(), f + s.fetched)
+            })
     }
 }

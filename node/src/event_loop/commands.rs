@@ -12,11 +12,16 @@ use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId};
 
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
 use crate::store::{EpochSecret, GroupRecord};
-use crate::view::{AnnouncementView, Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo};
+use crate::view::{
+    AnnouncementView, Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo, SyncView,
+};
 use crate::{Command, CreateGroup, Error, keys, net};
 
 /// Peers asked for the history when we join a group whose members we are connected to.
 pub const JOIN_SYNC_PEERS: usize = 2;
+
+/// Peers a manual `qun sync` starts with.
+pub const MANUAL_SYNC_PEERS: usize = 3;
 
 /// Most messages one history request returns.
 pub const MAX_HISTORY_PAGE: usize = 10_000;
@@ -77,6 +82,7 @@ impl EventLoop {
                 drop(reply.send(res))
             }
             Command::NetStats(r) => drop(r.send(Ok(self.net_stats()))),
+            Command::Sync { group, reply } => drop(reply.send(self.handle_sync_command(&group))),
             Command::Shutdown(r) => drop(r.send(Ok(()))),
         }
     }
@@ -258,21 +264,12 @@ impl EventLoop {
     /// Asks a few peers we already know to be in the group for its history: their
     /// subscriptions arrived before we joined, so no `Subscribed` event will start it.
     fn sync_from_subscribed(&mut self, group: GroupId) {
-        let Some((_, topic)) = self.groups.get(&group).and_then(|g| g.current()) else {
-            return;
-        };
-        let hash = topic.hash();
-        let peers: Vec<_> = self
-            .swarm
-            .behaviour()
-            .gossipsub
-            .all_peers()
-            .filter(|(_, topics)| topics.contains(&&hash))
-            .map(|(p, _)| *p)
+        for peer in self
+            .subscribed_peers(&group)
+            .into_iter()
             .take(JOIN_SYNC_PEERS)
-            .collect();
-        for peer in peers {
-            self.request_sync(peer, group, None);
+        {
+            self.start_sync(peer, group);
         }
     }
 
@@ -328,7 +325,40 @@ impl EventLoop {
             messages: rt.messages,
             queued: self.outbox.get(&hash).map_or(0, |q| q.len()),
             joined_ms: rt.record.joined_ms,
+            sync: self.sync_view(id),
         })
+    }
+
+    fn sync_view(&self, group: &GroupId) -> SyncView {
+        let (running, pending, fetched) = self.sync_progress(group);
+        let stats = self.sync_stats.get(group).cloned().unwrap_or_default();
+        SyncView {
+            running,
+            pending,
+            fetched,
+            completed: stats.completed,
+            last_ms: stats.last_ms,
+            last_fetched: stats.last_fetched,
+            last_rounds: stats.last_rounds,
+            last_peer: stats.last_peer.map(|p| p.to_string()),
+        }
+    }
+
+    /// Starts a sync of `group` with up to [`MANUAL_SYNC_PEERS`] subscribed peers.
+    fn handle_sync_command(&mut self, group: &GroupId) -> Result<usize, Error> {
+        if !self.groups.contains_key(group) {
+            return Err(Error::UnknownGroup(group.to_string()));
+        }
+        let mut started = 0;
+        for peer in self.subscribed_peers(group) {
+            if started == MANUAL_SYNC_PEERS {
+                break;
+            }
+            if self.start_sync(peer, *group) {
+                started += 1;
+            }
+        }
+        Ok(self.sync_progress(group).0)
     }
 
     fn resolve(&self, query: &str) -> Result<GroupId, Error> {

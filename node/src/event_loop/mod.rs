@@ -15,7 +15,7 @@ mod catchup;
 mod commands;
 mod swarm;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,7 +25,7 @@ use libp2p::gossipsub::{IdentTopic, TopicHash};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use qun_protocol::group::State;
-use qun_protocol::{GroupId, Identity, MessageKey, MsgId, Verified};
+use qun_protocol::{GroupId, Identity, MessageKey, MsgId, OrderKey, Verified};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -48,6 +48,8 @@ pub(crate) struct GroupRt {
     pub messages: usize,
     pub keys: HashMap<u64, MessageKey>,
     pub topics: Vec<(u64, IdentTopic)>,
+    /// The order keys of every stored message, for sync (about 100 bytes per message).
+    pub index: BTreeSet<OrderKey>,
 }
 
 impl GroupRt {
@@ -83,8 +85,12 @@ pub(crate) struct EventLoop {
     pub connected: HashMap<PeerId, Vec<Multiaddr>>,
     pub listen_addrs: Vec<Multiaddr>,
     pub sync_pending: HashMap<OutboundRequestId, (PeerId, GroupId)>,
-    pub sync_rate: HashMap<PeerId, (Instant, u32)>,
+    pub sync_rate: HashMap<PeerId, catchup::Bucket>,
     pub bad_sync_peers: HashSet<PeerId>,
+    /// Running syncs, one per (peer, group) at most.
+    pub sessions: HashMap<(PeerId, GroupId), catchup::Session>,
+    /// What the last syncs of each group did.
+    pub sync_stats: HashMap<GroupId, catchup::SyncStats>,
     /// Groups whose state must be re-folded (a control op was stored this iteration).
     pub dirty: HashSet<GroupId>,
     /// gossipsub's counters, with `Config::metrics`.
@@ -161,6 +167,8 @@ impl EventLoop {
             sync_pending: HashMap::new(),
             sync_rate: HashMap::new(),
             bad_sync_peers: HashSet::new(),
+            sessions: HashMap::new(),
+            sync_stats: HashMap::new(),
             dirty: HashSet::new(),
             metrics,
             redial: HashMap::new(),
@@ -190,6 +198,8 @@ impl EventLoop {
         republish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut redial = tokio::time::interval(self.config.redial_interval);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let anti_entropy = tokio::time::sleep(jittered(self.config.sync_interval));
+        tokio::pin!(anti_entropy);
         loop {
             tokio::select! {
                 biased;
@@ -214,6 +224,12 @@ impl EventLoop {
                 event = self.swarm.select_next_some() => self.handle_swarm_event(event),
                 _ = republish.tick() => self.retry_outbox(None),
                 _ = redial.tick() => self.redial_bootstrap(),
+                () = &mut anti_entropy => {
+                    self.sync_round();
+                    anti_entropy
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + jittered(self.config.sync_interval));
+                }
             }
             self.refold_dirty();
         }
@@ -387,8 +403,9 @@ impl EventLoop {
             topics.push((e.epoch, topic));
         }
         let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
-        let lamport = self.store.max_lamport(&id)?;
-        let messages = self.store.count(&id);
+        let index: BTreeSet<OrderKey> = self.store.order_keys(&id)?.into_iter().collect();
+        let lamport = index.last().map_or(0, |k| k.lamport);
+        let messages = index.len();
         self.groups.insert(
             id,
             GroupRt {
@@ -398,6 +415,7 @@ impl EventLoop {
                 messages,
                 keys,
                 topics,
+                index,
             },
         );
         Ok(())
@@ -415,6 +433,7 @@ impl EventLoop {
         if let Some(rt) = self.groups.get_mut(&group) {
             rt.lamport = rt.lamport.max(msg.body.lamport);
             rt.messages += 1;
+            rt.index.insert(msg.order_key());
         }
         if msg.body.kind.is_control() {
             self.dirty.insert(group);
@@ -441,6 +460,22 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// A uniformly random index below `n` (0 when `n` is 0).
+pub(crate) fn random_index(n: usize) -> usize {
+    let mut b = [0u8; 8];
+    if n == 0 || keys::random_fill(&mut b).is_err() {
+        return 0;
+    }
+    (u64::from_le_bytes(b) % n as u64) as usize
+}
+
+/// `base` scaled by a random factor in [0.5, 1.5), so nodes started together do not sync
+/// in lockstep.
+pub(crate) fn jittered(base: Duration) -> Duration {
+    let permille = random_index(1000) as u32;
+    base / 2 + base * permille / 1000
 }
 
 /// A random 24-byte AEAD nonce.

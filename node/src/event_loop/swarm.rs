@@ -83,7 +83,7 @@ impl EventLoop {
                 if num_established == 0 {
                     self.connected.remove(&peer_id);
                     self.sync_rate.remove(&peer_id);
-                    self.sync_pending.retain(|_, (p, _)| *p != peer_id);
+                    self.sessions.retain(|(p, _), _| *p != peer_id);
                     self.emit(NodeEvent::PeerDisconnected {
                         peer: peer_id.to_string(),
                     });
@@ -118,7 +118,7 @@ impl EventLoop {
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 tracing::debug!(%peer_id, %topic, "peer subscribed");
                 if let Some(group) = self.topics.get(&topic).copied() {
-                    self.request_sync(peer_id, group, None);
+                    self.start_sync(peer_id, group);
                 }
                 if self.outbox.contains_key(&topic) {
                     self.retry_outbox(Some(topic));
