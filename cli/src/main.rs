@@ -8,6 +8,7 @@ mod client;
 mod daemon;
 mod demo;
 mod output;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +76,15 @@ enum Cmd {
         group: String,
         /// The announcement text.
         text: String,
+    },
+    /// Sync a group's history with connected members now, with a progress bar when much
+    /// is missing; waits until the syncs finish.
+    Sync {
+        /// Group id or name.
+        group: String,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
     },
     /// Show a group's history in group order.
     History {
@@ -217,6 +227,15 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
             }
             out.history(&c.get(&path)?)
         }
+        Cmd::Sync {
+            group,
+            timeout_secs,
+        } => sync::run(
+            &c,
+            &out,
+            &group,
+            std::time::Duration::from_secs(timeout_secs),
+        ),
         Cmd::Watch { group } => {
             let path = match group {
                 Some(g) => format!("/v1/events?group={}", client::seg(&g)),

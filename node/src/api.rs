@@ -98,6 +98,7 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/groups/{group}/invite", post(invite))
         .route("/v1/groups/{group}/messages", get(history).post(send))
         .route("/v1/groups/{group}/announcement", post(announce))
+        .route("/v1/groups/{group}/sync", post(sync))
         .route("/v1/events", get(events))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
         .with_state(ctx)
@@ -155,6 +156,14 @@ async fn join(State(ctx): State<Ctx>, Json(req): Json<JoinReq>) -> ApiResult<ser
 async fn info(State(ctx): State<Ctx>, UrlPath(g): UrlPath<String>) -> ApiResult<crate::GroupInfo> {
     let group = ctx.node.resolve(&g).await?;
     Ok(Json(ctx.node.group_info(group).await?))
+}
+
+async fn sync(State(ctx): State<Ctx>, UrlPath(g): UrlPath<String>) -> ApiResult<serde_json::Value> {
+    let group = ctx.node.resolve(&g).await?;
+    let running = ctx.node.sync(group).await?;
+    Ok(Json(
+        json!({ "group": group.to_string(), "running": running }),
+    ))
 }
 
 async fn leave(

@@ -63,6 +63,10 @@ pub struct Config {
     pub bootstrap: Vec<Multiaddr>,
     /// Discover peers on the LAN with mDNS.
     pub mdns: bool,
+    /// Run the Kademlia DHT (finds peers beyond the bootstrap list). The simulator turns it
+    /// off when a scenario fixes the topology, so the DHT does not connect every node to
+    /// every other.
+    pub dht: bool,
     /// Gossipsub heartbeat interval (tests shorten it).
     pub heartbeat: Duration,
     /// Close a connection after this long without use (long: group peers stay connected).
@@ -97,6 +101,7 @@ impl Default for Config {
             listen: vec![tcp_any_port(Ipv4Addr::UNSPECIFIED)],
             bootstrap: Vec::new(),
             mdns: true,
+            dht: true,
             heartbeat: Duration::from_millis(700),
             idle_timeout: Duration::from_secs(300),
             cache_bytes: 64 * 1024 * 1024,

@@ -205,7 +205,16 @@ impl Node {
     /// Starts a node: loads (or creates) the identity, opens the store, listens, dials the
     /// bootstrap peers, and returns once it listens on at least one address.
     pub async fn start(config: Config) -> Result<Node, Error> {
+        Ok(Self::start_subscribed(config).await?.0)
+    }
+
+    /// [`Node::start`], with an event subscription made before the node runs, so that not
+    /// even the first message it stores (e.g. from a sync right after start) is missed.
+    pub async fn start_subscribed(
+        config: Config,
+    ) -> Result<(Node, broadcast::Receiver<NodeEvent>), Error> {
         let (loop_, commands, events, peer_id) = event_loop::EventLoop::new(config)?;
+        let rx = events.subscribe();
         let task = tokio::spawn(loop_.run());
         let node = Node {
             commands,
@@ -219,7 +228,7 @@ impl Node {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(node)
+        Ok((node, rx))
     }
 
     /// Our PeerId (also our author id).

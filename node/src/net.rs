@@ -51,8 +51,8 @@ pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, Filter>;
 pub struct Behaviour {
     /// Group messages.
     pub gossipsub: Gossipsub,
-    /// The DHT.
-    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// The DHT (off with `Config::dht = false`).
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     /// Peer info (addresses, protocols).
     pub identify: identify::Behaviour,
     /// Liveness.
@@ -155,9 +155,12 @@ fn behaviour(
     let peer_id = key.public().to_peer_id();
     let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
     kad_cfg.set_periodic_bootstrap_interval(Some(Duration::from_secs(300)));
-    let mut kad =
-        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
-    kad.set_mode(Some(kad::Mode::Server));
+    let kad = cfg.dht.then(|| {
+        let mut kad =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
+        kad.set_mode(Some(kad::Mode::Server));
+        kad
+    });
     let mdns = if cfg.mdns {
         Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id).map_err(setup)?)
     } else {
@@ -165,7 +168,7 @@ fn behaviour(
     };
     Ok(Behaviour {
         gossipsub: gossipsub(cfg, metrics)?,
-        kad,
+        kad: kad.into(),
         identify: identify::Behaviour::new(identify::Config::new(
             IDENTIFY_PROTOCOL.to_owned(),
             key.public(),

@@ -194,6 +194,15 @@ impl Observed {
         out
     }
 
+    /// Whether every running member's store holds the same messages in the same order.
+    fn histories_identical(&self) -> bool {
+        let mut stores = self.stores.values();
+        let Some(first) = stores.next() else {
+            return true;
+        };
+        stores.all(|s| s == first)
+    }
+
     /// The report, with `baseline_rss` the process RSS before any node started.
     pub fn report(&self, scenario: &Scenario, baseline_rss: u64) -> Report {
         let mut expected = 0usize;
@@ -272,9 +281,11 @@ impl Observed {
             cpu_utilisation: self.cpu_seconds / self.wall.as_secs_f64().max(1e-9),
             latency_cdf: cdf(&gossip_ms, CHART_POINTS),
             delivery_over_time: over_time,
+            histories_identical: false,
             checks: Vec::new(),
             passed: true,
         };
+        report.histories_identical = self.histories_identical();
         report.checks = checks(scenario, &report);
         report.passed = report.checks.iter().all(|c| c.ok);
         report
@@ -289,6 +300,10 @@ fn checks(scenario: &Scenario, r: &Report) -> Vec<Check> {
         r.delivery_ratio,
         e.min_delivery,
     )];
+    if e.identical_histories {
+        let v = if r.histories_identical { 1.0 } else { 0.0 };
+        out.push(Check::at_least("identical histories (1 = yes)", v, 1.0));
+    }
     if let Some(b) = e.max_p99_ms {
         out.push(Check::at_most("p99 latency (ms)", r.latency_ms.p99, b));
     }

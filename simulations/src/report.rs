@@ -115,6 +115,8 @@ pub struct Report {
     pub latency_cdf: Vec<(f64, f64)>,
     /// Points (s from start, fraction of expected deliveries done).
     pub delivery_over_time: Vec<(f64, f64)>,
+    /// Whether every running member ended with the same messages in the same order.
+    pub histories_identical: bool,
     /// The scenario's bounds, checked.
     pub checks: Vec<Check>,
     /// Whether every check holds.
@@ -167,6 +169,15 @@ impl Report {
             s,
             "| wire bytes per delivery | {:.0} B |",
             self.bytes_per_delivery
+        );
+        let same = if self.histories_identical {
+            "yes"
+        } else {
+            "no"
+        };
+        let _ = writeln!(
+            s,
+            "| identical histories (same messages, same order) | {same} |"
         );
         let _ = writeln!(
             s,

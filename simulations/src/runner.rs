@@ -138,7 +138,7 @@ impl Runner {
                 .map(|(_, b)| addrs[*b].clone())
                 .collect();
             let config = runner.node_config(i, data_dir, bootstrap);
-            let node = Node::start(config.clone())
+            let (node, events) = Node::start_subscribed(config.clone())
                 .await
                 .with_context(|| format!("starting node {i}"))?;
             let peer = node.peer_id();
@@ -160,7 +160,7 @@ impl Runner {
                 member: false,
                 recorder: None,
             });
-            runner.record(i);
+            runner.record(i, events);
             if let Some(p) = &runner.progress {
                 p.inc(1);
             }
@@ -188,6 +188,7 @@ impl Runner {
             listen: vec![listen],
             bootstrap,
             mdns: false,
+            dht: s.topology.kind == crate::scenario::TopologyKind::Bootstrap,
             heartbeat: Duration::from_millis(s.node.heartbeat_ms),
             idle_timeout: Duration::from_secs(600),
             cache_bytes: s.node.cache_bytes,
@@ -202,11 +203,7 @@ impl Runner {
     }
 
     /// Records every message node `i` stores, with the time.
-    fn record(&mut self, i: usize) {
-        let Some(node) = self.nodes[i].node.clone() else {
-            return;
-        };
-        let mut rx = node.subscribe();
+    fn record(&mut self, i: usize, mut rx: tokio::sync::broadcast::Receiver<NodeEvent>) {
         let deliveries = self.deliveries.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -481,9 +478,9 @@ impl Runner {
             Action::Start { nodes } => {
                 for &i in nodes {
                     if self.nodes[i].node.is_none() {
-                        let node = self.restart(i).await?;
+                        let (node, events) = self.restart(i).await?;
                         self.nodes[i].node = Some(node);
-                        self.record(i);
+                        self.record(i, events);
                     }
                 }
                 self.disruptions
@@ -504,11 +501,14 @@ impl Runner {
     }
 
     /// Starts a stopped node again on its old store, waiting for its old listener to close.
-    async fn restart(&self, i: usize) -> anyhow::Result<Node> {
+    async fn restart(
+        &self,
+        i: usize,
+    ) -> anyhow::Result<(Node, tokio::sync::broadcast::Receiver<NodeEvent>)> {
         let mut last = None;
         for _ in 0..50 {
-            match Node::start(self.nodes[i].config.clone()).await {
-                Ok(node) => return Ok(node),
+            match Node::start_subscribed(self.nodes[i].config.clone()).await {
+                Ok(started) => return Ok(started),
                 Err(e) => last = Some(e),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

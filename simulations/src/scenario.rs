@@ -303,6 +303,8 @@ pub struct Expect {
     pub max_amplification: Option<f64>,
     /// Longest time from a heal or restart until every node has every message, in s.
     pub max_converge_s: Option<f64>,
+    /// Every running member must end with the same messages in the same order.
+    pub identical_histories: bool,
 }
 
 impl Default for Expect {
@@ -312,6 +314,7 @@ impl Default for Expect {
             max_p99_ms: None,
             max_amplification: None,
             max_converge_s: None,
+            identical_histories: true,
         }
     }
 }

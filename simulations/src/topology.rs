@@ -39,6 +39,13 @@ fn ordered(a: usize, b: usize) -> (usize, usize) {
 /// `(c, d)` into `(a, c)` and `(b, d)`, which keeps every degree. A pair that finds no swap
 /// after many tries is dropped (two nodes end one link short).
 fn random_regular(nodes: &[usize], k: usize, rng: &mut ChaCha8Rng) -> HashSet<(usize, usize)> {
+    if k + 1 >= nodes.len() {
+        // Everyone with everyone (pairing stubs cannot always find it on tiny graphs).
+        return nodes
+            .iter()
+            .flat_map(|a| nodes.iter().filter(move |b| a > b).map(move |b| (*a, *b)))
+            .collect();
+    }
     let mut stubs: Vec<usize> = nodes
         .iter()
         .flat_map(|n| std::iter::repeat_n(*n, k))
@@ -132,6 +139,18 @@ mod tests {
         let e = edges(&t, 40, &mut ChaCha8Rng::seed_from_u64(1));
         let across = e.iter().filter(|(a, b)| (*a < 20) != (*b < 20)).count();
         assert!((1..=4).contains(&across), "{across} links across");
+    }
+
+    #[test]
+    fn tiny_graphs_are_complete() {
+        for seed in 0..20 {
+            let t = Topology {
+                degree: 2,
+                ..Topology::default()
+            };
+            let e = edges(&t, 3, &mut ChaCha8Rng::seed_from_u64(seed));
+            assert_eq!(e, vec![(1, 0), (2, 0), (2, 1)]);
+        }
     }
 
     #[test]

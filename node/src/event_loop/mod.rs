@@ -377,11 +377,10 @@ impl EventLoop {
     }
 
     pub(crate) fn dial_addr(&mut self, addr: Multiaddr) {
-        if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
-            self.swarm
-                .behaviour_mut()
-                .kad
-                .add_address(&peer, addr.clone());
+        if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last()
+            && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+        {
+            kad.add_address(&peer, addr.clone());
         }
         if let Err(e) = self.swarm.dial(addr.clone()) {
             tracing::warn!(%addr, error = %e, "dial failed");
