@@ -35,6 +35,12 @@ use qun_protocol::{GroupId, OrderKey, Verified};
 use super::{EventLoop, nonce};
 use crate::NodeEvent;
 
+/// Fetches one session keeps in flight, so the peer prepares the next page while we
+/// validate the last.
+pub const FETCH_PIPELINE: usize = 3;
+/// Pages at least this long are opened on two threads.
+const PARALLEL_OPEN_FROM: usize = 64;
+
 /// Requests a peer may send at once.
 pub const RATE_BURST: f64 = 400.0;
 /// Requests per second a peer may send after its burst.
@@ -46,8 +52,12 @@ pub(crate) struct Session {
     initiator: Option<Initiator>,
     /// Keys found missing, not asked for yet.
     want: VecDeque<OrderKey>,
-    /// Keys of the fetch in flight, in the order asked.
-    asked: Vec<OrderKey>,
+    /// Every key ever put in `want` (reconciliation reports its findings cumulatively).
+    queued: HashSet<OrderKey>,
+    /// Fetches in flight.
+    fetching: usize,
+    /// Keys asked for and not answered yet.
+    asked: usize,
     /// Keys found missing in all.
     pub found: usize,
     /// Messages stored from this sync.
@@ -99,20 +109,22 @@ impl EventLoop {
             Session {
                 initiator: Some(init),
                 want: VecDeque::new(),
-                asked: Vec::new(),
+                queued: HashSet::new(),
+                fetching: 0,
+                asked: 0,
                 found: 0,
                 fetched: 0,
                 rounds: 0,
                 started: Instant::now(),
             },
         );
-        self.send_sync(peer, group, req);
+        self.send_sync(peer, group, req, Vec::new());
         true
     }
 
-    fn send_sync(&mut self, peer: PeerId, group: GroupId, req: Request) {
+    fn send_sync(&mut self, peer: PeerId, group: GroupId, req: Request, asked: Vec<OrderKey>) {
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
-        self.sync_pending.insert(id, (peer, group));
+        self.sync_pending.insert(id, (peer, group, asked));
     }
 
     /// Periodic anti-entropy: one random subscribed peer per group.
@@ -153,8 +165,8 @@ impl EventLoop {
                     request_id,
                     response,
                 } => {
-                    if let Some((peer, group)) = self.sync_pending.remove(&request_id) {
-                        self.on_sync_response(peer, group, response);
+                    if let Some((peer, group, asked)) = self.sync_pending.remove(&request_id) {
+                        self.on_sync_response(peer, group, response, asked);
                     }
                 }
             },
@@ -165,7 +177,7 @@ impl EventLoop {
                 ..
             } => {
                 tracing::debug!(%peer, %error, "sync request failed");
-                if let Some((peer, group)) = self.sync_pending.remove(&request_id) {
+                if let Some((peer, group, _)) = self.sync_pending.remove(&request_id) {
                     self.sessions.remove(&(peer, group));
                 }
             }
@@ -264,10 +276,16 @@ impl EventLoop {
         Ok(frames)
     }
 
-    fn on_sync_response(&mut self, peer: PeerId, group: GroupId, resp: Response) {
+    fn on_sync_response(
+        &mut self,
+        peer: PeerId,
+        group: GroupId,
+        resp: Response,
+        asked: Vec<OrderKey>,
+    ) {
         match resp {
             Response::Reconcile { message } => self.on_reconcile(peer, group, &message),
-            Response::Frames { frames } => self.on_frames(peer, group, &frames),
+            Response::Frames { frames } => self.on_frames(peer, group, &frames, asked),
             Response::Refused { reason } => {
                 tracing::debug!(%peer, %group, ?reason, "sync refused");
                 self.sessions.remove(&(peer, group));
@@ -287,23 +305,23 @@ impl EventLoop {
         };
         session.rounds += 1;
         let next = reconcile::Message::decode(message).and_then(|m| init.reconcile(&rt.index, &m));
+        // Fetch what is known missing already while reconciliation goes on.
+        for k in init.need() {
+            if !rt.index.contains(k) && session.queued.insert(*k) {
+                session.want.push_back(*k);
+            }
+        }
+        session.found = session.queued.len();
         match next {
             Ok(Some(next)) => {
                 let req = Request::Reconcile {
                     group,
                     message: next.encode(),
                 };
-                self.send_sync(peer, group, req);
+                self.send_sync(peer, group, req, Vec::new());
+                self.fetch_next(peer, group);
             }
             Ok(None) => {
-                let need: VecDeque<OrderKey> = init
-                    .need()
-                    .iter()
-                    .filter(|k| !rt.index.contains(k))
-                    .copied()
-                    .collect();
-                session.found = need.len();
-                session.want = need;
                 session.initiator = None;
                 self.fetch_next(peer, group);
             }
@@ -311,67 +329,72 @@ impl EventLoop {
         }
     }
 
-    /// Asks for the next batch of missing messages, or ends the session.
+    /// Keeps up to [`FETCH_PIPELINE`] fetches in flight; ends the session when nothing is
+    /// left to ask for or to wait for.
     fn fetch_next(&mut self, peer: PeerId, group: GroupId) {
-        let (Some(rt), Some(session)) = (
-            self.groups.get(&group),
-            self.sessions.get_mut(&(peer, group)),
-        ) else {
-            return;
-        };
-        let mut batch = Vec::new();
-        while batch.len() < MAX_FETCH {
-            let Some(k) = session.want.pop_front() else {
-                break;
+        loop {
+            let (Some(rt), Some(session)) = (
+                self.groups.get(&group),
+                self.sessions.get_mut(&(peer, group)),
+            ) else {
+                return;
             };
-            if !rt.index.contains(&k) {
-                batch.push(k);
+            if session.fetching >= FETCH_PIPELINE {
+                return;
             }
+            let mut batch = Vec::new();
+            while batch.len() < MAX_FETCH {
+                let Some(k) = session.want.pop_front() else {
+                    break;
+                };
+                if !rt.index.contains(&k) {
+                    batch.push(k);
+                }
+            }
+            if batch.is_empty() {
+                if session.fetching == 0 && session.initiator.is_none() {
+                    self.finish_sync(peer, group);
+                }
+                return;
+            }
+            session.fetching += 1;
+            session.asked += batch.len();
+            let req = Request::Fetch {
+                group,
+                keys: batch.clone(),
+            };
+            self.send_sync(peer, group, req, batch);
         }
-        if batch.is_empty() {
-            self.finish_sync(peer, group);
-            return;
-        }
-        session.asked = batch.clone();
-        self.send_sync(peer, group, Request::Fetch { group, keys: batch });
     }
 
-    fn on_frames(&mut self, peer: PeerId, group: GroupId, frames: &[Vec<u8>]) {
-        let (Some(rt), Some(session)) = (
-            self.groups.get(&group),
-            self.sessions.get_mut(&(peer, group)),
-        ) else {
+    fn on_frames(
+        &mut self,
+        peer: PeerId,
+        group: GroupId,
+        frames: &[Vec<u8>],
+        asked: Vec<OrderKey>,
+    ) {
+        let Some(rt) = self.groups.get(&group) else {
             return;
         };
-        let asked: HashSet<OrderKey> = session.asked.iter().copied().collect();
-        let mut page: Vec<Verified> = Vec::with_capacity(frames.len());
-        for bytes in frames {
-            let msg = match frame::open(bytes, &group, |e| rt.keys.get(&e).cloned()) {
-                Ok(m) => m,
-                Err(e) if !e.is_sender_fault() => continue,
-                Err(e) => return self.bad_sync_peer(peer, group, &e.to_string()),
-            };
-            if !asked.contains(&msg.order_key()) {
-                return self.bad_sync_peer(peer, group, "served a message that was not asked for");
-            }
-            page.push(msg);
+        if let Some(s) = self.sessions.get_mut(&(peer, group)) {
+            s.fetching = s.fetching.saturating_sub(1);
+            s.asked = s.asked.saturating_sub(asked.len());
         }
+        let page = match open_page(frames, &group, &rt.keys, &asked) {
+            Ok(page) => page,
+            Err(reason) => return self.bad_sync_peer(peer, group, &reason),
+        };
         // Keys after the last one served did not fit the page: ask again. Keys before it
         // that are missing, the peer does not have.
-        let last = page.iter().map(Verified::order_key).max();
-        let retry: Vec<OrderKey> = match last {
-            Some(last) => session
-                .asked
-                .iter()
-                .filter(|k| **k > last)
-                .copied()
-                .collect(),
-            None => Vec::new(),
-        };
-        for k in retry.into_iter().rev() {
-            session.want.push_front(k);
+        if let (Some(last), Some(s)) = (
+            page.iter().map(Verified::order_key).max(),
+            self.sessions.get_mut(&(peer, group)),
+        ) {
+            for k in asked.iter().rev().filter(|k| **k > last) {
+                s.want.push_front(*k);
+            }
         }
-        session.asked.clear();
         let mut new = 0;
         for msg in &page {
             match self.accept(msg) {
@@ -422,7 +445,49 @@ impl EventLoop {
             .iter()
             .filter(|((_, g), _)| g == group)
             .fold((0, 0, 0), |(n, p, f), (_, s)| {
-                (n + 1, p + s.want.len() + s.asked.len(), f + s.fetched)
+                (n + 1, p + s.want.len() + s.asked, f + s.fetched)
             })
     }
+}
+
+/// Opens every frame of a fetched page; all must be valid and asked for, or the page is
+/// refused whole (the reason names the first fault). Long pages are opened on two threads:
+/// signature checks are most of a catch-up's cost.
+fn open_page(
+    frames: &[Vec<u8>],
+    group: &GroupId,
+    keys: &std::collections::HashMap<u64, qun_protocol::MessageKey>,
+    asked: &[OrderKey],
+) -> Result<Vec<Verified>, String> {
+    let asked: HashSet<&OrderKey> = asked.iter().collect();
+    let open_all = |chunk: &[Vec<u8>]| -> Result<Vec<Verified>, String> {
+        let mut out = Vec::with_capacity(chunk.len());
+        for bytes in chunk {
+            let msg = match frame::open(bytes, group, |e| keys.get(&e).cloned()) {
+                Ok(m) => m,
+                Err(e) if !e.is_sender_fault() => continue,
+                Err(e) => return Err(e.to_string()),
+            };
+            if !asked.contains(&msg.order_key()) {
+                return Err("served a message that was not asked for".into());
+            }
+            out.push(msg);
+        }
+        Ok(out)
+    };
+    if frames.len() < PARALLEL_OPEN_FROM {
+        return open_all(frames);
+    }
+    let (left, right) = frames.split_at(frames.len() / 2);
+    let (a, b) = std::thread::scope(|s| {
+        let handle = s.spawn(|| open_all(right));
+        let a = open_all(left);
+        let b = handle
+            .join()
+            .unwrap_or_else(|_| Err("frame check panicked".into()));
+        (a, b)
+    });
+    let mut page = a?;
+    page.extend(b?);
+    Ok(page)
 }

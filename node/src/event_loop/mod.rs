@@ -84,7 +84,8 @@ pub(crate) struct EventLoop {
     pub flush_task: Option<JoinHandle<Result<(), crate::store::Error>>>,
     pub connected: HashMap<PeerId, Vec<Multiaddr>>,
     pub listen_addrs: Vec<Multiaddr>,
-    pub sync_pending: HashMap<OutboundRequestId, (PeerId, GroupId)>,
+    /// Sync requests in flight: peer, group, and the keys asked for (fetches only).
+    pub sync_pending: HashMap<OutboundRequestId, (PeerId, GroupId, Vec<OrderKey>)>,
     pub sync_rate: HashMap<PeerId, catchup::Bucket>,
     pub bad_sync_peers: HashSet<PeerId>,
     /// Running syncs, one per (peer, group) at most.
