@@ -137,6 +137,10 @@ enum GroupCmd {
     Join {
         /// The invite code.
         invite: String,
+        /// How much history to fetch: `all`, or `since-join` (only what is written from
+        /// now on, with a minute of clock slack).
+        #[arg(long, default_value = "all", value_parser = ["all", "since-join"])]
+        history: String,
     },
     /// List joined groups.
     List,
@@ -273,8 +277,9 @@ fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Res
             let v = c.post(&format!("/v1/groups/{}/invite", client::seg(&group)), &body)?;
             out.invite(&v, qr)
         }
-        GroupCmd::Join { invite } => {
-            let v = c.post("/v1/groups/join", &serde_json::json!({ "invite": invite }))?;
+        GroupCmd::Join { invite, history } => {
+            let body = serde_json::json!({ "invite": invite, "history": history });
+            let v = c.post("/v1/groups/join", &body)?;
             out.joined(&v)
         }
         GroupCmd::List => out.groups(&c.get("/v1/groups")?),

@@ -146,10 +146,13 @@ async fn create(State(ctx): State<Ctx>, Json(req): Json<CreateGroup>) -> ApiResu
 #[derive(Deserialize)]
 struct JoinReq {
     invite: String,
+    /// `all` (default) or `since-join`.
+    #[serde(default)]
+    history: crate::History,
 }
 
 async fn join(State(ctx): State<Ctx>, Json(req): Json<JoinReq>) -> ApiResult<serde_json::Value> {
-    let group = ctx.node.join(&req.invite).await?;
+    let group = ctx.node.join_with(&req.invite, req.history).await?;
     Ok(Json(json!({ "group": group.to_string() })))
 }
 

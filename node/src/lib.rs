@@ -104,6 +104,30 @@ pub enum NodeEvent {
     },
 }
 
+/// How much of a group's history a new member fetches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum History {
+    /// Everything (the default).
+    #[default]
+    All,
+    /// Only messages written from about the time we joined (one minute of clock slack):
+    /// older ones are never fetched, and once the first sync has found where the recent
+    /// history starts, later syncs do not even compare keys below it.
+    SinceJoin,
+}
+
+impl std::str::FromStr for History {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "since-join" => Ok(Self::SinceJoin),
+            _ => Err(format!("history must be `all` or `since-join`, not {s:?}")),
+        }
+    }
+}
+
 /// Parameters of a new group.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateGroup {
@@ -139,6 +163,7 @@ pub(crate) enum Command {
     },
     Join {
         invite: String,
+        history: History,
         reply: Reply<GroupId>,
     },
     Leave {
@@ -295,7 +320,23 @@ impl Node {
     /// Joins the group of an invite code (the text may surround the code).
     pub async fn join(&self, invite: &str) -> Result<GroupId, Error> {
         let invite = invite.to_owned();
-        self.call(|reply| Command::Join { invite, reply }).await
+        self.call(|reply| Command::Join {
+            invite,
+            history: History::All,
+            reply,
+        })
+        .await
+    }
+
+    /// Joins with a choice of how much history to fetch.
+    pub async fn join_with(&self, invite: &str, history: History) -> Result<GroupId, Error> {
+        let invite = invite.to_owned();
+        self.call(|reply| Command::Join {
+            invite,
+            history,
+            reply,
+        })
+        .await
     }
 
     /// Leaves a group: says so to the group, unsubscribes, deletes its local history.

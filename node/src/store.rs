@@ -9,6 +9,7 @@
 //!   group state is re-folded without scanning the chat.
 //! * `ids`: message id → group id ‖ order key (de-duplication and lookup).
 //! * `peers`: peer id → last known addresses.
+//! * `history`: group id → [`HistoryFrom`] for groups joined with history since join.
 //!
 //! Messages are written only after validation. Writes go to sled's log; `flush` makes them
 //! durable, and the node acknowledges a message to the user only after a flush returned.
@@ -90,6 +91,17 @@ pub struct Store {
     control: sled::Tree,
     ids: sled::Tree,
     peers: sled::Tree,
+    history: sled::Tree,
+}
+
+/// Where the history of a group joined with "history since join" starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryFrom {
+    /// When we joined, ms since the Unix epoch; older messages are not fetched.
+    pub since_ms: u64,
+    /// The lowest order key synced, once the first sync found it; syncs then reconcile only
+    /// keys from here on, so the older history costs nothing.
+    pub bound: Option<OrderKey>,
 }
 
 fn msg_key(group: &GroupId, key: &OrderKey) -> [u8; 80] {
@@ -142,6 +154,7 @@ impl Store {
             control: db.open_tree("control")?,
             ids: db.open_tree("ids")?,
             peers: db.open_tree("peers")?,
+            history: db.open_tree("history")?,
             db,
         })
     }
@@ -168,6 +181,7 @@ impl Store {
     /// Removes a group and its history.
     pub fn remove_group(&self, id: &GroupId) -> Result<(), Error> {
         self.groups.remove(id.as_bytes())?;
+        self.history.remove(id.as_bytes())?;
         for tree in [&self.msgs, &self.control] {
             for kv in tree.scan_prefix(id.as_bytes()) {
                 let (k, _) = kv?;
@@ -284,6 +298,23 @@ impl Store {
             out.push(Self::decode(&v)?);
         }
         Ok(out)
+    }
+
+    /// Records where a group's history starts (history since join).
+    pub fn put_history_from(&self, group: &GroupId, from: &HistoryFrom) -> Result<(), Error> {
+        let bytes = codec::encode(from).map_err(|e| Error::Corrupt(e.to_string()))?;
+        self.history.insert(group.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// Where a group's history starts, if it was joined with history since join.
+    pub fn history_from(&self, group: &GroupId) -> Result<Option<HistoryFrom>, Error> {
+        match self.history.get(group.as_bytes())? {
+            Some(v) => Ok(Some(
+                codec::decode(&v, 1024).map_err(|e| Error::Corrupt(e.to_string()))?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// The message of `group` at `key`, if stored.

@@ -116,6 +116,9 @@ pub struct GroupInfo {
     pub queued: usize,
     /// When we joined, ms since the Unix epoch.
     pub joined_ms: u64,
+    /// `all`, or `since-join` when joined with only the history since joining.
+    #[serde(default)]
+    pub history: String,
     /// History sync with other members.
     #[serde(default)]
     pub sync: SyncView,

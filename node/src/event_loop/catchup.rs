@@ -41,6 +41,10 @@ pub const FETCH_PIPELINE: usize = 3;
 /// Pages at least this long are opened on two threads.
 const PARALLEL_OPEN_FROM: usize = 64;
 
+/// Clock slack for history since join: messages stamped up to a minute before we joined
+/// are still fetched.
+pub const SINCE_JOIN_SLACK_MS: u64 = 60_000;
+
 /// Requests a peer may send at once.
 pub const RATE_BURST: f64 = 400.0;
 /// Requests per second a peer may send after its burst.
@@ -62,6 +66,8 @@ pub(crate) struct Session {
     pub found: usize,
     /// Messages stored from this sync.
     pub fetched: usize,
+    /// The lowest order key this sync stored (where a since-join history starts).
+    lowest: Option<OrderKey>,
     /// Reconciliation round trips.
     pub rounds: u32,
     started: Instant,
@@ -93,7 +99,8 @@ impl EventLoop {
         let Some(rt) = self.groups.get(&group) else {
             return false;
         };
-        let (init, first) = match Initiator::new(&rt.index, None, reconcile::Config::default()) {
+        let lower = rt.history.and_then(|h| h.bound);
+        let (init, first) = match Initiator::new(&rt.index, lower, reconcile::Config::default()) {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(error = %e, "cannot start reconciliation");
@@ -114,6 +121,7 @@ impl EventLoop {
                 asked: 0,
                 found: 0,
                 fetched: 0,
+                lowest: None,
                 rounds: 0,
                 started: Instant::now(),
             },
@@ -305,9 +313,13 @@ impl EventLoop {
         };
         session.rounds += 1;
         let next = reconcile::Message::decode(message).and_then(|m| init.reconcile(&rt.index, &m));
-        // Fetch what is known missing already while reconciliation goes on.
+        // Fetch what is known missing already while reconciliation goes on; a member who
+        // joined with history since join skips what was written before.
+        let since = rt
+            .history
+            .map_or(0, |h| h.since_ms.saturating_sub(SINCE_JOIN_SLACK_MS));
         for k in init.need() {
-            if !rt.index.contains(k) && session.queued.insert(*k) {
+            if k.timestamp_ms >= since && !rt.index.contains(k) && session.queued.insert(*k) {
                 session.want.push_back(*k);
             }
         }
@@ -405,6 +417,9 @@ impl EventLoop {
         }
         if let Some(s) = self.sessions.get_mut(&(peer, group)) {
             s.fetched += new;
+            if let Some(low) = page.iter().map(Verified::order_key).min() {
+                s.lowest = Some(s.lowest.map_or(low, |l| l.min(low)));
+            }
         }
         tracing::debug!(%peer, %group, new, "sync page stored");
         self.fetch_next(peer, group);
@@ -418,12 +433,36 @@ impl EventLoop {
             %peer, %group, rounds = s.rounds, found = s.found, fetched = s.fetched,
             ms = s.started.elapsed().as_millis() as u64, "sync done"
         );
+        self.settle_history_bound(group, s.lowest);
         let stats = self.sync_stats.entry(group).or_default();
         stats.completed += 1;
         stats.last_ms = Some(super::now_ms());
         stats.last_fetched = s.fetched;
         stats.last_rounds = s.rounds;
         stats.last_peer = Some(peer);
+    }
+
+    /// After the first sync of a group joined with history since join, its history starts at
+    /// the lowest Lamport clock that sync brought: later syncs reconcile only from there.
+    fn settle_history_bound(&mut self, group: GroupId, lowest: Option<OrderKey>) {
+        let (Some(rt), Some(low)) = (self.groups.get_mut(&group), lowest) else {
+            return;
+        };
+        let Some(mut from) = rt.history else {
+            return;
+        };
+        if from.bound.is_some() {
+            return;
+        }
+        from.bound = Some(OrderKey {
+            lamport: low.lamport,
+            timestamp_ms: 0,
+            id: qun_protocol::MsgId::from_bytes([0; 32]),
+        });
+        rt.history = Some(from);
+        if let Err(e) = self.store.put_history_from(&group, &from) {
+            tracing::warn!(error = %e, "could not record where the history starts");
+        }
     }
 
     /// A peer served something invalid: nothing of that page is stored, the peer is

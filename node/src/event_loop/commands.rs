@@ -38,7 +38,11 @@ impl EventLoop {
                 with_addrs,
                 reply,
             } => drop(reply.send(self.make_invite(&group, expires, with_addrs))),
-            Command::Join { invite, reply } => drop(reply.send(self.handle_join(&invite))),
+            Command::Join {
+                invite,
+                history,
+                reply,
+            } => drop(reply.send(self.handle_join(&invite, history))),
             Command::Leave { group, reply } => drop(reply.send(self.handle_leave(&group))),
             Command::Groups(r) => {
                 let ids: Vec<GroupId> = self.groups.keys().copied().collect();
@@ -217,7 +221,7 @@ impl EventLoop {
         })
     }
 
-    fn handle_join(&mut self, text: &str) -> Result<GroupId, Error> {
+    fn handle_join(&mut self, text: &str, history: crate::History) -> Result<GroupId, Error> {
         let inv = Invite::parse(text, now_ms())?;
         let id = inv.group()?;
         let c = inv.content;
@@ -240,6 +244,13 @@ impl EventLoop {
                 joined_ms: now_ms(),
             };
             self.store.put_group(&id, &record)?;
+            if history == crate::History::SinceJoin {
+                let from = crate::store::HistoryFrom {
+                    since_ms: record.joined_ms,
+                    bound: None,
+                };
+                self.store.put_history_from(&id, &from)?;
+            }
             self.store.flush_blocking()?;
             self.add_group(id, record)?;
             self.handle_post(
@@ -325,6 +336,12 @@ impl EventLoop {
             messages: rt.messages,
             queued: self.outbox.get(&hash).map_or(0, |q| q.len()),
             joined_ms: rt.record.joined_ms,
+            history: if rt.history.is_some() {
+                "since-join"
+            } else {
+                "all"
+            }
+            .to_owned(),
             sync: self.sync_view(id),
         })
     }

@@ -50,6 +50,8 @@ pub(crate) struct GroupRt {
     pub topics: Vec<(u64, IdentTopic)>,
     /// The order keys of every stored message, for sync (about 100 bytes per message).
     pub index: BTreeSet<OrderKey>,
+    /// Set when joined with history since join.
+    pub history: Option<crate::store::HistoryFrom>,
 }
 
 impl GroupRt {
@@ -416,6 +418,7 @@ impl EventLoop {
                 keys,
                 topics,
                 index,
+                history: self.store.history_from(&id)?,
             },
         );
         Ok(())
