@@ -119,6 +119,34 @@ impl Identity {
     }
 }
 
+/// Decompressed verifying keys kept per thread: decompressing a key is about a sixth of a
+/// signature check, and a group's messages come from few authors.
+const KEY_CACHE_ENTRIES: usize = 4096;
+
+thread_local! {
+    static KEY_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The verifying key of `author`, decompressed once per thread (a key that does not
+/// decompress is not cached).
+fn verifying_key(author: &AuthorId) -> Result<VerifyingKey, SignatureError> {
+    let bytes = *author.as_bytes();
+    if let Some(k) = KEY_CACHE.with(|c| c.borrow().get(&bytes).copied()) {
+        return Ok(k);
+    }
+    let key =
+        VerifyingKey::from_bytes(&bytes).map_err(|_| SignatureError::BadKey { author: *author })?;
+    KEY_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= KEY_CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(bytes, key);
+    });
+    Ok(key)
+}
+
 /// Verifies `signature` by `author` over `domain || msg` with `verify_strict`.
 pub fn verify(
     author: &AuthorId,
@@ -126,8 +154,7 @@ pub fn verify(
     msg: &[u8],
     signature: &Signature,
 ) -> Result<(), SignatureError> {
-    let key = VerifyingKey::from_bytes(author.as_bytes())
-        .map_err(|_| SignatureError::BadKey { author: *author })?;
+    let key = verifying_key(author)?;
     let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
     let mut buf = Vec::with_capacity(domain.len() + msg.len());
     buf.extend_from_slice(domain);

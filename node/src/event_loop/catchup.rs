@@ -56,8 +56,6 @@ pub(crate) struct Session {
     initiator: Option<Initiator>,
     /// Keys found missing, not asked for yet.
     want: VecDeque<OrderKey>,
-    /// Every key ever put in `want` (reconciliation reports its findings cumulatively).
-    queued: HashSet<OrderKey>,
     /// Fetches in flight.
     fetching: usize,
     /// Keys asked for and not answered yet.
@@ -116,7 +114,6 @@ impl EventLoop {
             Session {
                 initiator: Some(init),
                 want: VecDeque::new(),
-                queued: HashSet::new(),
                 fetching: 0,
                 asked: 0,
                 found: 0,
@@ -318,12 +315,12 @@ impl EventLoop {
         let since = rt
             .history
             .map_or(0, |h| h.since_ms.saturating_sub(SINCE_JOIN_SLACK_MS));
-        for k in init.need() {
-            if k.timestamp_ms >= since && !rt.index.contains(k) && session.queued.insert(*k) {
-                session.want.push_back(*k);
+        for k in init.take_new_need() {
+            if k.timestamp_ms >= since && !rt.index.contains(&k) {
+                session.want.push_back(k);
+                session.found += 1;
             }
         }
-        session.found = session.queued.len();
         match next {
             Ok(Some(next)) => {
                 let req = Request::Reconcile {

@@ -318,6 +318,8 @@ pub struct Initiator {
     sent: Vec<(Span, Vec<OrderKey>)>,
     have: BTreeSet<OrderKey>,
     need: BTreeSet<OrderKey>,
+    /// Keys added to `need` since the last [`Initiator::take_new_need`].
+    fresh: Vec<OrderKey>,
     rounds: u32,
 }
 
@@ -340,6 +342,7 @@ impl Initiator {
             lower,
             have: BTreeSet::new(),
             need: BTreeSet::new(),
+            fresh: Vec::new(),
             rounds: 0,
         };
         Ok((initiator, message))
@@ -391,6 +394,18 @@ impl Initiator {
         &self.need
     }
 
+    /// The keys found needed since the last call (each key once), so a caller can fetch
+    /// while reconciliation goes on without rescanning [`Initiator::need`].
+    pub fn take_new_need(&mut self) -> Vec<OrderKey> {
+        std::mem::take(&mut self.fresh)
+    }
+
+    fn add_need(&mut self, key: OrderKey) {
+        if self.need.insert(key) {
+            self.fresh.push(key);
+        }
+    }
+
     /// Replies processed so far: the round trips, once finished.
     pub fn rounds(&self) -> u32 {
         self.rounds
@@ -406,13 +421,15 @@ impl Initiator {
         let mut theirs = theirs.iter().peekable();
         for key in set.keys(span) {
             while let Some(t) = theirs.next_if(|t| *t < key) {
-                self.need.insert(*t);
+                self.add_need(*t);
             }
             if theirs.next_if_eq(&key).is_none() {
                 self.have.insert(*key);
             }
         }
-        self.need.extend(theirs.copied());
+        for t in theirs {
+            self.add_need(*t);
+        }
     }
 
     /// The peer answered a list we sent for a span starting where `span` does.
@@ -443,8 +460,9 @@ impl Initiator {
         }
         let lacked = keys.iter().zip(lacking).filter(|(_, l)| **l);
         self.have.extend(lacked.map(|(k, _)| *k));
-        let new = extra.iter().filter(|k| keys.binary_search(k).is_err());
-        self.need.extend(new);
+        for k in extra.iter().filter(|k| keys.binary_search(k).is_err()) {
+            self.add_need(*k);
+        }
         Ok(())
     }
 }
