@@ -284,6 +284,18 @@ fn cli_end_to_end() {
     assert!(info.get("announcement").is_some(), "{info}");
     assert!(info["announcement"].is_null(), "{info}");
 
+    // A forced sync: everyone already has everything, so it brings nothing new, and the
+    // sync state shows a completed sync.
+    let synced = run_json(&bin, &db, &["sync", &group, "--json"]);
+    assert_eq!(synced["group"].as_str(), Some(group.as_str()), "{synced}");
+    assert_eq!(synced["new"], 0, "{synced}");
+    assert!(
+        synced["sync"]["completed"].as_u64().is_some_and(|n| n >= 1),
+        "{synced}"
+    );
+    assert_eq!(synced["sync"]["running"], 0, "{synced}");
+    assert_eq!(info["history"], "all", "{info}");
+
     // The owner's announcement reaches B; B may not announce.
     let ann = run(&bin, &da, &["announce", &group, "公告"]);
     assert!(
