@@ -14,7 +14,12 @@ use qun_sim::scenario::Step;
 #[command(name = "qun-sim", version, about)]
 struct Cli {
     /// Log filter (e.g. `info`, `qun_node=debug`); logs go to stderr.
-    #[arg(long, global = true, default_value = "warn", env = "QUN_SIM_LOG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,qun_sim=info",
+        env = "QUN_SIM_LOG"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,

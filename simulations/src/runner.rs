@@ -165,7 +165,9 @@ impl Runner {
                 p.inc(1);
             }
         }
+        tracing::info!(nodes = n, "nodes started");
         runner.create_and_join(&schedule.late_joiners).await?;
+        tracing::info!("group joined, network quiet: running the schedule");
         Ok(runner)
     }
 
@@ -277,6 +279,7 @@ impl Runner {
         if let Some(p) = &self.progress {
             p.set_message("warming up");
         }
+        let mut last_log = Instant::now();
         loop {
             let mut ready = 0;
             for n in self.nodes.iter().filter(|n| n.member) {
@@ -292,6 +295,10 @@ impl Runner {
             }
             if ready == members {
                 return self.quiet(deadline).await;
+            }
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                last_log = Instant::now();
+                tracing::info!(ready, members, "warming up: members holding every join");
             }
             if Instant::now() > deadline {
                 bail!("warm-up: only {ready} of {members} members have every join");
@@ -352,6 +359,7 @@ impl Runner {
             p.set_message("running");
         }
         let start = Instant::now();
+        let mut done_log = start;
         let mut sends = Vec::new();
         for (offset, step) in &schedule.steps {
             tokio::time::sleep_until(start + *offset).await;
@@ -365,6 +373,10 @@ impl Runner {
             }
             if let Some(p) = &self.progress {
                 p.inc(1);
+            }
+            if done_log.elapsed() >= Duration::from_secs(10) {
+                done_log = Instant::now();
+                tracing::info!(at_s = offset.as_secs_f64(), "schedule running");
             }
         }
         for task in sends {

@@ -182,7 +182,8 @@ impl EventLoop {
                 ..
             } => {
                 tracing::debug!(%peer, %error, "sync request failed");
-                if let Some((peer, group, _)) = self.sync_pending.remove(&request_id) {
+                if let Some((peer, group, asked)) = self.sync_pending.remove(&request_id) {
+                    self.release_fetch(&group, &asked);
                     self.sessions.remove(&(peer, group));
                 }
             }
@@ -351,12 +352,15 @@ impl EventLoop {
             if session.fetching >= FETCH_PIPELINE {
                 return;
             }
+            let in_flight = self.fetch_in_flight.entry(group).or_default();
             let mut batch = Vec::new();
             while batch.len() < MAX_FETCH {
                 let Some(k) = session.want.pop_front() else {
                     break;
                 };
-                if !rt.index.contains(&k) {
+                // Another sync of this group may be fetching it already: if that one
+                // fails, the next anti-entropy round finds the key again.
+                if !rt.index.contains(&k) && in_flight.insert(k) {
                     batch.push(k);
                 }
             }
@@ -383,6 +387,7 @@ impl EventLoop {
         frames: &[Vec<u8>],
         asked: Vec<OrderKey>,
     ) {
+        self.release_fetch(&group, &asked);
         let Some(rt) = self.groups.get(&group) else {
             return;
         };
@@ -420,6 +425,18 @@ impl EventLoop {
         }
         tracing::debug!(%peer, %group, new, "sync page stored");
         self.fetch_next(peer, group);
+    }
+
+    /// Forgets that `keys` are being fetched (answered or failed).
+    fn release_fetch(&mut self, group: &GroupId, keys: &[OrderKey]) {
+        if let Some(set) = self.fetch_in_flight.get_mut(group) {
+            for k in keys {
+                set.remove(k);
+            }
+            if set.is_empty() {
+                self.fetch_in_flight.remove(group);
+            }
+        }
     }
 
     fn finish_sync(&mut self, peer: PeerId, group: GroupId) {

@@ -92,6 +92,9 @@ pub(crate) struct EventLoop {
     pub bad_sync_peers: HashSet<PeerId>,
     /// Running syncs, one per (peer, group) at most.
     pub sessions: HashMap<(PeerId, GroupId), catchup::Session>,
+    /// Keys of each group asked for by some sync and not answered yet: a second sync of the
+    /// group (with another peer) does not ask for them again.
+    pub fetch_in_flight: HashMap<GroupId, HashSet<OrderKey>>,
     /// What the last syncs of each group did.
     pub sync_stats: HashMap<GroupId, catchup::SyncStats>,
     /// Groups whose state must be re-folded (a control op was stored this iteration).
@@ -171,6 +174,7 @@ impl EventLoop {
             sync_rate: HashMap::new(),
             bad_sync_peers: HashSet::new(),
             sessions: HashMap::new(),
+            fetch_in_flight: HashMap::new(),
             sync_stats: HashMap::new(),
             dirty: HashSet::new(),
             metrics,
