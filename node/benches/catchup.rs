@@ -10,54 +10,18 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
+
+use common::{raw_open_rate, text_body};
 use qun_node::store::Store;
 use qun_node::{Config, CreateGroup, Node, keys};
-use qun_protocol::message::{Kind, Text};
-use qun_protocol::{Body, Envelope, GroupId, GroupSecret, Identity, Invite, frame};
+use qun_protocol::{Envelope, GroupId, Invite};
 
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-fn text_body(group: GroupId, lamport: u64) -> Body {
-    Body {
-        group,
-        epoch: 0,
-        lamport,
-        timestamp_ms: now_ms(),
-        kind: Kind::Text(Text {
-            text: format!("message {lamport:08} {}", "x".repeat(180)),
-            reply_to: None,
-            mentions: Vec::new(),
-        }),
-    }
-}
-
-fn raw_open_rate() -> f64 {
-    let id = Identity::from_seed([5; 32]);
-    let group = GroupId::from_bytes([1; 32]);
-    let key = GroupSecret::from_bytes([7; 32]).message_key(&group, 0);
-    let frames: Vec<Vec<u8>> = (0..256)
-        .map(|i| {
-            let m = Envelope::sign(&id, &text_body(group, i + 1)).unwrap();
-            frame::seal_verified(&m, &key, [i as u8; 24])
-                .unwrap()
-                .encode()
-                .unwrap()
-        })
-        .collect();
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < Duration::from_secs(2) {
-        for f in &frames {
-            frame::open(f, &group, |_| Some(key.clone())).unwrap();
-            n += 1;
-        }
-    }
-    n as f64 / start.elapsed().as_secs_f64()
 }
 
 fn config(dir: &std::path::Path) -> Config {
@@ -86,7 +50,7 @@ async fn member_with_history(dir: &std::path::Path, n: u64) -> (Node, String, Gr
     let identity = keys::load_or_create(dir).unwrap();
     let store = Store::open(&dir.join("store"), 64 * 1024 * 1024).unwrap();
     for i in 0..n {
-        let msg = Envelope::sign(&identity, &text_body(group, i + 2)).unwrap();
+        let msg = Envelope::sign(&identity, &text_body(group, i + 2, now_ms(), 200)).unwrap();
         store.insert(&msg).unwrap();
     }
     store.flush_blocking().unwrap();

@@ -17,9 +17,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::raw_open_rate;
 use qun_node::{Config, CreateGroup, Node, NodeEvent};
-use qun_protocol::message::{Kind, Text};
-use qun_protocol::{Body, Envelope, GroupId, GroupSecret, Identity, frame};
+use qun_protocol::GroupId;
 use tokio::sync::Mutex;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -108,45 +110,6 @@ async fn wait_all(sets: &[Arc<Mutex<HashMap<usize, Instant>>>], n: usize, limit:
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-fn text_body(group: GroupId, i: u64) -> Body {
-    Body {
-        group,
-        epoch: 0,
-        lamport: i,
-        timestamp_ms: 1_700_000_000_000,
-        kind: Kind::Text(Text {
-            text: "x".repeat(256),
-            reply_to: None,
-            mentions: vec![],
-        }),
-    }
-}
-
-/// Raw open rate on this thread: frames per second through `frame::open`.
-fn raw_open_rate() -> f64 {
-    let id = Identity::from_seed([5; 32]);
-    let group = GroupId::from_bytes([1; 32]);
-    let key = GroupSecret::from_bytes([7; 32]).message_key(&group, 0);
-    let frames: Vec<Vec<u8>> = (0..256)
-        .map(|i| {
-            let m = Envelope::sign(&id, &text_body(group, i)).unwrap();
-            frame::seal_verified(&m, &key, [i as u8; 24])
-                .unwrap()
-                .encode()
-                .unwrap()
-        })
-        .collect();
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < Duration::from_secs(2) {
-        for f in &frames {
-            frame::open(f, &group, |_| Some(key.clone())).unwrap();
-            n += 1;
-        }
-    }
-    n as f64 / start.elapsed().as_secs_f64()
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {

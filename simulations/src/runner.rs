@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use crate::analysis::{Disruption, Observed, Sent};
 use crate::net::{Link, Network};
-use crate::scenario::{Action, Scenario, Security, Step, TransportKind};
+use crate::scenario::{Action, Scenario, Schedule, Security, Step, TransportKind};
 use crate::topology;
 
 /// First memory port; node `i` listens on `BASE_PORT + i`.
@@ -58,6 +58,8 @@ struct SimNode {
 /// A running simulation.
 pub struct Runner {
     scenario: Scenario,
+    /// The seeded schedule, made once.
+    schedule: Schedule,
     net: Option<Network>,
     nodes: Vec<SimNode>,
     group: Option<GroupId>,
@@ -109,6 +111,7 @@ impl Runner {
         let edges = topology::edges(&scenario.topology, n, &mut rng);
         let schedule = scenario.schedule();
         let mut runner = Self {
+            schedule,
             net,
             nodes: Vec::with_capacity(n),
             group: None,
@@ -166,7 +169,8 @@ impl Runner {
             }
         }
         tracing::info!(nodes = n, "nodes started");
-        runner.create_and_join(&schedule.late_joiners).await?;
+        let late = runner.schedule.late_joiners.clone();
+        runner.create_and_join(&late).await?;
         tracing::info!("group joined, network quiet: running the schedule");
         Ok(runner)
     }
@@ -347,7 +351,7 @@ impl Runner {
 
     /// Plays the schedule and measures.
     pub async fn run(mut self) -> anyhow::Result<Observed> {
-        let schedule = self.scenario.schedule();
+        let schedule = std::mem::take(&mut self.schedule);
         let group = self.group()?;
         let stats_before = self.net_stats().await;
         let bytes_before = self.net.as_ref().map_or(0, Network::bytes);

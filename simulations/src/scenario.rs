@@ -334,7 +334,7 @@ pub enum Step {
 }
 
 /// The schedule: steps at offsets from the start, in time order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Schedule {
     /// `(offset, step)`, sorted by offset.
     pub steps: Vec<(Duration, Step)>,

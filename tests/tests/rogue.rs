@@ -20,13 +20,6 @@ use tokio::sync::broadcast;
 /// dropped unread.
 const GRAYLIST: f64 = -80.0;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 /// A unique 24-byte nonce (uniqueness is all a test needs).
 fn nonce() -> [u8; 24] {
     static N: AtomicU64 = AtomicU64::new(1);

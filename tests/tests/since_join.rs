@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
 use qun_node::store::Store;
@@ -15,13 +15,6 @@ use qun_node::{Config, History, Node, keys};
 use qun_protocol::message::Text;
 use qun_protocol::{Body, Envelope, GroupId, Kind};
 use tempfile::TempDir;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn since_join_members_get_only_recent_history() {

@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
 use futures::StreamExt;
@@ -29,13 +29,6 @@ use tempfile::TempDir;
 struct RogueBehaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<qun_node::sync::Codec>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

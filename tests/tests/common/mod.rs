@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use qun_node::{Config, CreateGroup, MessageView, Node};
 use qun_protocol::{GroupId, Visibility};
@@ -134,4 +134,12 @@ pub fn describe(h: &[MessageView]) -> String {
 /// Message ids in order.
 pub fn ids(h: &[MessageView]) -> Vec<String> {
     h.iter().map(|m| m.id.clone()).collect()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
