@@ -21,6 +21,14 @@ pub const DOMAIN_ENVELOPE: &[u8] = b"qun/v1/envelope\0";
 pub const DOMAIN_GENESIS: &[u8] = b"qun/v1/genesis\0";
 /// Domain prefix of invite signatures.
 pub const DOMAIN_INVITE: &[u8] = b"qun/v1/invite\0";
+/// Domain prefix of group card signatures.
+pub const DOMAIN_CARD: &[u8] = b"qun/v1/card\0";
+/// Domain prefix of profile signatures.
+pub const DOMAIN_PROFILE: &[u8] = b"qun/v1/profile\0";
+/// Domain prefix of join request signatures.
+pub const DOMAIN_JOIN_REQUEST: &[u8] = b"qun/v1/join-request\0";
+/// Domain prefix of join approval signatures.
+pub const DOMAIN_APPROVAL: &[u8] = b"qun/v1/approval\0";
 
 /// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +116,12 @@ impl Identity {
     /// The public author id.
     pub fn author(&self) -> AuthorId {
         AuthorId::from_bytes_unchecked(self.key.verifying_key().to_bytes())
+    }
+
+    /// The X25519 secret that goes with this key (the scalar bytes of the ed25519 key),
+    /// for opening what was sealed to our author id ([`crate::discovery::seal`]).
+    pub(crate) fn x25519_secret(&self) -> [u8; 32] {
+        self.key.to_scalar_bytes()
     }
 
     /// Signs `domain || msg`.

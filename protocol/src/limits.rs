@@ -40,3 +40,33 @@ pub const MAX_GENESIS_BYTES: usize = 256;
 /// Highest Lamport clock accepted: far beyond any real group, far below overflow, so a
 /// hostile clock cannot push a group's order to the end of the integer range.
 pub const MAX_LAMPORT: u64 = 1 << 48;
+/// Largest encoded signed group card (a DHT record value).
+pub const MAX_CARD_BYTES: usize = 4096;
+/// Most member addresses on a group card.
+pub const MAX_CARD_ADDRS: usize = 4;
+/// Largest encoded signed profile (a DHT record value).
+pub const MAX_PROFILE_BYTES: usize = 4096;
+/// Longest display name on a profile, in UTF-8 bytes.
+pub const MAX_DISPLAY_NAME_BYTES: usize = 64;
+/// Longest profile bio, in UTF-8 bytes.
+pub const MAX_BIO_BYTES: usize = 512;
+/// Most groups shown on a profile.
+pub const MAX_PROFILE_GROUPS: usize = 16;
+/// Longest note on a join request, in UTF-8 bytes.
+pub const MAX_JOIN_NOTE_BYTES: usize = 512;
+/// Largest encoded signed join request or approval.
+pub const MAX_JOIN_BYTES: usize = 4096;
+/// How far in the future a signed record's time may be (clock skew), in ms.
+pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
+/// Most keyword tokens indexed for one group (each is a DHT provider key).
+pub const MAX_INDEX_TOKENS: usize = 96;
+/// Longest Latin prefix indexed, in characters (longer query words are cut to it).
+pub const MAX_PREFIX_CHARS: usize = 16;
+/// Most tokens of one search query.
+pub const MAX_QUERY_TOKENS: usize = 12;
+/// Most cards in one search answer.
+pub const MAX_SEARCH_CARDS: usize = 16;
+/// Largest discovery request on the wire.
+pub const MAX_DISCOVERY_REQUEST_BYTES: usize = 16 * 1024;
+/// Largest discovery response on the wire (a full page of cards).
+pub const MAX_DISCOVERY_RESPONSE_BYTES: usize = MAX_SEARCH_CARDS * MAX_CARD_BYTES + 1024;

@@ -192,7 +192,8 @@ impl Kind {
     }
 }
 
-fn validate_meta(m: &Meta) -> Result<(), Error> {
+/// Checks a meta against the description and tag limits.
+pub fn validate_meta(m: &Meta) -> Result<(), Error> {
     if m.description.len() > MAX_DESCRIPTION_BYTES {
         return Err(Error::Invalid(format!(
             "description is {} bytes; at most {MAX_DESCRIPTION_BYTES}",

@@ -1,0 +1,137 @@
+//! Group cards: what the DHT says about a public or listed group.
+//!
+//! A card is signed by the group's owner (the only admin until roles exist) and stored
+//! under [`record_key`]`(group id)`. It carries the signed genesis, so anyone can check
+//! that the card names the group it is stored under and that its signer owns it. Members
+//! republish the newest card they hold; a DHT node keeps the newest valid one
+//! ([`SignedCard::is_newer_than`]): a card with a later `issued_ms` (ties broken by the
+//! signature bytes, so every node picks the same one).
+//!
+//! A public card carries the current epoch's secret: finding the card is enough to join.
+//! A listed card does not: joining takes an approval ([`super::join`]). A private group
+//! never has a card; [`SignedCard::verify`] refuses one.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Signed, check_addrs, check_text, check_time, check_version};
+use crate::group::{SignedGenesis, Visibility};
+use crate::id::{AuthorId, GroupId};
+use crate::identity::{DOMAIN_CARD, Identity};
+use crate::limits::*;
+use crate::message::{Meta, validate_meta};
+use crate::secret::GroupSecret;
+
+/// Prefix of card record keys.
+pub const KEY_PREFIX: &[u8] = b"/qun/card/";
+
+/// The DHT record key of a group's card: `/qun/card/` followed by the 32 id bytes.
+pub fn record_key(group: &GroupId) -> Vec<u8> {
+    let mut k = KEY_PREFIX.to_vec();
+    k.extend_from_slice(group.as_bytes());
+    k
+}
+
+/// The content of a card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    /// Format version ([`super::VERSION`]).
+    pub version: u8,
+    /// The group's signed genesis (id, name, owner, visibility).
+    pub genesis: SignedGenesis,
+    /// Description and tags, as the group's latest meta set them.
+    pub meta: Meta,
+    /// Members when the card was signed.
+    pub members: u32,
+    /// A few member addresses (binary multiaddrs ending in `/p2p/<peer id>`).
+    pub addrs: Vec<Vec<u8>>,
+    /// For a public group: the current epoch and its secret.
+    pub secret: Option<(u64, GroupSecret)>,
+    /// When the card was signed, ms since the Unix epoch.
+    pub issued_ms: u64,
+}
+
+/// A card with the owner's signature.
+pub type SignedCard = Signed<Card>;
+
+impl Card {
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.genesis.genesis.name
+    }
+
+    /// The group's visibility.
+    pub fn visibility(&self) -> Visibility {
+        self.genesis.genesis.visibility
+    }
+
+    /// The group id.
+    pub fn group(&self) -> Result<GroupId, Error> {
+        Ok(self.genesis.id()?)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        check_version(self.version)?;
+        self.genesis
+            .verify()
+            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
+        validate_meta(&self.meta).map_err(|e| Error::Invalid(e.to_string()))?;
+        check_text("group name", self.name(), MAX_NAME_BYTES, true)?;
+        check_addrs(&self.addrs, MAX_CARD_ADDRS)?;
+        match (self.visibility(), &self.secret) {
+            (Visibility::Public, Some(_)) | (Visibility::Listed, None) => Ok(()),
+            (Visibility::Public, None) => Err(Error::Invalid(
+                "a public group's card must carry its secret".into(),
+            )),
+            (Visibility::Listed, Some(_)) => Err(Error::Invalid(
+                "a listed group's card must not carry its secret".into(),
+            )),
+            (Visibility::Private, _) => Err(Error::Invalid("a private group has no card".into())),
+        }
+    }
+}
+
+impl Signed<Card> {
+    /// Checks and signs a card; only the group's owner may.
+    pub fn create(owner: &Identity, card: Card) -> Result<Self, Error> {
+        card.validate()?;
+        if owner.author() != card.genesis.genesis.owner {
+            return Err(Error::NotAllowed {
+                signer: owner.author(),
+            });
+        }
+        let signed = Signed::sign(owner, DOMAIN_CARD, card)?;
+        signed.encode(MAX_CARD_BYTES)?;
+        Ok(signed)
+    }
+
+    /// Decodes and checks a card: limits, signature, signer is the owner, version,
+    /// visibility rules, and a time not in the future.
+    pub fn decode_card(bytes: &[u8], now_ms: u64) -> Result<Self, Error> {
+        let signed: Self = Signed::decode(bytes, MAX_CARD_BYTES, DOMAIN_CARD)?;
+        signed.check(now_ms)?;
+        Ok(signed)
+    }
+
+    /// The checks of [`Self::decode_card`] on a decoded card.
+    pub fn check(&self, now_ms: u64) -> Result<(), Error> {
+        self.verify(DOMAIN_CARD)?;
+        self.value.validate()?;
+        if self.signer != self.value.genesis.genesis.owner {
+            return Err(Error::NotAllowed {
+                signer: self.signer,
+            });
+        }
+        check_time(self.value.issued_ms, now_ms)
+    }
+
+    /// Whether this card should replace `other` (both for the same group).
+    pub fn is_newer_than(&self, other: &Self) -> bool {
+        (self.value.issued_ms, &self.signature.0[..])
+            > (other.value.issued_ms, &other.signature.0[..])
+    }
+
+    /// The card's signer as the group owner's author id.
+    pub fn owner(&self) -> AuthorId {
+        self.value.genesis.genesis.owner
+    }
+}

@@ -1,0 +1,162 @@
+//! Joining a listed group: a signed request, and an approval that seals the secret.
+//!
+//! The requester signs a [`Request`] (group, a note for the admins, its addresses) and
+//! sends it to the group's online admins. An admin who approves signs an [`Approval`]
+//! carrying the genesis, the current epoch and its secret sealed to the requester's key
+//! ([`super::seal`], context = "qun/v1/approval" ‖ group id ‖ requester). The requester
+//! checks that the approver owns the group (the genesis names the owner) before it trusts
+//! the secret. A rejection is not signed: it only stops the requester from asking again.
+
+use serde::{Deserialize, Serialize};
+
+use super::seal::{self, Sealed};
+use super::{Error, Signed, check_addrs, check_text, check_time, check_version};
+use crate::group::{SignedGenesis, Visibility};
+use crate::id::{AuthorId, GroupId};
+use crate::identity::{DOMAIN_APPROVAL, DOMAIN_JOIN_REQUEST, Identity};
+use crate::limits::*;
+use crate::secret::GroupSecret;
+
+/// A request to join a listed group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Format version ([`super::VERSION`]).
+    pub version: u8,
+    /// The group.
+    pub group: GroupId,
+    /// A note for the admins.
+    pub note: String,
+    /// Where the requester can be reached (binary multiaddrs).
+    pub addrs: Vec<Vec<u8>>,
+    /// When it was signed, ms since the Unix epoch.
+    pub issued_ms: u64,
+}
+
+/// A signed join request; the signer is the requester.
+pub type SignedRequest = Signed<Request>;
+
+/// An admin's approval of a join request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Format version ([`super::VERSION`]).
+    pub version: u8,
+    /// The group's signed genesis.
+    pub genesis: SignedGenesis,
+    /// Who is let in.
+    pub requester: AuthorId,
+    /// The current epoch.
+    pub epoch: u64,
+    /// That epoch's secret, sealed to the requester.
+    pub sealed: Sealed,
+    /// Member addresses to dial (binary multiaddrs).
+    pub addrs: Vec<Vec<u8>>,
+    /// When it was signed.
+    pub issued_ms: u64,
+}
+
+/// A signed approval; the signer is the approving admin.
+pub type SignedApproval = Signed<Approval>;
+
+fn seal_context(group: &GroupId, requester: &AuthorId) -> Vec<u8> {
+    let mut c = b"qun/v1/approval\0".to_vec();
+    c.extend_from_slice(group.as_bytes());
+    c.extend_from_slice(requester.as_bytes());
+    c
+}
+
+impl Signed<Request> {
+    /// Signs a join request.
+    pub fn create(requester: &Identity, request: Request) -> Result<Self, Error> {
+        request.check()?;
+        let signed = Signed::sign(requester, DOMAIN_JOIN_REQUEST, request)?;
+        signed.encode(MAX_JOIN_BYTES)?;
+        Ok(signed)
+    }
+
+    /// Checks signature, version, limits and time.
+    pub fn check(&self, now_ms: u64) -> Result<(), Error> {
+        self.verify(DOMAIN_JOIN_REQUEST)?;
+        self.value.check()?;
+        check_time(self.value.issued_ms, now_ms)
+    }
+}
+
+impl Request {
+    fn check(&self) -> Result<(), Error> {
+        check_version(self.version)?;
+        check_text("join note", &self.note, MAX_JOIN_NOTE_BYTES, false)?;
+        check_addrs(&self.addrs, MAX_CARD_ADDRS)
+    }
+}
+
+impl Signed<Approval> {
+    /// Seals `secret` to the requester and signs the approval; only the owner may.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        admin: &Identity,
+        genesis: SignedGenesis,
+        requester: AuthorId,
+        epoch: u64,
+        secret: &GroupSecret,
+        addrs: Vec<Vec<u8>>,
+        issued_ms: u64,
+        randomness: ([u8; 32], [u8; 24]),
+    ) -> Result<Self, Error> {
+        if genesis.genesis.owner != admin.author() {
+            return Err(Error::NotAllowed {
+                signer: admin.author(),
+            });
+        }
+        let group = genesis.id()?;
+        let sealed = seal::seal(
+            &requester,
+            secret.as_bytes(),
+            &seal_context(&group, &requester),
+            randomness.0,
+            randomness.1,
+        )?;
+        let approval = Approval {
+            version: super::VERSION,
+            genesis,
+            requester,
+            epoch,
+            sealed,
+            addrs,
+            issued_ms,
+        };
+        check_addrs(&approval.addrs, MAX_CARD_ADDRS)?;
+        let signed = Signed::sign(admin, DOMAIN_APPROVAL, approval)?;
+        signed.encode(MAX_JOIN_BYTES)?;
+        Ok(signed)
+    }
+
+    /// Checks the approval for `me` and opens the secret: signature, version, the group is
+    /// listed, the approver owns it, it names us, and the seal opens.
+    pub fn open_for(&self, me: &Identity, now_ms: u64) -> Result<(GroupId, GroupSecret), Error> {
+        self.verify(DOMAIN_APPROVAL)?;
+        let a = &self.value;
+        check_version(a.version)?;
+        check_addrs(&a.addrs, MAX_CARD_ADDRS)?;
+        check_time(a.issued_ms, now_ms)?;
+        a.genesis
+            .verify()
+            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
+        if a.genesis.genesis.visibility != Visibility::Listed {
+            return Err(Error::Invalid("approvals are for listed groups".into()));
+        }
+        if self.signer != a.genesis.genesis.owner {
+            return Err(Error::NotAllowed {
+                signer: self.signer,
+            });
+        }
+        if a.requester != me.author() {
+            return Err(Error::Invalid("approval is for someone else".into()));
+        }
+        let group = a.genesis.id()?;
+        let bytes = seal::open(me, &a.sealed, &seal_context(&group, &a.requester))?;
+        let secret: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::Invalid("sealed secret is not 32 bytes".into()))?;
+        Ok((group, GroupSecret::from_bytes(secret)))
+    }
+}

@@ -1,0 +1,116 @@
+//! `/qun/discovery/1`: what a searcher or a would-be member says to a peer directly.
+//!
+//! * `Search { tokens }`: "which of your groups are indexed under these tokens?", sent to
+//!   the providers the DHT named. The answer is those groups' signed cards (the newest
+//!   each peer holds), at most [`MAX_SEARCH_CARDS`]; the searcher verifies each and checks
+//!   its tokens itself, so a peer can neither forge a card nor make a card match.
+//! * `Join(request)`: a join request for a listed group, sent to its admins. The answer
+//!   says whether it is pending, approved (with the approval) or rejected. The requester
+//!   asks again from time to time while pending, so an approval made while it was away
+//!   still reaches it.
+//! * `Approved(approval)`: an admin pushes an approval to the requester as soon as it is
+//!   made.
+//!
+//! Both directions are decoded with limits ([`MAX_DISCOVERY_REQUEST_BYTES`],
+//! [`MAX_DISCOVERY_RESPONSE_BYTES`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::card::SignedCard;
+use super::join::{SignedApproval, SignedRequest};
+use crate::codec;
+use crate::limits::*;
+
+/// The protocol name.
+pub const PROTOCOL: &str = "/qun/discovery/1";
+
+/// A discovery request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Cards of the groups indexed under all of these tokens (normalised).
+    Search {
+        /// The query tokens.
+        tokens: Vec<String>,
+    },
+    /// A join request for a listed group.
+    Join(Box<SignedRequest>),
+    /// An approval pushed to the requester.
+    Approved(Box<SignedApproval>),
+}
+
+/// Where a join request stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinStatus {
+    /// Waiting for an admin.
+    Pending,
+    /// Approved.
+    Approved(Box<SignedApproval>),
+    /// Rejected.
+    Rejected,
+}
+
+/// A discovery response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Signed cards, to be checked by the receiver ([`super::card::SignedCard::check`]).
+    Cards(Vec<SignedCard>),
+    /// The state of a join request.
+    Join(JoinStatus),
+    /// Received.
+    Ack,
+    /// Refused, with the reason.
+    Refused(String),
+}
+
+impl Request {
+    /// Encodes within the request limit.
+    pub fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        encode_within(self, MAX_DISCOVERY_REQUEST_BYTES)
+    }
+
+    /// Decodes with the request limit; a search with too many tokens is refused.
+    pub fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
+        let r: Self = codec::decode(bytes, MAX_DISCOVERY_REQUEST_BYTES)?;
+        if let Request::Search { tokens } = &r
+            && tokens.len() > MAX_QUERY_TOKENS
+        {
+            return Err(codec::Error::Malformed(format!(
+                "{} search tokens; at most {MAX_QUERY_TOKENS}",
+                tokens.len()
+            )));
+        }
+        Ok(r)
+    }
+}
+
+impl Response {
+    /// Encodes within the response limit.
+    pub fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        encode_within(self, MAX_DISCOVERY_RESPONSE_BYTES)
+    }
+
+    /// Decodes with the response limit; too many cards is refused.
+    pub fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
+        let r: Self = codec::decode(bytes, MAX_DISCOVERY_RESPONSE_BYTES)?;
+        if let Response::Cards(cards) = &r
+            && cards.len() > MAX_SEARCH_CARDS
+        {
+            return Err(codec::Error::Malformed(format!(
+                "{} cards; at most {MAX_SEARCH_CARDS}",
+                cards.len()
+            )));
+        }
+        Ok(r)
+    }
+}
+
+fn encode_within<T: Serialize>(v: &T, max: usize) -> Result<Vec<u8>, codec::Error> {
+    let bytes = codec::encode(v)?;
+    if bytes.len() > max {
+        return Err(codec::Error::TooLarge {
+            len: bytes.len(),
+            max,
+        });
+    }
+    Ok(bytes)
+}
