@@ -67,6 +67,17 @@ pub struct Config {
     /// off when a scenario fixes the topology, so the DHT does not connect every node to
     /// every other.
     pub dht: bool,
+    /// Run Kademlia in server mode (answer DHT queries and store records). Turn it off on a
+    /// node that others cannot reach (behind NAT without port forwarding): it then only
+    /// asks. qun does not detect reachability itself yet.
+    pub dht_server: bool,
+    /// How often our group cards, keyword announcements and profile are republished to
+    /// the DHT (the first time soon after start, create or join).
+    pub discovery_interval: Duration,
+    /// How often a pending join request is sent again to the group's admins.
+    pub join_retry_interval: Duration,
+    /// Longest a search waits for the DHT and the providers.
+    pub search_timeout: Duration,
     /// Gossipsub heartbeat interval (tests shorten it).
     pub heartbeat: Duration,
     /// Close a connection after this long without use (long: group peers stay connected).
@@ -102,6 +113,10 @@ impl Default for Config {
             bootstrap: Vec::new(),
             mdns: true,
             dht: true,
+            dht_server: true,
+            discovery_interval: Duration::from_secs(600),
+            join_retry_interval: Duration::from_secs(30),
+            search_timeout: Duration::from_secs(10),
             heartbeat: Duration::from_millis(700),
             idle_timeout: Duration::from_secs(300),
             cache_bytes: 64 * 1024 * 1024,
@@ -129,6 +144,8 @@ impl Config {
             redial_interval: Duration::from_secs(1),
             redial_max_backoff: Duration::from_secs(4),
             sync_interval: Duration::from_secs(2),
+            join_retry_interval: Duration::from_secs(1),
+            search_timeout: Duration::from_secs(5),
             ..Self::default()
         }
     }
@@ -156,6 +173,18 @@ impl Config {
         if self.sync_interval < Duration::from_millis(100) {
             return Err(Error::Invalid(
                 "sync interval must be at least 100 ms".into(),
+            ));
+        }
+        if self.discovery_interval < Duration::from_secs(1)
+            || self.join_retry_interval < Duration::from_millis(100)
+        {
+            return Err(Error::Invalid(
+                "discovery interval must be at least 1 s, join retry at least 100 ms".into(),
+            ));
+        }
+        if self.search_timeout < Duration::from_millis(100) {
+            return Err(Error::Invalid(
+                "search timeout must be at least 100 ms".into(),
             ));
         }
         if self.redial_max_backoff < self.redial_interval {

@@ -8,25 +8,32 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
 mod event_loop;
 pub mod keys;
 pub mod net;
+pub mod records;
 pub mod store;
 pub mod sync;
 pub mod view;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use qun_protocol::group::Visibility;
 use qun_protocol::message::{Announcement, Kind, Text};
-use qun_protocol::{GroupId, MsgId};
+use qun_protocol::{AuthorId, GroupId, MsgId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use config::Config;
 pub use libp2p::{Multiaddr, PeerId};
-pub use view::{Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo, SyncView};
+pub use view::{
+    Created, GenderCounts, GroupInfo, GroupStats, IdInfo, JoinOutcome, JoinRequestView,
+    MessageView, NetStats, PeerInfo, ProfileUpdate, ProfileView, SearchHit, SearchResult,
+    ShownGroupView, SyncView,
+};
 
 /// Commands waiting for the event loop. Callers wait (back-pressure) when it is full.
 pub const COMMAND_CAPACITY: usize = 1024;
@@ -74,6 +81,12 @@ pub enum Error {
     /// The network could not be set up.
     #[error(transparent)]
     Net(#[from] net::Error),
+    /// Nothing found (a group card or profile not in the DHT).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A discovery record was refused.
+    #[error("discovery: {0}")]
+    Discovery(#[from] qun_protocol::discovery::Error),
     /// A libp2p operation failed.
     #[error("network: {0}")]
     Network(String),
@@ -95,7 +108,26 @@ pub enum NodeEvent {
         /// Its PeerId.
         peer: String,
     },
-    /// A frame was rejected.
+    /// Someone asks to join a listed group we administer.
+    JoinRequested {
+        /// Group id.
+        group: String,
+        /// Who asks.
+        requester: String,
+        /// Their note.
+        note: String,
+    },
+    /// We joined a group (after an approval, or from its card).
+    Joined {
+        /// Group id.
+        group: String,
+    },
+    /// An admin rejected our join request.
+    JoinRejected {
+        /// Group id.
+        group: String,
+    },
+    /// A frame, record or card was rejected.
     Rejected {
         /// The peer that forwarded it.
         peer: String,
@@ -148,7 +180,7 @@ fn default_visibility() -> Visibility {
     Visibility::Private
 }
 
-type Reply<T> = oneshot::Sender<Result<T, Error>>;
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// One command per public method of [`Node`].
 pub(crate) enum Command {
@@ -208,6 +240,39 @@ pub(crate) enum Command {
         group: GroupId,
         reply: Reply<usize>,
     },
+    Search {
+        query: String,
+        reply: Reply<SearchResult>,
+    },
+    JoinById {
+        group: GroupId,
+        note: String,
+        history: History,
+        reply: Reply<JoinOutcome>,
+    },
+    JoinRequests {
+        group: GroupId,
+        reply: Reply<Vec<JoinRequestView>>,
+    },
+    DecideJoin {
+        group: GroupId,
+        requester: AuthorId,
+        approve: bool,
+        reply: Reply<JoinRequestView>,
+    },
+    SetProfile {
+        update: ProfileUpdate,
+        reply: Reply<ProfileView>,
+    },
+    Profile {
+        author: Option<AuthorId>,
+        reply: Reply<ProfileView>,
+    },
+    Stats {
+        group: GroupId,
+        reply: Reply<GroupStats>,
+    },
+    Announce(Reply<()>),
     Shutdown(Reply<()>),
 }
 
@@ -433,6 +498,78 @@ impl Node {
     /// syncs are running for it. Progress shows in [`GroupInfo::sync`].
     pub async fn sync(&self, group: GroupId) -> Result<usize, Error> {
         self.call(|reply| Command::Sync { group, reply }).await
+    }
+
+    /// Searches the DHT for public and listed groups: finds the providers of the query's
+    /// keyword tokens, asks them for their cards, verifies and ranks the cards.
+    pub async fn search(&self, query: &str) -> Result<SearchResult, Error> {
+        let query = query.to_owned();
+        self.call(|reply| Command::Search { query, reply }).await
+    }
+
+    /// Joins a group found by search, by its id: a public group at once (the secret is on
+    /// its card); for a listed group, sends a join request with `note` to its admins and
+    /// joins when one approves.
+    pub async fn join_group(
+        &self,
+        group: GroupId,
+        note: &str,
+        history: History,
+    ) -> Result<JoinOutcome, Error> {
+        let note = note.to_owned();
+        self.call(|reply| Command::JoinById {
+            group,
+            note,
+            history,
+            reply,
+        })
+        .await
+    }
+
+    /// Join requests received for a group we administer.
+    pub async fn join_requests(&self, group: GroupId) -> Result<Vec<JoinRequestView>, Error> {
+        self.call(|reply| Command::JoinRequests { group, reply })
+            .await
+    }
+
+    /// Approves (seals the group secret to the requester and sends it) or rejects a join
+    /// request.
+    pub async fn decide_join(
+        &self,
+        group: GroupId,
+        requester: AuthorId,
+        approve: bool,
+    ) -> Result<JoinRequestView, Error> {
+        self.call(|reply| Command::DecideJoin {
+            group,
+            requester,
+            approve,
+            reply,
+        })
+        .await
+    }
+
+    /// Changes our profile, signs it, stores it and publishes it to the DHT.
+    pub async fn set_profile(&self, update: ProfileUpdate) -> Result<ProfileView, Error> {
+        self.call(|reply| Command::SetProfile { update, reply })
+            .await
+    }
+
+    /// Our profile (`None`), or someone's, fetched from the DHT and verified.
+    pub async fn profile(&self, author: Option<AuthorId>) -> Result<ProfileView, Error> {
+        self.call(|reply| Command::Profile { author, reply }).await
+    }
+
+    /// A group's persona: members, active, online, gender ratio and average age among the
+    /// members who share them (their profiles are fetched from the DHT).
+    pub async fn group_stats(&self, group: GroupId) -> Result<GroupStats, Error> {
+        self.call(|reply| Command::Stats { group, reply }).await
+    }
+
+    /// Publishes our cards, keyword announcements and profile to the DHT now (they are
+    /// also republished every `Config::discovery_interval`); returns once started.
+    pub async fn announce_discovery(&self) -> Result<(), Error> {
+        self.call(Command::Announce).await
     }
 
     /// Network counters (gossip counts need [`Config::metrics`]).

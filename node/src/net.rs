@@ -61,6 +61,8 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// History catch-up.
     pub sync: request_response::Behaviour<crate::sync::Codec>,
+    /// Search questions, join requests and approvals.
+    pub discovery: request_response::Behaviour<crate::discovery::Codec>,
 }
 
 /// Why the network could not be built.
@@ -147,20 +149,41 @@ fn gossipsub(cfg: &Config, metrics: Option<&mut Registry>) -> Result<Gossipsub, 
     Ok(gs)
 }
 
+/// Kademlia: our protocol name; records and provider announcements pass our validation
+/// before they are stored (`FilterBoth`, see `event_loop::dht`); re-bootstrap every 5
+/// minutes; server mode unless `Config::dht_server` is off.
+fn kademlia(peer_id: PeerId, cfg: &Config) -> kad::Behaviour<kad::store::MemoryStore> {
+    let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
+    kad_cfg.set_periodic_bootstrap_interval(Some(Duration::from_secs(300)));
+    kad_cfg.set_record_filtering(kad::StoreInserts::FilterBoth);
+    kad_cfg.set_query_timeout(cfg.search_timeout.max(Duration::from_secs(5)));
+    let store_cfg = kad::store::MemoryStoreConfig {
+        max_records: 4096,
+        max_value_bytes: qun_protocol::limits::MAX_CARD_BYTES
+            .max(qun_protocol::limits::MAX_PROFILE_BYTES),
+        max_provided_keys: 8192,
+        max_providers_per_key: 20,
+    };
+    let mut kad = kad::Behaviour::with_config(
+        peer_id,
+        kad::store::MemoryStore::with_config(peer_id, store_cfg),
+        kad_cfg,
+    );
+    kad.set_mode(Some(if cfg.dht_server {
+        kad::Mode::Server
+    } else {
+        kad::Mode::Client
+    }));
+    kad
+}
+
 fn behaviour(
     key: &Keypair,
     cfg: &Config,
     metrics: Option<&mut Registry>,
 ) -> Result<Behaviour, Error> {
     let peer_id = key.public().to_peer_id();
-    let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
-    kad_cfg.set_periodic_bootstrap_interval(Some(Duration::from_secs(300)));
-    let kad = cfg.dht.then(|| {
-        let mut kad =
-            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
-        kad.set_mode(Some(kad::Mode::Server));
-        kad
-    });
+    let kad = cfg.dht.then(|| kademlia(peer_id, cfg));
     let mdns = if cfg.mdns {
         Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id).map_err(setup)?)
     } else {
@@ -175,6 +198,13 @@ fn behaviour(
         )),
         ping: ping::Behaviour::default(),
         mdns: mdns.into(),
+        discovery: request_response::Behaviour::new(
+            [(
+                crate::discovery::PROTOCOL,
+                request_response::ProtocolSupport::Full,
+            )],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        ),
         sync: request_response::Behaviour::new(
             [(
                 crate::sync::PROTOCOL,

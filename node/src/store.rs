@@ -165,6 +165,36 @@ impl Store {
         Ok(())
     }
 
+    /// Opens another tree of the same database (for [`crate::records`]).
+    pub(crate) fn open_tree(&self, name: &str) -> Result<sled::Tree, Error> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// The authors of `group`'s messages, with the time of their latest message and of
+    /// their latest post (text or announcement), read from the stored envelopes.
+    pub fn author_activity(
+        &self,
+        group: &GroupId,
+    ) -> Result<std::collections::HashMap<qun_protocol::AuthorId, (u64, Option<u64>)>, Error> {
+        let mut out: std::collections::HashMap<_, (u64, Option<u64>)> = Default::default();
+        for kv in self.msgs.scan_prefix(group.as_bytes()) {
+            let (_, v) = kv?;
+            let msg = qun_protocol::Envelope::decode_stored(&v)
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            let t = msg.body.timestamp_ms;
+            let post = matches!(
+                msg.body.kind,
+                qun_protocol::Kind::Text(_) | qun_protocol::Kind::Announcement(_)
+            );
+            let e = out.entry(msg.author()).or_insert((0, None));
+            e.0 = e.0.max(t);
+            if post {
+                e.1 = Some(e.1.map_or(t, |p| p.max(t)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Makes every write so far durable (blocking).
     pub fn flush_blocking(&self) -> Result<(), Error> {
         self.db.flush()?;

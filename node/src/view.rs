@@ -182,3 +182,164 @@ pub struct NetStats {
     /// Peers connected now.
     pub connected_peers: usize,
 }
+
+/// One group found by a search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// Group id (base58): what `qun group join` takes.
+    pub group: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Member count on the card.
+    pub members: u32,
+    /// `public` or `listed`.
+    pub visibility: String,
+    /// How many of the query's tokens the group is indexed under.
+    pub matched: usize,
+    /// When the card was signed, ms since the Unix epoch.
+    pub issued_ms: u64,
+}
+
+/// What a search found, and what it cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// The query as typed.
+    pub query: String,
+    /// The tokens it asked the DHT for.
+    pub tokens: Vec<String>,
+    /// Groups found, best first (tokens matched, then members, then freshness).
+    pub hits: Vec<SearchHit>,
+    /// Distinct providers the DHT named.
+    pub providers: usize,
+    /// Providers asked for their cards.
+    pub peers_asked: usize,
+    /// Kademlia requests sent to other peers (all provider lookups).
+    pub dht_requests: u32,
+    /// Cards refused (bad signature, wrong group, not matching).
+    pub cards_refused: usize,
+    /// Wall time, ms.
+    pub elapsed_ms: u64,
+}
+
+/// The outcome of `join` by group id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinOutcome {
+    /// Group id.
+    pub group: String,
+    /// Group name.
+    pub name: String,
+    /// `joined` (public group), or `requested` (listed group: waiting for an admin).
+    pub status: String,
+}
+
+/// A join request, as an admin (or the requester) sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequestView {
+    /// Group id.
+    pub group: String,
+    /// Who asks.
+    pub requester: String,
+    /// Their note.
+    pub note: String,
+    /// When they signed it, ms since the Unix epoch.
+    pub issued_ms: u64,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+}
+
+/// A group shown on a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownGroupView {
+    /// Group id.
+    pub group: String,
+    /// Group name.
+    pub name: String,
+}
+
+/// A profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileView {
+    /// Author id.
+    pub author: String,
+    /// Display name.
+    pub name: String,
+    /// Bio, if shared.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bio: Option<String>,
+    /// `female`, `male` or `other`, if shared.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gender: Option<String>,
+    /// Birth year, if shared.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub birth_year: Option<u16>,
+    /// Groups shown.
+    pub groups: Vec<ShownGroupView>,
+    /// When it was signed, ms since the Unix epoch.
+    pub updated_ms: u64,
+}
+
+/// Changes to our profile; `None` leaves a field as it is, an empty bio clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileUpdate {
+    /// Display name (required the first time).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Bio (`""` clears it).
+    #[serde(default)]
+    pub bio: Option<String>,
+    /// `female`, `male`, `other`, or `""` to stop sharing it.
+    #[serde(default)]
+    pub gender: Option<String>,
+    /// Birth year, or 0 to stop sharing it.
+    #[serde(default)]
+    pub birth_year: Option<u16>,
+    /// Joined groups to show (id or name).
+    #[serde(default)]
+    pub show_groups: Vec<String>,
+    /// Groups to stop showing (id or name).
+    #[serde(default)]
+    pub hide_groups: Vec<String>,
+}
+
+/// Counts of shared genders among members.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenderCounts {
+    /// Members who share `female`.
+    pub female: usize,
+    /// Members who share `male`.
+    pub male: usize,
+    /// Members who share `other`.
+    pub other: usize,
+    /// Members the counts are based on (who share a gender).
+    pub based_on: usize,
+}
+
+/// A group's persona: who is in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStats {
+    /// Group id.
+    pub group: String,
+    /// Name.
+    pub name: String,
+    /// Current members.
+    pub members: usize,
+    /// Members who posted (text or announcement) in the last 7 days.
+    pub active_7d: usize,
+    /// Members online now: us, members connected to us and subscribed to the group, and
+    /// members whose last message is under 5 minutes old.
+    pub online: usize,
+    /// Gender counts among members who share one.
+    pub gender: GenderCounts,
+    /// Female share among members who share a gender (0..=1), if any do.
+    pub female_ratio: Option<f64>,
+    /// Average age among members who share a birth year, if any do.
+    pub average_age: Option<f64>,
+    /// Members the average age is based on.
+    pub age_based_on: usize,
+    /// Members whose profile was found.
+    pub profiles_found: usize,
+}

@@ -87,6 +87,27 @@ impl EventLoop {
             }
             Command::NetStats(r) => drop(r.send(Ok(self.net_stats()))),
             Command::Sync { group, reply } => drop(reply.send(self.handle_sync_command(&group))),
+            Command::Search { query, reply } => self.start_search(query, reply),
+            Command::JoinById {
+                group,
+                note,
+                history,
+                reply,
+            } => self.handle_join_by_id(group, note, history, reply),
+            Command::JoinRequests { group, reply } => drop(reply.send(self.join_requests(&group))),
+            Command::DecideJoin {
+                group,
+                requester,
+                approve,
+                reply,
+            } => drop(reply.send(self.decide_join(group, requester, approve))),
+            Command::SetProfile { update, reply } => drop(reply.send(self.set_profile(update))),
+            Command::Profile { author, reply } => self.show_profile(author, reply),
+            Command::Stats { group, reply } => self.start_stats(group, reply),
+            Command::Announce(reply) => {
+                self.announce_all();
+                drop(reply.send(Ok(())))
+            }
             Command::Shutdown(r) => drop(r.send(Ok(()))),
         }
     }
@@ -214,6 +235,7 @@ impl EventLoop {
             self.handle_post(id, meta, None);
         }
         let invite = self.make_invite(&id, DEFAULT_INVITE_TTL, true)?;
+        self.schedule_announce(std::time::Duration::from_secs(1));
         tracing::info!(group = %id, "group created");
         Ok(Created {
             group: id.to_string(),
@@ -223,14 +245,31 @@ impl EventLoop {
 
     fn handle_join(&mut self, text: &str, history: crate::History) -> Result<GroupId, Error> {
         let inv = Invite::parse(text, now_ms())?;
-        let id = inv.group()?;
         let c = inv.content;
-        let epoch = EpochSecret {
+        self.enter_group(super::joining::Entry {
+            genesis: c.genesis,
             epoch: c.epoch,
             secret: c.secret,
+            inviter: Some(c.inviter),
+            addrs: c.addrs,
+            history,
+        })
+    }
+
+    /// Joins a group we hold a secret of (from an invite, a public card or an approval):
+    /// stores it, subscribes, says so to the group, dials the given addresses and asks
+    /// members we already know for the history. Already a member: adds the epoch if new.
+    pub(crate) fn enter_group(&mut self, e: super::joining::Entry) -> Result<GroupId, Error> {
+        let id = e
+            .genesis
+            .id()
+            .map_err(|err| Error::Invalid(err.to_string()))?;
+        let epoch = EpochSecret {
+            epoch: e.epoch,
+            secret: e.secret,
         };
         if let Some(rt) = self.groups.get(&id) {
-            if !rt.record.epochs.iter().any(|e| e.epoch == epoch.epoch) {
+            if !rt.record.epochs.iter().any(|x| x.epoch == epoch.epoch) {
                 let mut record = rt.record.clone();
                 record.epochs.push(epoch);
                 self.store.put_group(&id, &record)?;
@@ -239,12 +278,12 @@ impl EventLoop {
             }
         } else {
             let record = GroupRecord {
-                genesis: c.genesis,
+                genesis: e.genesis,
                 epochs: vec![epoch],
                 joined_ms: now_ms(),
             };
             self.store.put_group(&id, &record)?;
-            if history == crate::History::SinceJoin {
+            if e.history == crate::History::SinceJoin {
                 let from = crate::store::HistoryFrom {
                     since_ms: record.joined_ms,
                     bound: None,
@@ -253,19 +292,14 @@ impl EventLoop {
             }
             self.store.flush_blocking()?;
             self.add_group(id, record)?;
-            self.handle_post(
-                id,
-                Kind::Join(Join {
-                    inviter: Some(c.inviter),
-                }),
-                None,
-            );
+            self.handle_post(id, Kind::Join(Join { inviter: e.inviter }), None);
             self.sync_from_subscribed(id);
+            self.schedule_announce(std::time::Duration::from_secs(2));
         }
-        for bytes in c.addrs {
+        for bytes in e.addrs {
             match Multiaddr::try_from(bytes) {
                 Ok(addr) => self.dial_addr(addr),
-                Err(e) => tracing::debug!(error = %e, "invite address unreadable"),
+                Err(err) => tracing::debug!(error = %err, "peer address unreadable"),
             }
         }
         tracing::info!(group = %id, "joined group");
@@ -378,7 +412,7 @@ impl EventLoop {
         Ok(self.sync_progress(group).0)
     }
 
-    fn resolve(&self, query: &str) -> Result<GroupId, Error> {
+    pub(crate) fn resolve(&self, query: &str) -> Result<GroupId, Error> {
         let q = query.trim();
         if let Ok(id) = q.parse::<GroupId>()
             && self.groups.contains_key(&id)

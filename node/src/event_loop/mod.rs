@@ -13,6 +13,10 @@
 
 mod catchup;
 mod commands;
+mod dht;
+mod joining;
+mod profiles;
+mod search;
 mod swarm;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -103,6 +107,10 @@ pub(crate) struct EventLoop {
     pub metrics: Option<prometheus_client::registry::Registry>,
     /// Bootstrap peers we keep dialling while they are not connected.
     pub redial: HashMap<PeerId, Redial>,
+    /// Discovery records on disk (cards, profiles, join requests).
+    pub records: crate::records::Records,
+    /// Discovery state: DHT queries, searches, joins and stats in progress.
+    pub disc: dht::Discovery,
 }
 
 /// A bootstrap peer to keep connected.
@@ -147,6 +155,7 @@ impl EventLoop {
             config.cache_bytes,
             config.store_flush_every.map(|d| d.as_millis() as u64),
         )?;
+        let records = crate::records::Records::open(&store)?;
         let (mut swarm, metrics) = net::build_swarm(keypair, &config)?;
         for addr in &config.listen {
             swarm
@@ -179,7 +188,13 @@ impl EventLoop {
             dirty: HashSet::new(),
             metrics,
             redial: HashMap::new(),
+            records,
+            disc: dht::Discovery {
+                routing_empty: true,
+                ..Default::default()
+            },
         };
+        lp.schedule_announce(Duration::from_secs(5));
         for (id, record) in lp.store.groups()? {
             lp.add_group(id, record)?;
         }
@@ -205,6 +220,8 @@ impl EventLoop {
         republish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut redial = tokio::time::interval(self.config.redial_interval);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut discovery = tokio::time::interval(Duration::from_millis(250));
+        discovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let anti_entropy = tokio::time::sleep(jittered(self.config.sync_interval));
         tokio::pin!(anti_entropy);
         loop {
@@ -231,6 +248,7 @@ impl EventLoop {
                 event = self.swarm.select_next_some() => self.handle_swarm_event(event),
                 _ = republish.tick() => self.retry_outbox(None),
                 _ = redial.tick() => self.redial_bootstrap(),
+                _ = discovery.tick() => self.discovery_tick(),
                 () = &mut anti_entropy => {
                     self.sync_round();
                     anti_entropy
@@ -350,6 +368,17 @@ impl EventLoop {
                 self.outbox.remove(&topic);
             }
         }
+    }
+
+    /// Timers of discovery: the announcement round, join request retries, deadlines of
+    /// searches and stats.
+    fn discovery_tick(&mut self) {
+        if self.disc.announce_at.is_some_and(|t| t <= Instant::now()) {
+            self.announce_all();
+        }
+        self.retry_join_requests();
+        self.expire_searches();
+        self.expire_stats();
     }
 
     pub(crate) fn emit(&self, event: NodeEvent) {

@@ -8,7 +8,7 @@
 
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{PeerId, identify, kad, mdns};
+use libp2p::{PeerId, identify, mdns};
 use qun_protocol::frame;
 
 use super::EventLoop;
@@ -20,13 +20,18 @@ impl EventLoop {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.handle_gossip(e),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.handle_sync(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Discovery(e)) => self.handle_discovery(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => self.handle_kad(e),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,
                 ..
             })) => {
-                for addr in &info.listen_addrs {
-                    if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                // Only peers that speak our DHT go into its routing table.
+                let dht_peer = info.protocols.contains(&crate::net::KAD_PROTOCOL)
+                    && !self.disc.bad_peers.contains(&peer_id);
+                if dht_peer && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    for addr in &info.listen_addrs {
                         kad.add_address(&peer_id, addr.clone());
                     }
                 }
@@ -44,11 +49,6 @@ impl EventLoop {
                         let _ = self.swarm.dial(addr);
                     }
                 }
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
-                peer, ..
-            })) => {
-                tracing::trace!(%peer, "kad routing updated");
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");

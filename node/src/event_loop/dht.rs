@@ -1,0 +1,443 @@
+//! The DHT: record validation, lookups, and publishing our cards, keywords and profile.
+//!
+//! Kademlia runs with `StoreInserts::FilterBoth`, so every record put to us (by its
+//! publisher or by replication) and every provider announcement arrives here as an
+//! inbound request, passes `qun_protocol::discovery::record`, and only then is stored.
+//! Under one key the newest valid record wins: an older one is not stored over it. A peer
+//! that puts an invalid record is reported (`Rejected`), dropped from the routing table,
+//! disconnected, and its DHT input is ignored from then on.
+//!
+//! Lookups (`get_record`) collect every copy the query finds, check each, and keep the
+//! newest valid one; a peer that served an invalid copy is penalised the same way.
+//!
+//! Every `discovery_interval` (and soon after a group is created or joined, or on
+//! [`crate::Node::announce_discovery`]) the node publishes for each public or listed group:
+//! the owner signs a fresh card when its content changed or is an hour old; members put
+//! the newest card they hold and look for a newer one; everyone announces itself as a
+//! provider of the group's keyword tokens. A private group is never published.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use libp2p::kad::{self, GetRecordOk, InboundRequest, QueryId, QueryResult, Quorum};
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+use qun_protocol::discovery::card::{self, Card, SignedCard};
+use qun_protocol::discovery::profile::{self, SignedProfile};
+use qun_protocol::discovery::record::{self, Record};
+use qun_protocol::discovery::{VERSION, keywords};
+use qun_protocol::group::Visibility;
+use qun_protocol::limits::MAX_CARD_ADDRS;
+use qun_protocol::message::Meta;
+use qun_protocol::{AuthorId, GroupId};
+
+use super::{EventLoop, now_ms};
+use crate::NodeEvent;
+
+/// An owner re-signs its card at least this often, so members and searchers see a
+/// recent member count and addresses.
+const CARD_REFRESH: Duration = Duration::from_secs(3600);
+
+/// What a Kademlia query we started is for.
+pub(crate) enum KadQuery {
+    /// Providers of one token of a search.
+    Providers { search: u64 },
+    /// A group's card.
+    Card {
+        group: GroupId,
+        best: Option<SignedCard>,
+    },
+    /// An author's profile.
+    Profile {
+        author: AuthorId,
+        best: Option<SignedProfile>,
+    },
+}
+
+impl EventLoop {
+    pub(crate) fn handle_kad(&mut self, event: kad::Event) {
+        match event {
+            kad::Event::InboundRequest { request } => match request {
+                InboundRequest::PutRecord {
+                    source,
+                    record: Some(record),
+                    ..
+                } => self.record_put_to_us(source, record),
+                InboundRequest::AddProvider {
+                    record: Some(record),
+                } => self.provider_put_to_us(record),
+                _ => {}
+            },
+            kad::Event::OutboundQueryProgressed {
+                id,
+                result,
+                stats,
+                step,
+            } => {
+                self.kad_progress(id, result);
+                if step.last
+                    && let Some(q) = self.disc.kad_queries.remove(&id)
+                {
+                    self.kad_done(q, stats.num_requests());
+                }
+            }
+            kad::Event::RoutingUpdated { peer, .. } => {
+                tracing::trace!(%peer, "kad routing updated");
+                if self.disc.routing_empty {
+                    // The first peer in the table: publish what waited for one.
+                    self.disc.routing_empty = false;
+                    self.schedule_announce(Duration::from_millis(500));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Marks a peer that sent invalid DHT input.
+    pub(crate) fn penalise(&mut self, peer: PeerId, reason: String) {
+        tracing::warn!(%peer, %reason, "invalid DHT input");
+        self.emit(NodeEvent::Rejected {
+            peer: peer.to_string(),
+            reason,
+        });
+        self.disc.bad_peers.insert(peer);
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            kad.remove_peer(&peer);
+        }
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    fn record_put_to_us(&mut self, source: PeerId, rec: kad::Record) {
+        if self.disc.bad_peers.contains(&source) {
+            return;
+        }
+        let now = now_ms();
+        let new = match record::validate(rec.key.as_ref(), &rec.value, now) {
+            Ok(r) => r,
+            Err(e) => return self.penalise(source, format!("DHT record refused: {e}")),
+        };
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        let store = kad::store::RecordStore::get(kad.store_mut(), &rec.key);
+        let older = store
+            .and_then(|old| record::validate(old.key.as_ref(), &old.value, now).ok())
+            .is_some_and(|old| !new.is_newer_than(&old));
+        if older {
+            return;
+        }
+        if let Err(e) = kad::store::RecordStore::put(kad.store_mut(), rec) {
+            tracing::debug!(error = %e, "DHT record not stored");
+        }
+        self.hold_if_ours(new);
+    }
+
+    /// Keeps a newer card of a group we are in, or a newer profile we hold.
+    fn hold_if_ours(&mut self, rec: Record) {
+        let res = match rec {
+            Record::Card(c) => match c.value.group() {
+                Ok(g) if self.groups.contains_key(&g) => self.hold_card(&g, &c),
+                _ => Ok(()),
+            },
+            Record::Profile(p) => match self.records.profile(&p.signer) {
+                Ok(Some(old)) if p.is_newer_than(&old) => self.records.put_profile(&p),
+                _ => Ok(()),
+            },
+        };
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "could not keep a DHT record");
+        }
+    }
+
+    /// Holds `card` for `group` if it is newer than the one held.
+    pub(crate) fn hold_card(
+        &mut self,
+        group: &GroupId,
+        card: &SignedCard,
+    ) -> Result<(), crate::store::Error> {
+        match self.records.card(group)? {
+            Some(old) if !card.is_newer_than(&old) => Ok(()),
+            _ => self.records.put_card(group, card),
+        }
+    }
+
+    fn provider_put_to_us(&mut self, rec: kad::ProviderRecord) {
+        if self.disc.bad_peers.contains(&rec.provider) {
+            return;
+        }
+        if let Err(e) = record::validate_provider_key(rec.key.as_ref()) {
+            return self.penalise(rec.provider, format!("provider record refused: {e}"));
+        }
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+            && let Err(e) = kad::store::RecordStore::add_provider(kad.store_mut(), rec)
+        {
+            tracing::debug!(error = %e, "provider record not stored");
+        }
+    }
+
+    fn kad_progress(&mut self, id: QueryId, result: QueryResult) {
+        let found = match result {
+            QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                providers,
+                ..
+            })) => {
+                if let Some(KadQuery::Providers { search }) = self.disc.kad_queries.get(&id) {
+                    let search = *search;
+                    self.search_found_providers(search, providers);
+                }
+                return;
+            }
+            QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(found))) => found,
+            _ => return,
+        };
+        if found.peer.is_some_and(|p| self.disc.bad_peers.contains(&p)) {
+            return;
+        }
+        let checked = record::validate(found.record.key.as_ref(), &found.record.value, now_ms());
+        let rec = match checked {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(p) = found.peer {
+                    self.penalise(p, format!("DHT record refused: {e}"));
+                }
+                return;
+            }
+        };
+        match (self.disc.kad_queries.get_mut(&id), rec) {
+            (Some(KadQuery::Card { best, .. }), Record::Card(c))
+                if best.as_ref().is_none_or(|b| c.is_newer_than(b)) =>
+            {
+                *best = Some(*c);
+            }
+            (Some(KadQuery::Profile { best, .. }), Record::Profile(p))
+                if best.as_ref().is_none_or(|b| p.is_newer_than(b)) =>
+            {
+                *best = Some(*p);
+            }
+            _ => {}
+        }
+    }
+
+    fn kad_done(&mut self, q: KadQuery, requests: u32) {
+        match q {
+            KadQuery::Providers { search } => self.search_lookup_done(search, requests),
+            KadQuery::Card { group, best } => self.card_lookup_done(group, best),
+            KadQuery::Profile { author, best } => self.profile_lookup_done(author, best),
+        }
+    }
+
+    /// Starts a lookup of `group`'s card, unless one runs.
+    pub(crate) fn lookup_card(&mut self, group: GroupId) -> bool {
+        if self
+            .disc
+            .kad_queries
+            .values()
+            .any(|q| matches!(q, KadQuery::Card { group: g, .. } if *g == group))
+        {
+            return true;
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return false;
+        };
+        let id = kad.get_record(kad::RecordKey::new(&card::record_key(&group)));
+        self.disc
+            .kad_queries
+            .insert(id, KadQuery::Card { group, best: None });
+        true
+    }
+
+    /// Starts a lookup of `author`'s profile, unless one runs.
+    pub(crate) fn lookup_profile(&mut self, author: AuthorId) -> bool {
+        if self
+            .disc
+            .kad_queries
+            .values()
+            .any(|q| matches!(q, KadQuery::Profile { author: a, .. } if *a == author))
+        {
+            return true;
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return false;
+        };
+        let id = kad.get_record(kad::RecordKey::new(&profile::record_key(&author)));
+        self.disc
+            .kad_queries
+            .insert(id, KadQuery::Profile { author, best: None });
+        true
+    }
+
+    fn card_lookup_done(&mut self, group: GroupId, best: Option<SignedCard>) {
+        if let Some(c) = &best {
+            self.disc.found_cards.insert(group, c.clone());
+            if self.groups.contains_key(&group)
+                && let Err(e) = self.hold_card(&group, c)
+            {
+                tracing::warn!(error = %e, "could not keep a card");
+            }
+        }
+        self.card_waiters_done(group, best);
+    }
+
+    /// Puts a record to the DHT (stored locally too).
+    pub(crate) fn put_record(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+            && let Err(e) = kad.put_record(kad::Record::new(key, value), Quorum::One)
+        {
+            tracing::debug!(error = %e, "DHT put failed");
+        }
+    }
+
+    /// Our listen addresses with our peer id, routable ones first, as binary multiaddrs.
+    pub(crate) fn own_addrs_bin(&self, max: usize) -> Vec<Vec<u8>> {
+        let me = *self.swarm.local_peer_id();
+        let mut addrs: Vec<&Multiaddr> = self.listen_addrs.iter().collect();
+        addrs.sort_by_key(|a| {
+            a.iter()
+                .any(|p| matches!(p, Protocol::Ip4(ip) if ip.is_loopback()))
+        });
+        addrs
+            .into_iter()
+            .map(|a| a.clone().with(Protocol::P2p(me)).to_vec())
+            .filter(|a| a.len() <= qun_protocol::limits::MAX_ADDR_BYTES)
+            .take(max)
+            .collect()
+    }
+
+    /// Asks for an announcement round after `delay` (keeps an earlier one).
+    pub(crate) fn schedule_announce(&mut self, delay: Duration) {
+        let at = Instant::now() + delay;
+        if self.disc.announce_at.is_none_or(|t| t > at) {
+            self.disc.announce_at = Some(at);
+        }
+    }
+
+    /// One announcement round: cards, keyword providers, profile.
+    pub(crate) fn announce_all(&mut self) {
+        self.disc.announce_at = Some(Instant::now() + self.config.discovery_interval);
+        if self.swarm.behaviour().kad.as_ref().is_none() {
+            return;
+        }
+        let groups: Vec<GroupId> = self.groups.keys().copied().collect();
+        for g in groups {
+            if let Err(e) = self.announce_group(g) {
+                tracing::warn!(group = %g, error = %e, "could not announce group");
+            }
+        }
+        let me = self.identity.author();
+        if let Ok(Some(p)) = self.records.profile(&me)
+            && let Ok(bytes) = p.encode(qun_protocol::limits::MAX_PROFILE_BYTES)
+        {
+            self.put_record(profile::record_key(&me), bytes);
+        }
+    }
+
+    fn announce_group(&mut self, g: GroupId) -> Result<(), crate::Error> {
+        let Some(rt) = self.groups.get(&g) else {
+            return Ok(());
+        };
+        if rt.record.genesis.genesis.visibility == Visibility::Private {
+            return Ok(());
+        }
+        let owner = rt.state.is_admin(&self.identity.author());
+        let tokens = keywords::index_tokens(&rt.state.name, &rt.state.tags);
+        if owner {
+            self.refresh_own_card(g)?;
+        } else {
+            self.lookup_card(g);
+        }
+        if let Some(c) = self.records.card(&g)? {
+            let bytes = c.encode(qun_protocol::limits::MAX_CARD_BYTES)?;
+            self.put_record(card::record_key(&g), bytes);
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return Ok(());
+        };
+        let old = self
+            .disc
+            .provided
+            .insert(g, tokens.clone())
+            .unwrap_or_default();
+        for t in old.iter().filter(|t| !tokens.contains(t)) {
+            kad.stop_providing(&kad::RecordKey::new(&keywords::provider_key(t)));
+        }
+        for t in &tokens {
+            if let Err(e) = kad.start_providing(kad::RecordKey::new(&keywords::provider_key(t))) {
+                tracing::debug!(error = %e, "could not provide a keyword");
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs a new card for a group we own if what it says changed or it is old.
+    fn refresh_own_card(&mut self, g: GroupId) -> Result<(), crate::Error> {
+        let Some(rt) = self.groups.get(&g) else {
+            return Ok(());
+        };
+        let secret = match rt.record.genesis.genesis.visibility {
+            Visibility::Public => rt.record.current().map(|e| (e.epoch, e.secret.clone())),
+            _ => None,
+        };
+        let mut fresh = Card {
+            version: VERSION,
+            genesis: rt.record.genesis.clone(),
+            meta: Meta {
+                description: rt.state.description.clone(),
+                tags: rt.state.tags.clone(),
+            },
+            members: rt.state.members.len().min(u32::MAX as usize) as u32,
+            addrs: self.own_addrs_bin(MAX_CARD_ADDRS),
+            secret,
+            issued_ms: now_ms(),
+        };
+        if let Some(held) = self.records.card(&g)? {
+            let same = Card {
+                issued_ms: held.value.issued_ms,
+                ..fresh.clone()
+            } == held.value;
+            let age = fresh.issued_ms.saturating_sub(held.value.issued_ms);
+            if same && age < CARD_REFRESH.as_millis() as u64 {
+                return Ok(());
+            }
+            fresh.issued_ms = fresh.issued_ms.max(held.value.issued_ms + 1);
+        }
+        let signed = SignedCard::create(&self.identity, fresh)?;
+        self.records.put_card(&g, &signed)?;
+        self.disc.found_cards.insert(g, signed);
+        Ok(())
+    }
+}
+
+/// Discovery state of the event loop.
+#[derive(Default)]
+pub(crate) struct Discovery {
+    /// Kademlia queries we started, by id.
+    pub kad_queries: HashMap<QueryId, KadQuery>,
+    /// Peers that sent invalid DHT input; their DHT input is ignored.
+    pub bad_peers: std::collections::HashSet<PeerId>,
+    /// Keyword tokens we provide, per group.
+    pub provided: HashMap<GroupId, Vec<String>>,
+    /// Valid cards seen lately (searches, lookups), for joining by group id.
+    pub found_cards: HashMap<GroupId, SignedCard>,
+    /// When the next announcement round is due.
+    pub announce_at: Option<Instant>,
+    /// The routing table has had no peer yet.
+    pub routing_empty: bool,
+    /// Searches running.
+    pub searches: HashMap<u64, super::search::Search>,
+    /// The id of the next search.
+    pub next_search: u64,
+    /// Discovery requests we sent, by id.
+    pub requests: HashMap<libp2p::request_response::OutboundRequestId, super::search::Sent>,
+    /// Joins by group id waiting for the group's card.
+    pub card_waiters: HashMap<GroupId, Vec<super::joining::CardWaiter>>,
+    /// Profile lookups' waiters.
+    pub profile_waiters: HashMap<AuthorId, Vec<super::profiles::ProfileWaiter>>,
+    /// When each profile was last looked up (fresh ones are not looked up again for stats).
+    pub profile_checked: HashMap<AuthorId, Instant>,
+    /// Stats waiting for profiles.
+    pub stats: HashMap<u64, super::profiles::StatsJob>,
+    /// The id of the next stats job.
+    pub next_stats: u64,
+    /// When each pending join request was last sent.
+    pub join_sent: HashMap<GroupId, Instant>,
+}

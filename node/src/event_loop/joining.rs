@@ -1,0 +1,392 @@
+//! Joining by group id (from a search), and join requests for listed groups.
+//!
+//! `join_group(id)` uses a card seen lately (a search) or looks the card up in the DHT.
+//! A public card carries the secret: the node joins at once, as with an invite, and dials
+//! the card's addresses. For a listed group the node signs a join request, keeps it on
+//! disk, and sends it to the owner (named by the genesis; the card's addresses help to
+//! reach it); it sends it again every `join_retry_interval` while it waits, so an
+//! approval made while we were away still arrives. The owner keeps each request on disk;
+//! `approve` seals the current secret to the requester's key, keeps the approval (so a
+//! repeated request is answered with it) and pushes it to the requester at once.
+
+use std::time::Instant;
+
+use libp2p::{Multiaddr, PeerId};
+use qun_protocol::discovery::VERSION;
+use qun_protocol::discovery::card::SignedCard;
+use qun_protocol::discovery::join::{self, SignedApproval, SignedRequest};
+use qun_protocol::discovery::wire::{JoinStatus, Request, Response};
+use qun_protocol::group::{SignedGenesis, Visibility};
+use qun_protocol::limits::MAX_CARD_ADDRS;
+use qun_protocol::{AuthorId, GroupId, GroupSecret};
+
+use super::search::Sent;
+use super::{EventLoop, nonce, now_ms};
+use crate::records::{Incoming, Outgoing};
+use crate::view::{JoinOutcome, JoinRequestView};
+use crate::{Error, History, NodeEvent, Reply, keys};
+
+/// A join by group id waiting for the group's card.
+pub(crate) struct CardWaiter {
+    pub note: String,
+    pub history: History,
+    pub reply: Reply<JoinOutcome>,
+}
+
+/// What we need to enter a group.
+pub(crate) struct Entry {
+    pub genesis: SignedGenesis,
+    pub epoch: u64,
+    pub secret: GroupSecret,
+    pub inviter: Option<AuthorId>,
+    pub addrs: Vec<Vec<u8>>,
+    pub history: History,
+}
+
+/// The libp2p peer id of an author.
+pub(crate) fn peer_of(author: &AuthorId) -> Option<PeerId> {
+    PeerId::from_bytes(&author.peer_id_bytes()).ok()
+}
+
+impl EventLoop {
+    pub(crate) fn handle_join_by_id(
+        &mut self,
+        group: GroupId,
+        note: String,
+        history: History,
+        reply: Reply<JoinOutcome>,
+    ) {
+        if let Some(rt) = self.groups.get(&group) {
+            let _ = reply.send(Ok(JoinOutcome {
+                group: group.to_string(),
+                name: rt.state.name.clone(),
+                status: "joined".into(),
+            }));
+            return;
+        }
+        let waiter = CardWaiter {
+            note,
+            history,
+            reply,
+        };
+        if let Some(card) = self.disc.found_cards.get(&group).cloned() {
+            return self.join_with_card(card, waiter);
+        }
+        if !self.lookup_card(group) {
+            let _ = waiter.reply.send(Err(Error::Invalid(
+                "the DHT is off on this node: join with an invite code".into(),
+            )));
+            return;
+        }
+        self.disc
+            .card_waiters
+            .entry(group)
+            .or_default()
+            .push(waiter);
+    }
+
+    pub(crate) fn card_waiters_done(&mut self, group: GroupId, card: Option<SignedCard>) {
+        for w in self.disc.card_waiters.remove(&group).unwrap_or_default() {
+            match &card {
+                Some(c) => self.join_with_card(c.clone(), w),
+                None => drop(w.reply.send(Err(Error::NotFound(format!(
+                    "no card for group {group} in the DHT: it is private (join with an \
+                     invite code), or none of its members is online"
+                ))))),
+            }
+        }
+    }
+
+    fn join_with_card(&mut self, card: SignedCard, w: CardWaiter) {
+        let res = match card.value.visibility() {
+            Visibility::Public => self.join_public(&card, w.history),
+            _ => self.request_join(card, w.note, w.history),
+        };
+        let _ = w.reply.send(res);
+    }
+
+    fn join_public(&mut self, card: &SignedCard, history: History) -> Result<JoinOutcome, Error> {
+        let (epoch, secret) = card
+            .value
+            .secret
+            .clone()
+            .ok_or_else(|| Error::Invalid("public card without a secret".into()))?;
+        let group = self.enter_group(Entry {
+            genesis: card.value.genesis.clone(),
+            epoch,
+            secret,
+            inviter: None,
+            addrs: card.value.addrs.clone(),
+            history,
+        })?;
+        self.hold_card(&group, card)?;
+        Ok(JoinOutcome {
+            group: group.to_string(),
+            name: card.value.name().to_owned(),
+            status: "joined".into(),
+        })
+    }
+
+    fn request_join(
+        &mut self,
+        card: SignedCard,
+        note: String,
+        history: History,
+    ) -> Result<JoinOutcome, Error> {
+        let group = card.value.group()?;
+        let request = SignedRequest::create(
+            &self.identity,
+            join::Request {
+                version: VERSION,
+                group,
+                note,
+                addrs: self.own_addrs_bin(MAX_CARD_ADDRS),
+                issued_ms: now_ms(),
+            },
+        )?;
+        let name = card.value.name().to_owned();
+        let out = Outgoing {
+            card,
+            request,
+            since_join: history == History::SinceJoin,
+        };
+        self.records.put_outgoing(&group, &out)?;
+        self.store.flush_blocking()?;
+        self.send_join_request(group, &out);
+        Ok(JoinOutcome {
+            group: group.to_string(),
+            name,
+            status: "requested".into(),
+        })
+    }
+
+    fn send_join_request(&mut self, group: GroupId, out: &Outgoing) {
+        let Some(owner) = peer_of(&out.card.owner()) else {
+            return;
+        };
+        for a in &out.card.value.addrs {
+            if let Ok(addr) = Multiaddr::try_from(a.clone()) {
+                self.swarm.add_peer_address(owner, addr);
+            }
+        }
+        let req = Request::Join(Box::new(out.request.clone()));
+        let rid = self
+            .swarm
+            .behaviour_mut()
+            .discovery
+            .send_request(&owner, req);
+        self.disc.requests.insert(rid, Sent::Join { group });
+        self.disc.join_sent.insert(group, Instant::now());
+    }
+
+    /// Sends pending join requests again when their retry time has come.
+    pub(crate) fn retry_join_requests(&mut self) {
+        let every = self.config.join_retry_interval;
+        let Ok(all) = self.records.outgoing_all() else {
+            return;
+        };
+        for (g, out) in all {
+            let due = self
+                .disc
+                .join_sent
+                .get(&g)
+                .is_none_or(|t| t.elapsed() >= every);
+            if due && !self.groups.contains_key(&g) {
+                self.send_join_request(g, &out);
+            }
+        }
+    }
+
+    pub(crate) fn on_join_status(&mut self, group: GroupId, status: JoinStatus) {
+        let res = match status {
+            JoinStatus::Pending => Ok(()),
+            JoinStatus::Approved(a) => self.complete_approval(*a),
+            JoinStatus::Rejected => {
+                self.emit(NodeEvent::JoinRejected {
+                    group: group.to_string(),
+                });
+                self.disc.join_sent.remove(&group);
+                self.records.remove_outgoing(&group).map_err(Error::from)
+            }
+        };
+        if let Err(e) = res {
+            tracing::warn!(%group, error = %e, "join answer not usable");
+        }
+    }
+
+    /// Opens an approval meant for us and joins.
+    pub(crate) fn complete_approval(&mut self, a: SignedApproval) -> Result<(), Error> {
+        let (group, secret) = a.open_for(&self.identity, now_ms())?;
+        if self.groups.contains_key(&group) {
+            return Ok(());
+        }
+        let out = self
+            .records
+            .outgoing_all()?
+            .into_iter()
+            .find(|(g, _)| *g == group)
+            .map(|(_, o)| o)
+            .ok_or_else(|| Error::Invalid("we did not ask to join this group".into()))?;
+        self.enter_group(Entry {
+            genesis: a.value.genesis.clone(),
+            epoch: a.value.epoch,
+            secret,
+            inviter: Some(a.signer),
+            addrs: a.value.addrs.clone(),
+            history: if out.since_join {
+                History::SinceJoin
+            } else {
+                History::All
+            },
+        })?;
+        self.records.remove_outgoing(&group)?;
+        self.disc.join_sent.remove(&group);
+        self.hold_card(&group, &out.card)?;
+        self.emit(NodeEvent::Joined {
+            group: group.to_string(),
+        });
+        Ok(())
+    }
+
+    pub(crate) fn serve_join_request(&mut self, peer: PeerId, r: SignedRequest) -> Response {
+        if let Err(e) = r.check(now_ms()) {
+            self.penalise(peer, format!("join request refused: {e}"));
+            return Response::Refused(e.to_string());
+        }
+        if peer_of(&r.signer) != Some(peer) {
+            return Response::Refused("a join request must come from its signer".into());
+        }
+        let group = r.value.group;
+        let me = self.identity.author();
+        let Some(rt) = self.groups.get(&group) else {
+            return Response::Refused("not a member of this group".into());
+        };
+        if !rt.state.is_admin(&me) {
+            return Response::Refused("not an admin of this group".into());
+        }
+        if rt.record.genesis.genesis.visibility != Visibility::Listed {
+            return Response::Refused("this group does not take join requests".into());
+        }
+        let res = match self.records.incoming(&group, &r.signer) {
+            Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => Ok(status_of(&inc)),
+            Ok(prev) => {
+                let fresh = prev.is_none();
+                let inc = Incoming {
+                    request: r.clone(),
+                    approval: None,
+                    rejected: false,
+                };
+                self.records
+                    .put_incoming(&group, &inc)
+                    .and_then(|()| self.store.flush_blocking())
+                    .map(|()| {
+                        if fresh {
+                            self.emit(NodeEvent::JoinRequested {
+                                group: group.to_string(),
+                                requester: r.signer.to_string(),
+                                note: r.value.note.clone(),
+                            });
+                        }
+                        JoinStatus::Pending
+                    })
+            }
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok(s) => Response::Join(s),
+            Err(e) => Response::Refused(format!("store: {e}")),
+        }
+    }
+
+    pub(crate) fn join_requests(&self, group: &GroupId) -> Result<Vec<JoinRequestView>, Error> {
+        if !self.groups.contains_key(group) {
+            return Err(Error::UnknownGroup(group.to_string()));
+        }
+        let mut v: Vec<JoinRequestView> = self
+            .records
+            .incoming_all(group)?
+            .iter()
+            .map(|i| request_view(group, i))
+            .collect();
+        v.sort_by_key(|r| r.issued_ms);
+        Ok(v)
+    }
+
+    pub(crate) fn decide_join(
+        &mut self,
+        group: GroupId,
+        requester: AuthorId,
+        approve: bool,
+    ) -> Result<JoinRequestView, Error> {
+        let rt = self
+            .groups
+            .get(&group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        if !rt.state.is_admin(&self.identity.author()) {
+            return Err(Error::NotAllowed("only the group owner can decide".into()));
+        }
+        let mut inc = self.records.incoming(&group, &requester)?.ok_or_else(|| {
+            Error::NotFound(format!("no join request from {requester} for this group"))
+        })?;
+        if approve {
+            let epoch = rt
+                .record
+                .current()
+                .ok_or_else(|| Error::Invalid("group has no epoch secret".into()))?;
+            let approval = SignedApproval::create(
+                &self.identity,
+                rt.record.genesis.clone(),
+                requester,
+                epoch.epoch,
+                &epoch.secret,
+                self.own_addrs_bin(MAX_CARD_ADDRS),
+                now_ms(),
+                (keys::random32()?, nonce()?),
+            )?;
+            inc.approval = Some(approval.clone());
+            inc.rejected = false;
+            self.push_approval(&inc.request, approval);
+        } else {
+            inc.approval = None;
+            inc.rejected = true;
+        }
+        self.records.put_incoming(&group, &inc)?;
+        self.store.flush_blocking()?;
+        Ok(request_view(&group, &inc))
+    }
+
+    fn push_approval(&mut self, request: &SignedRequest, approval: SignedApproval) {
+        let Some(peer) = peer_of(&request.signer) else {
+            return;
+        };
+        for a in &request.value.addrs {
+            if let Ok(addr) = Multiaddr::try_from(a.clone()) {
+                self.swarm.add_peer_address(peer, addr);
+            }
+        }
+        let rid = self
+            .swarm
+            .behaviour_mut()
+            .discovery
+            .send_request(&peer, Request::Approved(Box::new(approval)));
+        self.disc.requests.insert(rid, Sent::Approval);
+    }
+}
+
+fn status_of(inc: &Incoming) -> JoinStatus {
+    match (&inc.approval, inc.rejected) {
+        (Some(a), _) => JoinStatus::Approved(Box::new(a.clone())),
+        (None, true) => JoinStatus::Rejected,
+        (None, false) => JoinStatus::Pending,
+    }
+}
+
+fn request_view(group: &GroupId, inc: &Incoming) -> JoinRequestView {
+    JoinRequestView {
+        group: group.to_string(),
+        requester: inc.request.signer.to_string(),
+        note: inc.request.value.note.clone(),
+        issued_ms: inc.request.value.issued_ms,
+        status: inc.status().to_owned(),
+    }
+}

@@ -1,0 +1,334 @@
+//! Profiles and group stats.
+//!
+//! Our profile is signed, kept on disk, and put to the DHT at once and every announcement
+//! round. Someone else's is looked up in the DHT (the newest valid copy wins) and kept.
+//!
+//! Group stats ("persona") count the members, the members who posted (text or
+//! announcement) in the last 7 days, and the members online now: us, members connected to
+//! us and subscribed to the group, and members whose latest message is under 5 minutes
+//! old. Gender counts and the average age use only the members whose profile shares
+//! them; members' profiles not looked up in the last 10 minutes are looked up first (all
+//! at once, for at most `search_timeout`), and each figure says how many members it rests
+//! on.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use qun_protocol::discovery::VERSION;
+use qun_protocol::discovery::profile::{self, Gender, Profile, ShownGroup, SignedProfile};
+use qun_protocol::{AuthorId, GroupId};
+
+use super::EventLoop;
+use super::joining::peer_of;
+use super::now_ms;
+use crate::view::{GenderCounts, GroupStats, ProfileUpdate, ProfileView, ShownGroupView};
+use crate::{Error, Reply};
+
+/// A profile looked up this recently is not looked up again for stats.
+const PROFILE_FRESH: Duration = Duration::from_secs(600);
+/// "Posted in the last 7 days".
+const ACTIVE_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
+/// "Seen recently": a message under 5 minutes old.
+const ONLINE_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// Most member profiles one stats request looks up.
+const MAX_STATS_LOOKUPS: usize = 256;
+
+/// Who waits for a profile lookup.
+pub(crate) enum ProfileWaiter {
+    /// `qun profile show AUTHOR`.
+    Show(Reply<ProfileView>),
+    /// A stats job.
+    Stats(u64),
+}
+
+/// Stats waiting for member profiles.
+pub(crate) struct StatsJob {
+    pub group: GroupId,
+    pub waiting: HashSet<AuthorId>,
+    pub started: Instant,
+    pub reply: Reply<GroupStats>,
+}
+
+/// The view of a profile.
+pub(crate) fn profile_view(p: &SignedProfile) -> ProfileView {
+    let v = &p.value;
+    ProfileView {
+        author: p.signer.to_string(),
+        name: v.name.clone(),
+        bio: v.bio.clone(),
+        gender: v.gender.map(|g| g.as_str().to_owned()),
+        birth_year: v.birth_year,
+        groups: v
+            .groups
+            .iter()
+            .map(|g| ShownGroupView {
+                group: g.group.to_string(),
+                name: g.name.clone(),
+            })
+            .collect(),
+        updated_ms: v.updated_ms,
+    }
+}
+
+impl EventLoop {
+    pub(crate) fn set_profile(&mut self, u: ProfileUpdate) -> Result<ProfileView, Error> {
+        let me = self.identity.author();
+        let now = now_ms();
+        let old = self.records.profile(&me)?;
+        let mut p = match &old {
+            Some(o) => o.value.clone(),
+            None => Profile {
+                version: VERSION,
+                name: u.name.clone().ok_or_else(|| {
+                    Error::Invalid("a profile needs a name the first time: --name NAME".into())
+                })?,
+                bio: None,
+                gender: None,
+                birth_year: None,
+                groups: Vec::new(),
+                updated_ms: 0,
+            },
+        };
+        if let Some(n) = u.name {
+            p.name = n;
+        }
+        if let Some(b) = u.bio {
+            p.bio = (!b.is_empty()).then_some(b);
+        }
+        if let Some(g) = u.gender {
+            p.gender = if g.is_empty() {
+                None
+            } else {
+                Some(g.parse::<Gender>().map_err(Error::Invalid)?)
+            };
+        }
+        if let Some(y) = u.birth_year {
+            p.birth_year = (y != 0).then_some(y);
+        }
+        for q in &u.show_groups {
+            let g = self.resolve(q)?;
+            if !p.groups.iter().any(|s| s.group == g)
+                && let Some(rt) = self.groups.get(&g)
+            {
+                p.groups.push(ShownGroup {
+                    group: g,
+                    name: rt.state.name.clone(),
+                });
+            }
+        }
+        for q in &u.hide_groups {
+            let q = q.trim();
+            p.groups.retain(|s| s.group.to_string() != q && s.name != q);
+        }
+        p.updated_ms = now.max(old.as_ref().map_or(0, |o| o.value.updated_ms + 1));
+        let signed = SignedProfile::create(&self.identity, p, now)?;
+        self.records.put_profile(&signed)?;
+        self.store.flush_blocking()?;
+        if let Ok(bytes) = signed.encode(qun_protocol::limits::MAX_PROFILE_BYTES) {
+            self.put_record(profile::record_key(&me), bytes);
+        }
+        Ok(profile_view(&signed))
+    }
+
+    pub(crate) fn show_profile(&mut self, author: Option<AuthorId>, reply: Reply<ProfileView>) {
+        let me = self.identity.author();
+        let who = author.unwrap_or(me);
+        if who == me {
+            let res = match self.records.profile(&me) {
+                Ok(Some(p)) => Ok(profile_view(&p)),
+                Ok(None) => Err(Error::NotFound(
+                    "you have no profile yet: qun profile set --name NAME".into(),
+                )),
+                Err(e) => Err(e.into()),
+            };
+            let _ = reply.send(res);
+            return;
+        }
+        if !self.lookup_profile(who) {
+            let res = match self.records.profile(&who) {
+                Ok(Some(p)) => Ok(profile_view(&p)),
+                _ => Err(Error::NotFound(format!(
+                    "no profile of {who} (the DHT is off)"
+                ))),
+            };
+            let _ = reply.send(res);
+            return;
+        }
+        self.disc
+            .profile_waiters
+            .entry(who)
+            .or_default()
+            .push(ProfileWaiter::Show(reply));
+    }
+
+    pub(crate) fn profile_lookup_done(&mut self, author: AuthorId, best: Option<SignedProfile>) {
+        self.disc.profile_checked.insert(author, Instant::now());
+        if let Some(p) = &best {
+            let newer = match self.records.profile(&author) {
+                Ok(Some(old)) => p.is_newer_than(&old),
+                _ => true,
+            };
+            if newer && let Err(e) = self.records.put_profile(p) {
+                tracing::warn!(error = %e, "could not keep a profile");
+            }
+        }
+        let held = self.records.profile(&author).ok().flatten();
+        for w in self
+            .disc
+            .profile_waiters
+            .remove(&author)
+            .unwrap_or_default()
+        {
+            match w {
+                ProfileWaiter::Show(reply) => {
+                    let res = held.as_ref().map(profile_view).ok_or_else(|| {
+                        Error::NotFound(format!("no profile of {author} in the DHT"))
+                    });
+                    let _ = reply.send(res);
+                }
+                ProfileWaiter::Stats(job) => {
+                    if let Some(j) = self.disc.stats.get_mut(&job) {
+                        j.waiting.remove(&author);
+                    }
+                    self.maybe_finish_stats(job, false);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn start_stats(&mut self, group: GroupId, reply: Reply<GroupStats>) {
+        let Some(rt) = self.groups.get(&group) else {
+            let _ = reply.send(Err(Error::UnknownGroup(group.to_string())));
+            return;
+        };
+        let me = self.identity.author();
+        let stale: Vec<AuthorId> = rt
+            .state
+            .members
+            .iter()
+            .filter(|m| **m != me)
+            .filter(|m| {
+                self.disc
+                    .profile_checked
+                    .get(m)
+                    .is_none_or(|t| t.elapsed() > PROFILE_FRESH)
+            })
+            .take(MAX_STATS_LOOKUPS)
+            .copied()
+            .collect();
+        let id = self.disc.next_stats;
+        self.disc.next_stats += 1;
+        let mut waiting = HashSet::new();
+        for m in stale {
+            if self.lookup_profile(m) {
+                waiting.insert(m);
+                self.disc
+                    .profile_waiters
+                    .entry(m)
+                    .or_default()
+                    .push(ProfileWaiter::Stats(id));
+            }
+        }
+        self.disc.stats.insert(
+            id,
+            StatsJob {
+                group,
+                waiting,
+                started: Instant::now(),
+                reply,
+            },
+        );
+        self.maybe_finish_stats(id, false);
+    }
+
+    /// Ends stats jobs past their deadline.
+    pub(crate) fn expire_stats(&mut self) {
+        let timeout = self.config.search_timeout;
+        let late: Vec<u64> = self
+            .disc
+            .stats
+            .iter()
+            .filter(|(_, j)| j.started.elapsed() >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            self.maybe_finish_stats(id, true);
+        }
+    }
+
+    fn maybe_finish_stats(&mut self, id: u64, force: bool) {
+        let ready = self
+            .disc
+            .stats
+            .get(&id)
+            .is_some_and(|j| force || j.waiting.is_empty());
+        if !ready {
+            return;
+        }
+        if let Some(job) = self.disc.stats.remove(&id) {
+            let _ = job.reply.send(self.compute_stats(&job.group));
+        }
+    }
+
+    fn compute_stats(&self, group: &GroupId) -> Result<GroupStats, Error> {
+        let rt = self
+            .groups
+            .get(group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        let now = now_ms();
+        let me = self.identity.author();
+        let activity = self.store.author_activity(group)?;
+        let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.hash()).collect();
+        let gs = &self.swarm.behaviour().gossipsub;
+        let subscribed: HashSet<libp2p::PeerId> = gs
+            .all_peers()
+            .filter(|(_, ts)| ts.iter().any(|t| topics.contains(t)))
+            .map(|(p, _)| *p)
+            .collect();
+        let (mut active, mut online, mut found) = (0, 0, 0);
+        let mut gender = GenderCounts::default();
+        let (mut age_sum, mut age_n) = (0u64, 0usize);
+        for m in &rt.state.members {
+            let act = activity.get(m);
+            if act
+                .and_then(|a| a.1)
+                .is_some_and(|t| t + ACTIVE_WINDOW_MS >= now)
+            {
+                active += 1;
+            }
+            let connected = peer_of(m).is_some_and(|p| subscribed.contains(&p));
+            let recent = act.is_some_and(|a| a.0 + ONLINE_WINDOW_MS >= now);
+            if *m == me || connected || recent {
+                online += 1;
+            }
+            let Some(p) = self.records.profile(m)? else {
+                continue;
+            };
+            found += 1;
+            match p.value.gender {
+                Some(Gender::Female) => gender.female += 1,
+                Some(Gender::Male) => gender.male += 1,
+                Some(Gender::Other) => gender.other += 1,
+                None => {}
+            }
+            if let Some(a) = p.value.age(now) {
+                age_sum += u64::from(a);
+                age_n += 1;
+            }
+        }
+        gender.based_on = gender.female + gender.male + gender.other;
+        Ok(GroupStats {
+            group: group.to_string(),
+            name: rt.state.name.clone(),
+            members: rt.state.members.len(),
+            active_7d: active,
+            online,
+            female_ratio: (gender.based_on > 0)
+                .then(|| gender.female as f64 / gender.based_on as f64),
+            gender,
+            average_age: (age_n > 0).then(|| age_sum as f64 / age_n as f64),
+            age_based_on: age_n,
+            profiles_found: found,
+        })
+    }
+}

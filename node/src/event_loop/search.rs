@@ -1,0 +1,305 @@
+//! Search, and the `/qun/discovery/1` request-response traffic.
+//!
+//! A search turns the query into tokens (`keywords::query_tokens`) and asks the DHT for
+//! the providers of each token's key, all at once. Each provider the DHT names is asked,
+//! directly, for its cards of groups indexed under the tokens (at most
+//! [`MAX_PEERS_ASKED`] providers per search). Every card is checked (signature by the
+//! owner, limits, time) and its own tokens are recomputed, so a provider can neither forge
+//! a card nor make an unrelated card match; the newest valid card of each group is kept.
+//! The search ends when every lookup and question is answered, or at `search_timeout`.
+//! Results are ranked by tokens matched, then member count, then freshness.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use libp2p::PeerId;
+use libp2p::request_response::{self, Message, OutboundRequestId, ResponseChannel};
+use qun_protocol::GroupId;
+use qun_protocol::discovery::card::SignedCard;
+use qun_protocol::discovery::keywords;
+use qun_protocol::discovery::wire::{Request, Response};
+use qun_protocol::group::Visibility;
+use qun_protocol::limits::MAX_SEARCH_CARDS;
+
+use super::{EventLoop, now_ms};
+use crate::view::{SearchHit, SearchResult};
+use crate::{Error, Reply};
+
+/// Most providers one search asks for cards.
+pub const MAX_PEERS_ASKED: usize = 24;
+
+/// A running search.
+pub(crate) struct Search {
+    pub query: String,
+    pub tokens: Vec<String>,
+    pub started: Instant,
+    pub lookups_left: usize,
+    pub asks_left: usize,
+    pub providers: HashSet<PeerId>,
+    pub asked: HashSet<PeerId>,
+    pub cards: HashMap<GroupId, SignedCard>,
+    pub refused: usize,
+    pub dht_requests: u32,
+    pub reply: Option<Reply<SearchResult>>,
+}
+
+/// A discovery request we sent.
+pub(crate) enum Sent {
+    /// A search question.
+    Search { search: u64 },
+    /// A join request for a listed group.
+    Join { group: GroupId },
+    /// An approval pushed to a requester.
+    Approval,
+}
+
+impl EventLoop {
+    pub(crate) fn start_search(&mut self, query: String, reply: Reply<SearchResult>) {
+        let tokens = keywords::query_tokens(&query);
+        if tokens.is_empty() {
+            let _ = reply.send(Err(Error::Invalid(format!(
+                "nothing to search for in {query:?}: use a word of 2+ letters or a CJK character"
+            ))));
+            return;
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            let _ = reply.send(Err(Error::Invalid("the DHT is off on this node".into())));
+            return;
+        };
+        let id = self.disc.next_search;
+        self.disc.next_search += 1;
+        for t in &tokens {
+            let q = kad.get_providers(libp2p::kad::RecordKey::new(&keywords::provider_key(t)));
+            self.disc
+                .kad_queries
+                .insert(q, super::dht::KadQuery::Providers { search: id });
+        }
+        let mut search = Search {
+            query,
+            lookups_left: tokens.len(),
+            tokens,
+            started: Instant::now(),
+            asks_left: 0,
+            providers: HashSet::new(),
+            asked: HashSet::new(),
+            cards: HashMap::new(),
+            refused: 0,
+            dht_requests: 0,
+            reply: Some(reply),
+        };
+        for c in self.matching_cards(&search.tokens) {
+            take_card(&mut search, c);
+        }
+        self.disc.searches.insert(id, search);
+    }
+
+    pub(crate) fn search_found_providers(&mut self, id: u64, providers: HashSet<PeerId>) {
+        let me = *self.swarm.local_peer_id();
+        let Some(s) = self.disc.searches.get_mut(&id) else {
+            return;
+        };
+        for p in providers {
+            s.providers.insert(p);
+            if p == me || s.asked.len() >= MAX_PEERS_ASKED || !s.asked.insert(p) {
+                continue;
+            }
+            let req = Request::Search {
+                tokens: s.tokens.clone(),
+            };
+            let rid = self.swarm.behaviour_mut().discovery.send_request(&p, req);
+            self.disc.requests.insert(rid, Sent::Search { search: id });
+            s.asks_left += 1;
+        }
+    }
+
+    pub(crate) fn search_lookup_done(&mut self, id: u64, requests: u32) {
+        if let Some(s) = self.disc.searches.get_mut(&id) {
+            s.lookups_left = s.lookups_left.saturating_sub(1);
+            s.dht_requests += requests;
+        }
+        self.maybe_finish_search(id, false);
+    }
+
+    fn search_answered(&mut self, id: u64, cards: Vec<SignedCard>) {
+        let now = now_ms();
+        if let Some(s) = self.disc.searches.get_mut(&id) {
+            s.asks_left = s.asks_left.saturating_sub(1);
+            for c in cards {
+                if c.check(now).is_ok() && card_matched(&s.tokens, &c) > 0 {
+                    take_card(s, c);
+                } else {
+                    s.refused += 1;
+                }
+            }
+        }
+        self.maybe_finish_search(id, false);
+    }
+
+    /// Ends a search when nothing is outstanding (or `force`, at its deadline).
+    pub(crate) fn maybe_finish_search(&mut self, id: u64, force: bool) {
+        let done = self
+            .disc
+            .searches
+            .get(&id)
+            .is_some_and(|s| force || (s.lookups_left == 0 && s.asks_left == 0));
+        if !done {
+            return;
+        }
+        let Some(mut s) = self.disc.searches.remove(&id) else {
+            return;
+        };
+        let mut hits: Vec<(usize, SearchHit)> = Vec::new();
+        for (g, c) in &s.cards {
+            self.disc.found_cards.insert(*g, c.clone());
+            let v = &c.value;
+            hits.push((
+                card_matched(&s.tokens, c),
+                SearchHit {
+                    group: g.to_string(),
+                    name: v.name().to_owned(),
+                    description: v.meta.description.clone(),
+                    tags: v.meta.tags.clone(),
+                    members: v.members,
+                    visibility: v.visibility().as_str().to_owned(),
+                    matched: card_matched(&s.tokens, c),
+                    issued_ms: v.issued_ms,
+                },
+            ));
+        }
+        hits.sort_by(|a, b| {
+            (b.0, b.1.members, b.1.issued_ms).cmp(&(a.0, a.1.members, a.1.issued_ms))
+        });
+        let result = SearchResult {
+            query: std::mem::take(&mut s.query),
+            tokens: std::mem::take(&mut s.tokens),
+            hits: hits.into_iter().map(|(_, h)| h).collect(),
+            providers: s.providers.len(),
+            peers_asked: s.asked.len(),
+            dht_requests: s.dht_requests,
+            cards_refused: s.refused,
+            elapsed_ms: s.started.elapsed().as_millis() as u64,
+        };
+        if let Some(reply) = s.reply.take() {
+            let _ = reply.send(Ok(result));
+        }
+    }
+
+    /// Ends searches past their deadline.
+    pub(crate) fn expire_searches(&mut self) {
+        let timeout = self.config.search_timeout;
+        let late: Vec<u64> = self
+            .disc
+            .searches
+            .iter()
+            .filter(|(_, s)| s.started.elapsed() >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            self.maybe_finish_search(id, true);
+        }
+    }
+
+    /// The cards we hold of our public and listed groups indexed under any of `tokens`.
+    fn matching_cards(&self, tokens: &[String]) -> Vec<SignedCard> {
+        let mut out = Vec::new();
+        for (g, rt) in &self.groups {
+            if rt.record.genesis.genesis.visibility == Visibility::Private {
+                continue;
+            }
+            let idx = keywords::index_tokens(&rt.state.name, &rt.state.tags);
+            if keywords::matched(tokens, &idx) == 0 {
+                continue;
+            }
+            if let Ok(Some(c)) = self.records.card(g) {
+                out.push(c);
+            }
+            if out.len() == MAX_SEARCH_CARDS {
+                break;
+            }
+        }
+        out
+    }
+
+    pub(crate) fn handle_discovery(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                Message::Request {
+                    request, channel, ..
+                } => self.serve_discovery(peer, request, channel),
+                Message::Response {
+                    request_id,
+                    response,
+                } => self.on_discovery_response(peer, request_id, response),
+            },
+            request_response::Event::OutboundFailure {
+                request_id,
+                peer,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "discovery request failed");
+                match self.disc.requests.remove(&request_id) {
+                    Some(Sent::Search { search }) => self.search_answered(search, Vec::new()),
+                    Some(Sent::Join { group }) => {
+                        self.disc.join_sent.remove(&group);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn serve_discovery(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
+        let res = match req {
+            Request::Search { tokens } => Response::Cards(self.matching_cards(&tokens)),
+            Request::Join(r) => self.serve_join_request(peer, *r),
+            Request::Approved(a) => match self.complete_approval(*a) {
+                Ok(()) => Response::Ack,
+                Err(e) => Response::Refused(e.to_string()),
+            },
+        };
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .discovery
+            .send_response(channel, res);
+    }
+
+    fn on_discovery_response(&mut self, peer: PeerId, id: OutboundRequestId, res: Response) {
+        match (self.disc.requests.remove(&id), res) {
+            (Some(Sent::Search { search }), Response::Cards(cards)) => {
+                self.search_answered(search, cards)
+            }
+            (Some(Sent::Search { search }), _) => self.search_answered(search, Vec::new()),
+            (Some(Sent::Join { group }), Response::Join(status)) => {
+                self.on_join_status(group, status)
+            }
+            (Some(Sent::Join { group }), other) => {
+                tracing::debug!(%peer, %group, ?other, "join request not taken");
+            }
+            (Some(Sent::Approval), other) => {
+                tracing::debug!(%peer, ?other, "approval pushed");
+            }
+            (None, _) => {}
+        }
+    }
+}
+
+/// How many of `tokens` a card's group is indexed under.
+fn card_matched(tokens: &[String], c: &SignedCard) -> usize {
+    let idx = keywords::index_tokens(c.value.name(), &c.value.meta.tags);
+    keywords::matched(tokens, &idx)
+}
+
+fn take_card(s: &mut Search, c: SignedCard) {
+    let Ok(g) = c.value.group() else {
+        return;
+    };
+    match s.cards.get(&g) {
+        Some(old) if !c.is_newer_than(old) => {}
+        _ => {
+            s.cards.insert(g, c);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Discovery state on disk, in trees of the node's sled database:
+//! * `cards`: group id → the newest valid signed card we hold (ours, or fetched), which
+//!   we republish and hand to searchers;
+//! * `profiles`: author id → the newest valid signed profile we hold (ours included);
+//! * `join_in`: group id ‖ requester → a join request we received, and our decision;
+//! * `join_out`: group id → a join request we sent and still wait on.
+//!
+//! Everything here was validated before it was written; it is decoded with limits anyway.
+
+use qun_protocol::codec;
+use qun_protocol::discovery::card::SignedCard;
+use qun_protocol::discovery::join::{SignedApproval, SignedRequest};
+use qun_protocol::discovery::profile::SignedProfile;
+use qun_protocol::{AuthorId, GroupId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Error, Store};
+
+/// Largest value in these trees.
+const MAX_VALUE_BYTES: usize = 16 * 1024;
+
+/// A join request we received.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Incoming {
+    /// The signed request.
+    pub request: SignedRequest,
+    /// Our approval, once approved.
+    pub approval: Option<SignedApproval>,
+    /// Whether we rejected it.
+    pub rejected: bool,
+}
+
+impl Incoming {
+    /// `pending`, `approved` or `rejected`.
+    pub fn status(&self) -> &'static str {
+        if self.approval.is_some() {
+            "approved"
+        } else if self.rejected {
+            "rejected"
+        } else {
+            "pending"
+        }
+    }
+}
+
+/// A join request we sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// The group's card (owner, addresses).
+    pub card: SignedCard,
+    /// The signed request.
+    pub request: SignedRequest,
+    /// History wanted once joined.
+    pub since_join: bool,
+}
+
+/// The discovery trees.
+#[derive(Clone)]
+pub struct Records {
+    cards: sled::Tree,
+    profiles: sled::Tree,
+    join_in: sled::Tree,
+    join_out: sled::Tree,
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, Error> {
+    codec::encode(v).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, Error> {
+    codec::decode(b, MAX_VALUE_BYTES).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn get<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, Error> {
+    tree.get(key)?.map(|v| dec(&v)).transpose()
+}
+
+fn all<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, Error> {
+    tree.scan_prefix(prefix).map(|kv| dec(&kv?.1)).collect()
+}
+
+fn pair_key(group: &GroupId, author: &AuthorId) -> [u8; 64] {
+    let mut k = [0u8; 64];
+    k[..32].copy_from_slice(group.as_bytes());
+    k[32..].copy_from_slice(author.as_bytes());
+    k
+}
+
+impl Records {
+    /// Opens the trees in `store`'s database.
+    pub fn open(store: &Store) -> Result<Self, Error> {
+        Ok(Self {
+            cards: store.open_tree("cards")?,
+            profiles: store.open_tree("profiles")?,
+            join_in: store.open_tree("join_in")?,
+            join_out: store.open_tree("join_out")?,
+        })
+    }
+
+    /// The card held for a group.
+    pub fn card(&self, group: &GroupId) -> Result<Option<SignedCard>, Error> {
+        get(&self.cards, group.as_bytes())
+    }
+
+    /// Holds a card (the caller checked it is valid and newer).
+    pub fn put_card(&self, group: &GroupId, card: &SignedCard) -> Result<(), Error> {
+        self.cards.insert(group.as_bytes(), enc(card)?)?;
+        Ok(())
+    }
+
+    /// Forgets a group's card.
+    pub fn remove_card(&self, group: &GroupId) -> Result<(), Error> {
+        self.cards.remove(group.as_bytes())?;
+        Ok(())
+    }
+
+    /// The profile held for an author.
+    pub fn profile(&self, author: &AuthorId) -> Result<Option<SignedProfile>, Error> {
+        get(&self.profiles, author.as_bytes())
+    }
+
+    /// Holds a profile (the caller checked it is valid and newer).
+    pub fn put_profile(&self, profile: &SignedProfile) -> Result<(), Error> {
+        self.profiles
+            .insert(profile.signer.as_bytes(), enc(profile)?)?;
+        Ok(())
+    }
+
+    /// A join request received.
+    pub fn incoming(&self, group: &GroupId, who: &AuthorId) -> Result<Option<Incoming>, Error> {
+        get(&self.join_in, &pair_key(group, who))
+    }
+
+    /// Every join request received for a group.
+    pub fn incoming_all(&self, group: &GroupId) -> Result<Vec<Incoming>, Error> {
+        all(&self.join_in, group.as_bytes())
+    }
+
+    /// Saves a received join request.
+    pub fn put_incoming(&self, group: &GroupId, inc: &Incoming) -> Result<(), Error> {
+        self.join_in
+            .insert(pair_key(group, &inc.request.signer), enc(inc)?)?;
+        Ok(())
+    }
+
+    /// Every join request we sent and wait on.
+    pub fn outgoing_all(&self) -> Result<Vec<(GroupId, Outgoing)>, Error> {
+        let mut out = Vec::new();
+        for kv in self.join_out.iter() {
+            let (k, v) = kv?;
+            let id: [u8; 32] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| Error::Corrupt("join_out key".into()))?;
+            out.push((GroupId::from_bytes(id), dec(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Saves a join request we sent.
+    pub fn put_outgoing(&self, group: &GroupId, out: &Outgoing) -> Result<(), Error> {
+        self.join_out.insert(group.as_bytes(), enc(out)?)?;
+        Ok(())
+    }
+
+    /// Forgets a join request we sent (joined, or rejected).
+    pub fn remove_outgoing(&self, group: &GroupId) -> Result<(), Error> {
+        self.join_out.remove(group.as_bytes())?;
+        Ok(())
+    }
+}
