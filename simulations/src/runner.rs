@@ -205,6 +205,7 @@ impl Runner {
             store_flush_every: None,
             metrics: true,
             transport,
+            ..Config::default()
         }
     }
 
