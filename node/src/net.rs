@@ -156,7 +156,9 @@ fn kademlia(peer_id: PeerId, cfg: &Config) -> kad::Behaviour<kad::store::MemoryS
     let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
     kad_cfg.set_periodic_bootstrap_interval(Some(Duration::from_secs(300)));
     kad_cfg.set_record_filtering(kad::StoreInserts::FilterBoth);
-    kad_cfg.set_query_timeout(cfg.search_timeout.max(Duration::from_secs(5)));
+    // Searches have their own deadline (`search_timeout`); a provider announcement on a
+    // busy node may take a while and must not be cut short.
+    kad_cfg.set_query_timeout(Duration::from_secs(60));
     let store_cfg = kad::store::MemoryStoreConfig {
         max_records: 4096,
         max_value_bytes: qun_protocol::limits::MAX_CARD_BYTES

@@ -61,7 +61,7 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 /// Most keyword tokens indexed for one group (each is a DHT provider key).
 pub const MAX_INDEX_TOKENS: usize = 96;
 /// Longest Latin prefix indexed, in characters (longer query words are cut to it).
-pub const MAX_PREFIX_CHARS: usize = 16;
+pub const MAX_PREFIX_CHARS: usize = 12;
 /// Most tokens of one search query.
 pub const MAX_QUERY_TOKENS: usize = 12;
 /// Most cards in one search answer.

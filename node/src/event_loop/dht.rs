@@ -38,6 +38,9 @@ use crate::NodeEvent;
 /// recent member count and addresses.
 const CARD_REFRESH: Duration = Duration::from_secs(3600);
 
+/// How soon an announcement round runs again after a keyword announcement failed.
+const PROVIDE_RETRY: Duration = Duration::from_secs(30);
+
 /// What a Kademlia query we started is for.
 pub(crate) enum KadQuery {
     /// Providers of one token of a search.
@@ -74,6 +77,11 @@ impl EventLoop {
                 stats,
                 step,
             } => {
+                if let QueryResult::StartProviding(Err(e)) = &result {
+                    // Try again soon rather than at the next round.
+                    tracing::debug!(error = %e, "keyword announcement failed");
+                    self.schedule_announce(PROVIDE_RETRY);
+                }
                 self.kad_progress(id, result);
                 if step.last
                     && let Some(q) = self.disc.kad_queries.remove(&id)
@@ -360,6 +368,7 @@ impl EventLoop {
         for t in old.iter().filter(|t| !tokens.contains(t)) {
             kad.stop_providing(&kad::RecordKey::new(&keywords::provider_key(t)));
         }
+        tracing::debug!(group = %g, tokens = tokens.len(), "announcing group");
         for t in &tokens {
             if let Err(e) = kad.start_providing(kad::RecordKey::new(&keywords::provider_key(t))) {
                 tracing::debug!(error = %e, "could not provide a keyword");

@@ -98,6 +98,7 @@ impl EventLoop {
         let Some(s) = self.disc.searches.get_mut(&id) else {
             return;
         };
+        tracing::debug!(search = id, ?providers, "providers found");
         for p in providers {
             s.providers.insert(p);
             if p == me || s.asked.len() >= MAX_PEERS_ASKED || !s.asked.insert(p) {
@@ -148,6 +149,25 @@ impl EventLoop {
         let Some(mut s) = self.disc.searches.remove(&id) else {
             return;
         };
+        // At the deadline: count what the unfinished lookups sent, and stop them.
+        let running: Vec<libp2p::kad::QueryId> = self
+            .disc
+            .kad_queries
+            .iter()
+            .filter(
+                |(_, q)| matches!(q, super::dht::KadQuery::Providers { search } if *search == id),
+            )
+            .map(|(q, _)| *q)
+            .collect();
+        for q in running {
+            self.disc.kad_queries.remove(&q);
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+                && let Some(mut query) = kad.query_mut(&q)
+            {
+                s.dht_requests += query.stats().num_requests();
+                query.finish();
+            }
+        }
         let mut hits: Vec<(usize, SearchHit)> = Vec::new();
         for (g, c) in &s.cards {
             self.disc.found_cards.insert(*g, c.clone());

@@ -107,7 +107,7 @@ impl Signed<Card> {
     /// Decodes and checks a card: limits, signature, signer is the owner, version,
     /// visibility rules, and a time not in the future.
     pub fn decode_card(bytes: &[u8], now_ms: u64) -> Result<Self, Error> {
-        let signed: Self = Signed::decode(bytes, MAX_CARD_BYTES, DOMAIN_CARD)?;
+        let signed: Self = crate::codec::decode(bytes, MAX_CARD_BYTES)?;
         signed.check(now_ms)?;
         Ok(signed)
     }

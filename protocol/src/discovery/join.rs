@@ -107,6 +107,12 @@ impl Signed<Approval> {
                 signer: admin.author(),
             });
         }
+        if genesis.genesis.visibility != Visibility::Listed {
+            return Err(Error::Invalid("approvals are for listed groups".into()));
+        }
+        genesis
+            .verify()
+            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
         let group = genesis.id()?;
         let sealed = seal::seal(
             &requester,

@@ -7,7 +7,7 @@
 //!   found by any two-character part of it, and by any single character;
 //! * a run of other letters and digits is a word; it gives itself (if at least 2
 //!   characters) and its prefixes from 3 characters up to [`MAX_PREFIX_CHARS`]:
-//!   "photography" → pho phot photo ... photography (cut at 16);
+//!   "photography" → pho phot photo ... photography (cut at 12 characters);
 //! * everything else separates runs.
 //!
 //! A tag is indexed like a name, and also whole (normalised), so a multi-word tag is found
@@ -32,15 +32,22 @@ const DOMAIN_KEYWORD: &[u8] = b"qun/v1/keyword\0";
 /// Length of a provider key (2-byte multihash header + 32-byte SHA-256).
 pub const PROVIDER_KEY_LEN: usize = 34;
 
-/// NFKC, then lowercase.
+/// NFKC, lowercase, and NFKC again (lowercasing can leave text that is not NFKC, e.g.
+/// "İ" followed by a combining mark), so that normalising twice changes nothing.
 pub fn normalize(text: &str) -> String {
-    text.nfkc().collect::<String>().to_lowercase()
+    text.nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfkc()
+        .collect()
 }
 
 /// Whether `c` is written without spaces between words (Han, kana, Hangul).
 pub fn is_cjk(c: char) -> bool {
     matches!(c as u32,
-        0x3040..=0x30FF        // Hiragana, Katakana
+        0x3040..=0x3098        // Hiragana (not the voiced sound marks after it)
+        | 0x309D..=0x30FA      // Hiragana iteration marks, Katakana (not the middle dot)
+        | 0x30FC..=0x30FF      // prolonged sound mark, Katakana iteration marks
         | 0x3400..=0x4DBF      // CJK Extension A
         | 0x4E00..=0x9FFF      // CJK Unified Ideographs
         | 0xAC00..=0xD7AF      // Hangul syllables
@@ -131,10 +138,7 @@ fn index_text(text: &str, out: &mut Tokens) {
 pub fn index_tokens(name: &str, tags: &[String]) -> Vec<String> {
     let mut out = Tokens::new(MAX_INDEX_TOKENS);
     for tag in tags {
-        let whole = normalize(tag.trim());
-        if whole.chars().count() <= MAX_PREFIX_CHARS {
-            out.push(whole);
-        }
+        out.push(normalize(tag.trim()));
     }
     index_text(name, &mut out);
     for tag in tags {

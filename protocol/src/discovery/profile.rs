@@ -153,7 +153,7 @@ impl Signed<Profile> {
 
     /// Decodes and checks a profile: limits, signature, version, time.
     pub fn decode_profile(bytes: &[u8], now_ms: u64) -> Result<Self, Error> {
-        let signed: Self = Signed::decode(bytes, MAX_PROFILE_BYTES, DOMAIN_PROFILE)?;
+        let signed: Self = crate::codec::decode(bytes, MAX_PROFILE_BYTES)?;
         signed.check(now_ms)?;
         Ok(signed)
     }

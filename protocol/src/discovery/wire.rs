@@ -63,44 +63,56 @@ pub enum Response {
 }
 
 impl Request {
-    /// Encodes within the request limit.
+    /// Encodes within the request limits (what this encodes, [`Self::decode`] accepts).
     pub fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        self.check()?;
         encode_within(self, MAX_DISCOVERY_REQUEST_BYTES)
     }
 
     /// Decodes with the request limit; a search with too many tokens is refused.
     pub fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
         let r: Self = codec::decode(bytes, MAX_DISCOVERY_REQUEST_BYTES)?;
-        if let Request::Search { tokens } = &r
-            && tokens.len() > MAX_QUERY_TOKENS
-        {
-            return Err(codec::Error::Malformed(format!(
-                "{} search tokens; at most {MAX_QUERY_TOKENS}",
-                tokens.len()
-            )));
-        }
+        r.check()?;
         Ok(r)
+    }
+
+    fn check(&self) -> Result<(), codec::Error> {
+        match self {
+            Request::Search { tokens } if tokens.len() > MAX_QUERY_TOKENS => {
+                Err(codec::Error::Malformed(format!(
+                    "{} search tokens; at most {MAX_QUERY_TOKENS}",
+                    tokens.len()
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
 impl Response {
-    /// Encodes within the response limit.
+    /// Encodes within the response limits (what this encodes, [`Self::decode`] accepts).
     pub fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        self.check()?;
         encode_within(self, MAX_DISCOVERY_RESPONSE_BYTES)
     }
 
     /// Decodes with the response limit; too many cards is refused.
     pub fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
         let r: Self = codec::decode(bytes, MAX_DISCOVERY_RESPONSE_BYTES)?;
-        if let Response::Cards(cards) = &r
-            && cards.len() > MAX_SEARCH_CARDS
-        {
-            return Err(codec::Error::Malformed(format!(
-                "{} cards; at most {MAX_SEARCH_CARDS}",
-                cards.len()
-            )));
-        }
+        r.check()?;
         Ok(r)
+    }
+
+    fn check(&self) -> Result<(), codec::Error> {
+        match self {
+            Response::Cards(cards) if cards.len() > MAX_SEARCH_CARDS => {
+                Err(codec::Error::Malformed(format!(
+                    "{} cards; at most {MAX_SEARCH_CARDS}",
+                    cards.len()
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
