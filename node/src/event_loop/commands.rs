@@ -333,6 +333,7 @@ impl EventLoop {
                 self.outbox.remove(&topic.hash());
             }
         }
+        self.forget_discovery(group);
         self.store.remove_group(group)?;
         self.store.flush_blocking()?;
         Ok(())

@@ -311,6 +311,48 @@ impl EventLoop {
             .collect()
     }
 
+    /// Addresses for a card: two of ours, then one each of members connected to us and
+    /// subscribed to the group (so a joiner reaches the group while we are away).
+    fn card_addrs(&self, g: &GroupId) -> Vec<Vec<u8>> {
+        let mut out = self.own_addrs_bin(2);
+        let Some(rt) = self.groups.get(g) else {
+            return out;
+        };
+        let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.hash()).collect();
+        let members = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_peers()
+            .filter(|(_, ts)| ts.iter().any(|t| topics.contains(t)))
+            .map(|(p, _)| *p);
+        for p in members {
+            if out.len() >= MAX_CARD_ADDRS {
+                break;
+            }
+            let addr = self.disc.listen_of.get(&p).and_then(|a| {
+                a.iter()
+                    .map(|a| a.clone().with(Protocol::P2p(p)).to_vec())
+                    .find(|b| b.len() <= qun_protocol::limits::MAX_ADDR_BYTES)
+            });
+            out.extend(addr);
+        }
+        out
+    }
+
+    /// Stops announcing a group we left, and forgets its card.
+    pub(crate) fn forget_discovery(&mut self, g: &GroupId) {
+        let tokens = self.disc.provided.remove(g).unwrap_or_default();
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            for t in &tokens {
+                kad.stop_providing(&kad::RecordKey::new(&keywords::provider_key(t)));
+            }
+        }
+        if let Err(e) = self.records.remove_card(g) {
+            tracing::warn!(error = %e, "could not forget a card");
+        }
+    }
+
     /// Asks for an announcement round after `delay` (keeps an earlier one).
     pub(crate) fn schedule_announce(&mut self, delay: Duration) {
         let at = Instant::now() + delay;
@@ -394,7 +436,7 @@ impl EventLoop {
                 tags: rt.state.tags.clone(),
             },
             members: rt.state.members.len().min(u32::MAX as usize) as u32,
-            addrs: self.own_addrs_bin(MAX_CARD_ADDRS),
+            addrs: self.card_addrs(&g),
             secret,
             issued_ms: now_ms(),
         };
@@ -449,4 +491,7 @@ pub(crate) struct Discovery {
     pub next_stats: u64,
     /// When each pending join request was last sent.
     pub join_sent: HashMap<GroupId, Instant>,
+    /// Listen addresses connected peers reported (identify), for the member addresses on
+    /// our cards.
+    pub listen_of: HashMap<PeerId, Vec<Multiaddr>>,
 }

@@ -121,17 +121,32 @@ impl EventLoop {
         self.maybe_finish_search(id, false);
     }
 
-    fn search_answered(&mut self, id: u64, cards: Vec<SignedCard>) {
+    /// A provider's answer: each card is checked and must match; a forged card (or one
+    /// that does not match what we asked, which an honest peer never sends) penalises the
+    /// provider.
+    fn search_answered(&mut self, id: u64, from: Option<PeerId>, cards: Vec<SignedCard>) {
         let now = now_ms();
+        let mut bad = None;
         if let Some(s) = self.disc.searches.get_mut(&id) {
             s.asks_left = s.asks_left.saturating_sub(1);
             for c in cards {
-                if c.check(now).is_ok() && card_matched(&s.tokens, &c) > 0 {
-                    take_card(s, c);
-                } else {
-                    s.refused += 1;
+                let verdict = c.check(now).map_err(|e| e.to_string()).and_then(|()| {
+                    match card_matched(&s.tokens, &c) {
+                        0 => Err("a card that does not match the search".to_owned()),
+                        _ => Ok(()),
+                    }
+                });
+                match verdict {
+                    Ok(()) => take_card(s, c),
+                    Err(e) => {
+                        s.refused += 1;
+                        bad = Some(e);
+                    }
                 }
             }
+        }
+        if let (Some(peer), Some(reason)) = (from, bad) {
+            self.penalise(peer, format!("search answer refused: {reason}"));
         }
         self.maybe_finish_search(id, false);
     }
@@ -259,7 +274,7 @@ impl EventLoop {
             } => {
                 tracing::debug!(%peer, %error, "discovery request failed");
                 match self.disc.requests.remove(&request_id) {
-                    Some(Sent::Search { search }) => self.search_answered(search, Vec::new()),
+                    Some(Sent::Search { search }) => self.search_answered(search, None, Vec::new()),
                     Some(Sent::Join { group }) => {
                         self.disc.join_sent.remove(&group);
                     }
@@ -289,9 +304,9 @@ impl EventLoop {
     fn on_discovery_response(&mut self, peer: PeerId, id: OutboundRequestId, res: Response) {
         match (self.disc.requests.remove(&id), res) {
             (Some(Sent::Search { search }), Response::Cards(cards)) => {
-                self.search_answered(search, cards)
+                self.search_answered(search, Some(peer), cards)
             }
-            (Some(Sent::Search { search }), _) => self.search_answered(search, Vec::new()),
+            (Some(Sent::Search { search }), _) => self.search_answered(search, None, Vec::new()),
             (Some(Sent::Join { group }), Response::Join(status)) => {
                 self.on_join_status(group, status)
             }

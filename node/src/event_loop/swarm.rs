@@ -35,6 +35,9 @@ impl EventLoop {
                         kad.add_address(&peer_id, addr.clone());
                     }
                 }
+                self.disc
+                    .listen_of
+                    .insert(peer_id, info.listen_addrs.iter().take(8).cloned().collect());
                 let addrs: Vec<String> = info.listen_addrs.iter().map(|a| a.to_string()).collect();
                 if let Err(e) = self.store.put_peer(&peer_id.to_bytes(), &addrs) {
                     tracing::warn!(error = %e, "could not remember peer");
@@ -80,6 +83,7 @@ impl EventLoop {
             } => {
                 if num_established == 0 {
                     self.connected.remove(&peer_id);
+                    self.disc.listen_of.remove(&peer_id);
                     self.sync_rate.remove(&peer_id);
                     self.sessions.retain(|(p, _), _| *p != peer_id);
                     self.emit(NodeEvent::PeerDisconnected {
