@@ -223,6 +223,17 @@ async fn search_join_request_and_stats_on_thirty_nodes() {
     let welcome = BTreeSet::from(["welcome, reader of this history".to_string()]);
     wait_texts("requester", &requester, listed_id, &welcome).await;
 
+    // Joining by id with no search first: the card comes from the DHT.
+    let out = requester.join_group(bj_id, "", History::All).await.unwrap();
+    assert_eq!((out.status.as_str(), out.name.as_str()), ("joined", "北京摄影"));
+    assert!(requester.group_info(bj_id).await.is_ok());
+    // A private group's id finds nothing.
+    let err = requester
+        .join_group(secret.group.parse().unwrap(), "", History::All)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, qun_node::Error::NotFound(_)), "{err}");
+
     // Stats of the public group, from its owner: 6 members (5 + the searcher).
     let stats = eventually(DEADLINE, "stats with 6 members", || async {
         let s = nodes[1]
