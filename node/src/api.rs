@@ -5,6 +5,10 @@
 //! `GROUP` in a path is a group id, an unambiguous id prefix, or an unambiguous name.
 //! Errors are `{"error": "..."}` with a 4xx/5xx status. `GET /v1/events` is a Server-Sent
 //! Events stream of [`NodeEvent`]s. The README lists every route.
+//!
+//! Discovery (search, joining by group id, join requests, profiles, group stats) goes
+//! through the same [`Node`] methods as everything else; `AUTHOR` in a path is an author
+//! id (the same text as its PeerId).
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -22,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{CreateGroup, Error, Node, NodeEvent, keys};
+use qun_protocol::{AuthorId, GroupId};
+
+use crate::{CreateGroup, Error, Node, NodeEvent, ProfileUpdate, keys};
 
 /// File in the data dir that tells clients where the API is and its token.
 pub const API_FILE: &str = "api.json";
@@ -67,10 +73,12 @@ struct ApiError(StatusCode, String);
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
-            Error::UnknownGroup(_) => StatusCode::NOT_FOUND,
+            Error::UnknownGroup(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Ambiguous { .. } => StatusCode::CONFLICT,
             Error::NotAllowed(_) => StatusCode::FORBIDDEN,
-            Error::Invalid(_) | Error::Invite(_) | Error::Message(_) => StatusCode::BAD_REQUEST,
+            Error::Invalid(_) | Error::Invite(_) | Error::Message(_) | Error::Discovery(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Error::Closed => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -86,6 +94,21 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// A 400 answer.
+fn bad_request(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+/// Parses an id from a path or body, naming `what` in the 400 answer.
+fn parse_id<T>(what: &str, text: &str) -> Result<T, ApiError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| bad_request(format!("{what} {text:?}: {e}")))
+}
+
 /// The API's routes over `node`, requiring `token`.
 pub fn router(node: Node, token: String) -> Router {
     let ctx = Ctx { node, token };
@@ -99,6 +122,17 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/groups/{group}/messages", get(history).post(send))
         .route("/v1/groups/{group}/announcement", post(announce))
         .route("/v1/groups/{group}/sync", post(sync))
+        .route("/v1/groups/{group}/stats", get(stats))
+        .route("/v1/groups/{group}/requests", get(requests))
+        .route(
+            "/v1/groups/{group}/requests/{author}/approve",
+            post(approve),
+        )
+        .route("/v1/groups/{group}/requests/{author}/reject", post(reject))
+        .route("/v1/search", get(search))
+        .route("/v1/profile", get(own_profile).post(set_profile))
+        .route("/v1/profile/{author}", get(profile))
+        .route("/v1/discovery/announce", post(announce_discovery))
         .route("/v1/events", get(events))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
         .with_state(ctx)
@@ -143,17 +177,55 @@ async fn create(State(ctx): State<Ctx>, Json(req): Json<CreateGroup>) -> ApiResu
     Ok(Json(ctx.node.create_group(req).await?))
 }
 
+/// `POST /v1/groups/join`: exactly one of `invite` and `group`.
 #[derive(Deserialize)]
 struct JoinReq {
-    invite: String,
+    /// An invite code (text around it is fine).
+    #[serde(default)]
+    invite: Option<String>,
+    /// A group id found by search.
+    #[serde(default)]
+    group: Option<String>,
+    /// For a listed group joined by id: a note to its admins.
+    #[serde(default)]
+    note: String,
     /// `all` (default) or `since-join`.
     #[serde(default)]
     history: crate::History,
 }
 
-async fn join(State(ctx): State<Ctx>, Json(req): Json<JoinReq>) -> ApiResult<serde_json::Value> {
-    let group = ctx.node.join_with(&req.invite, req.history).await?;
-    Ok(Json(json!({ "group": group.to_string() })))
+async fn join(State(ctx): State<Ctx>, Json(req): Json<JoinReq>) -> ApiResult<crate::JoinOutcome> {
+    match (req.invite, req.group) {
+        (Some(invite), None) => {
+            if !req.note.is_empty() {
+                return Err(bad_request(
+                    "a note is for a join request by group id; an invite needs none",
+                ));
+            }
+            let group = ctx.node.join_with(&invite, req.history).await?;
+            // The join has happened: a name we cannot read now must not turn it into an error.
+            let name = ctx
+                .node
+                .group_info(group)
+                .await
+                .map(|i| i.name)
+                .unwrap_or_default();
+            Ok(Json(crate::JoinOutcome {
+                group: group.to_string(),
+                name,
+                status: "joined".into(),
+            }))
+        }
+        (None, Some(g)) => {
+            let group: GroupId = parse_id("group id", &g)?;
+            Ok(Json(
+                ctx.node.join_group(group, &req.note, req.history).await?,
+            ))
+        }
+        _ => Err(bad_request(
+            "give either \"invite\" (an invite code) or \"group\" (a group id)",
+        )),
+    }
 }
 
 async fn info(State(ctx): State<Ctx>, UrlPath(g): UrlPath<String>) -> ApiResult<crate::GroupInfo> {
@@ -269,9 +341,102 @@ async fn announce(
     ))
 }
 
+async fn stats(
+    State(ctx): State<Ctx>,
+    UrlPath(g): UrlPath<String>,
+) -> ApiResult<crate::GroupStats> {
+    let group = ctx.node.resolve(&g).await?;
+    Ok(Json(ctx.node.group_stats(group).await?))
+}
+
+async fn requests(
+    State(ctx): State<Ctx>,
+    UrlPath(g): UrlPath<String>,
+) -> ApiResult<Vec<crate::JoinRequestView>> {
+    let group = ctx.node.resolve(&g).await?;
+    Ok(Json(ctx.node.join_requests(group).await?))
+}
+
+async fn decide(
+    ctx: Ctx,
+    g: &str,
+    author: &str,
+    approve: bool,
+) -> ApiResult<crate::JoinRequestView> {
+    let group = ctx.node.resolve(g).await?;
+    let requester: AuthorId = parse_id("author id", author)?;
+    Ok(Json(ctx.node.decide_join(group, requester, approve).await?))
+}
+
+async fn approve(
+    State(ctx): State<Ctx>,
+    UrlPath((g, author)): UrlPath<(String, String)>,
+) -> ApiResult<crate::JoinRequestView> {
+    decide(ctx, &g, &author, true).await
+}
+
+async fn reject(
+    State(ctx): State<Ctx>,
+    UrlPath((g, author)): UrlPath<(String, String)>,
+) -> ApiResult<crate::JoinRequestView> {
+    decide(ctx, &g, &author, false).await
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+}
+
+async fn search(
+    State(ctx): State<Ctx>,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<crate::SearchResult> {
+    let query =
+        q.q.filter(|q| !q.trim().is_empty())
+            .ok_or_else(|| bad_request("search needs a query: ?q=WORDS"))?;
+    Ok(Json(ctx.node.search(&query).await?))
+}
+
+async fn own_profile(State(ctx): State<Ctx>) -> ApiResult<crate::ProfileView> {
+    Ok(Json(ctx.node.profile(None).await?))
+}
+
+async fn profile(
+    State(ctx): State<Ctx>,
+    UrlPath(author): UrlPath<String>,
+) -> ApiResult<crate::ProfileView> {
+    let author: AuthorId = parse_id("author id", &author)?;
+    Ok(Json(ctx.node.profile(Some(author)).await?))
+}
+
+async fn set_profile(
+    State(ctx): State<Ctx>,
+    Json(update): Json<ProfileUpdate>,
+) -> ApiResult<crate::ProfileView> {
+    Ok(Json(ctx.node.set_profile(update).await?))
+}
+
+async fn announce_discovery(State(ctx): State<Ctx>) -> ApiResult<serde_json::Value> {
+    ctx.node.announce_discovery().await?;
+    Ok(Json(json!({ "ok": true })))
+}
+
 #[derive(Deserialize)]
 struct EventsQuery {
     group: Option<String>,
+}
+
+/// The group an event is about, if any: what `GET /v1/events?group=` filters on.
+fn event_group(ev: &NodeEvent) -> Option<&str> {
+    match ev {
+        NodeEvent::Message(m) => Some(&m.group),
+        NodeEvent::JoinRequested { group, .. }
+        | NodeEvent::Joined { group }
+        | NodeEvent::JoinRejected { group } => Some(group),
+        NodeEvent::PeerConnected { .. }
+        | NodeEvent::PeerDisconnected { .. }
+        | NodeEvent::Rejected { .. } => None,
+    }
 }
 
 async fn events(
@@ -287,11 +452,9 @@ async fn events(
         loop {
             match rx.recv().await {
                 Ok(ev) => {
-                    if let (Some(f), NodeEvent::Message(m)) = (&filter, &ev) {
-                        if &m.group != f {
-                            continue;
-                        }
-                    } else if filter.is_some() {
+                    if let Some(f) = &filter
+                        && event_group(&ev) != Some(f.as_str())
+                    {
                         continue;
                     }
                     let data = serde_json::to_string(&ev).unwrap_or_default();
