@@ -7,6 +7,7 @@
 mod client;
 mod daemon;
 mod demo;
+mod discover;
 mod output;
 mod sync;
 
@@ -57,9 +58,14 @@ enum Cmd {
     Id,
     /// Show connected peers.
     Peers,
-    /// Create, join, list, inspect, invite to and leave groups.
+    /// Create, join, list, inspect, invite to and leave groups; join requests and stats.
     #[command(subcommand)]
     Group(GroupCmd),
+    /// Search the network for public and listed groups by name or tag; best first.
+    Search(discover::SearchArgs),
+    /// Set or show a profile (name, bio, gender, birth year, groups shown).
+    #[command(subcommand)]
+    Profile(discover::ProfileCmd),
     /// Send a text message to a group (printed once it is stored).
     Send {
         /// Group id or name.
@@ -133,15 +139,11 @@ enum GroupCmd {
         #[arg(long)]
         qr: bool,
     },
-    /// Join a group with an invite code (pasted text around the code is fine).
-    Join {
-        /// The invite code.
-        invite: String,
-        /// How much history to fetch: `all`, or `since-join` (only what is written from
-        /// now on, with a minute of clock slack).
-        #[arg(long, default_value = "all", value_parser = ["all", "since-join"])]
-        history: String,
-    },
+    /// Join a group with an invite code, or by a group id from `qun search`.
+    ///
+    /// Pasted text around an invite code is fine. By group id, a public group is joined at
+    /// once, and a listed one once an admin approves the request (`--note` goes with it).
+    Join(discover::JoinArgs),
     /// List joined groups.
     List,
     /// Show a group: name, topic, epoch, members, mesh peers, announcement.
@@ -151,6 +153,31 @@ enum GroupCmd {
     },
     /// Leave a group and delete its local history.
     Leave {
+        /// Group id or name.
+        group: String,
+    },
+    /// List the join requests of a listed group you administer.
+    Requests {
+        /// Group id or name.
+        group: String,
+    },
+    /// Approve a join request: the requester gets the group key and joins.
+    Approve {
+        /// Group id or name.
+        group: String,
+        /// The requester's author id (from `qun group requests`).
+        author: String,
+    },
+    /// Reject a join request.
+    Reject {
+        /// Group id or name.
+        group: String,
+        /// The requester's author id (from `qun group requests`).
+        author: String,
+    },
+    /// A group's persona: members, active in 7 days, online, gender ratio and average age
+    /// (of the members whose profiles share them).
+    Stats {
         /// Group id or name.
         group: String,
     },
@@ -248,6 +275,8 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
             c.stream(&path, |ev| out.event(&ev))
         }
         Cmd::Group(gc) => run_group(&c, &out, gc),
+        Cmd::Search(args) => discover::search(&c, &out, &args),
+        Cmd::Profile(pc) => discover::profile(&c, &out, pc),
         Cmd::Daemon(_) | Cmd::Demo(_) => unreachable_cmd(),
     }
 }
@@ -277,11 +306,7 @@ fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Res
             let v = c.post(&format!("/v1/groups/{}/invite", client::seg(&group)), &body)?;
             out.invite(&v, qr)
         }
-        GroupCmd::Join { invite, history } => {
-            let body = serde_json::json!({ "invite": invite, "history": history });
-            let v = c.post("/v1/groups/join", &body)?;
-            out.joined(&v)
-        }
+        GroupCmd::Join(args) => discover::join(c, out, &args),
         GroupCmd::List => out.groups(&c.get("/v1/groups")?),
         GroupCmd::Info { group } => {
             out.group_info(&c.get(&format!("/v1/groups/{}", client::seg(&group)))?)
@@ -290,6 +315,10 @@ fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Res
             let v = c.delete(&format!("/v1/groups/{}", client::seg(&group)))?;
             out.left(&v)
         }
+        GroupCmd::Requests { group } => discover::requests(c, out, &group),
+        GroupCmd::Approve { group, author } => discover::decide(c, out, &group, &author, true),
+        GroupCmd::Reject { group, author } => discover::decide(c, out, &group, &author, false),
+        GroupCmd::Stats { group } => discover::stats(c, out, &group),
     }
 }
 
@@ -323,6 +352,40 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("xd").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn group_join_takes_an_invite_or_a_group_id() {
+        let id = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
+        let cli = Cli::try_parse_from(["qun", "group", "join", id, "--note", "hi"]).unwrap();
+        let Cmd::Group(GroupCmd::Join(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(
+            discover::join_body(&args).unwrap(),
+            serde_json::json!({ "group": id, "note": "hi", "history": "all" })
+        );
+        let cli =
+            Cli::try_parse_from(["qun", "group", "join", "qun1abc", "--history", "since-join"])
+                .unwrap();
+        let Cmd::Group(GroupCmd::Join(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(
+            discover::join_body(&args).unwrap(),
+            serde_json::json!({ "invite": "qun1abc", "history": "since-join" })
+        );
+    }
+
+    #[test]
+    fn search_takes_several_words_and_json_anywhere() {
+        let cli = Cli::try_parse_from(["qun", "search", "爬山", "hiking", "--json"]).unwrap();
+        assert!(cli.global.json);
+        let Cmd::Search(args) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.query, ["爬山", "hiking"]);
+        assert!(Cli::try_parse_from(["qun", "search"]).is_err());
     }
 
     #[test]

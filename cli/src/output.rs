@@ -25,7 +25,8 @@ fn short(id: &str) -> &str {
 }
 
 impl Out {
-    fn json(&self, v: &Value) -> anyhow::Result<()> {
+    /// Prints `v` as pretty JSON.
+    pub fn json(&self, v: &Value) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(v)?);
         Ok(())
     }
@@ -97,14 +98,6 @@ impl Out {
                 .build();
             println!("{art}");
         }
-        Ok(())
-    }
-
-    pub fn joined(&self, v: &Value) -> anyhow::Result<()> {
-        if self.json {
-            return self.json(v);
-        }
-        println!("joined {}", s(v, "group"));
         Ok(())
     }
 
@@ -213,8 +206,41 @@ impl Out {
         Ok(())
     }
 
+    /// The line `qun watch` prints for a join event, or `None` for events it skips.
+    fn join_event_line(ev: &Value) -> Option<String> {
+        let group = s(ev, "group");
+        match s(ev, "type") {
+            "join_requested" => {
+                let note = s(ev, "note");
+                let note = if note.is_empty() {
+                    String::new()
+                } else {
+                    format!(": \"{note}\"")
+                };
+                let who = s(ev, "requester");
+                Some(format!(
+                    "join request for {group} from {who}{note} \
+                     (qun group approve|reject {group} {who})"
+                ))
+            }
+            "joined" => Some(format!("joined {group}: your join request was approved")),
+            "join_rejected" => Some(format!("your request to join {group} was rejected")),
+            _ => None,
+        }
+    }
+
+    /// One event of `qun watch`: messages, and join requests and their outcomes. With
+    /// `--json` a message is printed without its `type` (as it always was); a join event
+    /// keeps it (`join_requested`, `joined`, `join_rejected`).
     pub fn event(&self, ev: &Value) -> anyhow::Result<()> {
         if s(ev, "type") != "message" {
+            if let Some(line) = Self::join_event_line(ev) {
+                if self.json {
+                    println!("{}", serde_json::to_string(ev)?);
+                } else {
+                    println!("{line}");
+                }
+            }
             return Ok(());
         }
         if self.json {
@@ -227,5 +253,26 @@ impl Out {
             println!("{}", Self::message_line(ev));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn join_events_have_lines_and_others_are_skipped() {
+        let ev = json!({ "type": "join_requested", "group": "G", "requester": "R", "note": "hi" });
+        assert_eq!(
+            Out::join_event_line(&ev).unwrap(),
+            "join request for G from R: \"hi\" (qun group approve|reject G R)"
+        );
+        let ev = json!({ "type": "joined", "group": "G" });
+        assert!(Out::join_event_line(&ev).unwrap().starts_with("joined G"));
+        let ev = json!({ "type": "join_rejected", "group": "G" });
+        assert!(Out::join_event_line(&ev).unwrap().contains("rejected"));
+        let ev = json!({ "type": "peer_connected", "peer": "P" });
+        assert_eq!(Out::join_event_line(&ev), None);
     }
 }

@@ -1,5 +1,6 @@
-//! End to end through the real `qun` binary: three daemons as child processes, driven by
-//! CLI commands exactly as a user types them.
+//! End to end through the real `qun` binary: daemons as child processes, driven by CLI
+//! commands exactly as a user types them. One test chats in a group of three; the other
+//! finds groups through the DHT, joins them by id, and uses profiles and group stats.
 //!
 //! Cargo builds the binary for this test (`CARGO_BIN_EXE_qun`), so it is never stale.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,6 +19,9 @@ const API_FILE: &str = "api.json";
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to wait for the network to deliver something.
 const DEADLINE: Duration = Duration::from_secs(20);
+/// How long to wait for something to be published to and found in the DHT (a search may
+/// itself take up to the node's search timeout, 10 s).
+const DHT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The `qun` binary cargo built for this test.
 fn qun_bin() -> PathBuf {
@@ -81,13 +85,22 @@ fn run_json(bin: &Path, dir: &Path, args: &[&str]) -> Value {
 }
 
 /// Polls `check` until `Ok`, or panics with the last state after `DEADLINE`.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+fn eventually<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
+    eventually_within(DEADLINE, what, check)
+}
+
+/// Polls `check` until `Ok`, or panics with the last state after `deadline`.
+fn eventually_within<T>(
+    deadline: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
     let start = Instant::now();
     loop {
         match check() {
             Ok(v) => return v,
-            Err(state) if start.elapsed() >= DEADLINE => {
-                panic!("timed out after {DEADLINE:?} waiting for {what}; last seen: {state}")
+            Err(state) if start.elapsed() >= deadline => {
+                panic!("timed out after {deadline:?} waiting for {what}; last seen: {state}")
             }
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
@@ -104,6 +117,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(bin: &Path, name: &'static str, logs: &Path) -> Daemon {
+        Self::start_with(bin, name, logs, &[])
+    }
+
+    /// Starts a daemon with `extra` options after the usual ones (e.g. `--bootstrap`).
+    fn start_with(bin: &Path, name: &'static str, logs: &Path, extra: &[&str]) -> Daemon {
         let dir = TempDir::new().unwrap();
         let log = logs.join(format!("daemon-{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
@@ -118,6 +136,7 @@ impl Daemon {
                 "--heartbeat-ms",
                 "200",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::from(file.try_clone().unwrap()))
             .stderr(Stdio::from(file))
@@ -382,4 +401,265 @@ fn cli_end_to_end() {
             d.name
         );
     }
+}
+
+/// Calls the daemon's API directly, for a route the CLI has no command for.
+fn api_post(dir: &Path, path: &str) -> Value {
+    let file: Value = serde_json::from_slice(&std::fs::read(dir.join(API_FILE)).unwrap()).unwrap();
+    let (addr, token) = (
+        file["addr"].as_str().unwrap(),
+        file["token"].as_str().unwrap(),
+    );
+    ureq::post(&format!("http://{addr}{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        .into_json()
+        .unwrap()
+}
+
+/// Runs a CLI call that must fail; returns its stderr.
+fn run_err(bin: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = run(bin, dir, args);
+    assert!(
+        !out.status.success(),
+        "`qun {}` must fail, printed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Searches on `dir` until a hit for `group` shows; returns that hit.
+fn search_until_found(bin: &Path, dir: &Path, query: &str, group: &str) -> Value {
+    eventually_within(
+        DHT_DEADLINE,
+        &format!("`qun search {query}` to find {group}"),
+        || {
+            let hits = run_json(bin, dir, &["search", query, "--json"]);
+            let list = hits
+                .as_array()
+                .ok_or_else(|| format!("not an array: {hits}"))?;
+            list.iter()
+                .find(|h| h["group"] == group)
+                .cloned()
+                .ok_or_else(|| hits.to_string())
+        },
+    )
+}
+
+fn has_group(list: &Value, group: &str) -> bool {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .any(|g| g["group"] == group)
+}
+
+#[test]
+fn discovery_end_to_end() {
+    let bin = qun_bin();
+    let logs = TempDir::new().unwrap();
+    let a = Daemon::start(&bin, "A", logs.path());
+    let id_a = run_json(&bin, a.path(), &["id", "--json"]);
+    let addr_a = id_a["addrs"][0].as_str().unwrap().to_owned();
+    let b = Daemon::start_with(&bin, "B", logs.path(), &["--bootstrap", &addr_a]);
+    let (da, db) = (a.path().to_path_buf(), b.path().to_path_buf());
+    let id_b = run_json(&bin, &db, &["id", "--json"]);
+    let author_b = id_b["peer_id"].as_str().unwrap().to_owned();
+
+    // B's profile first, so that A's lookups later find it.
+    let set = run_json(
+        &bin,
+        &db,
+        &[
+            "profile",
+            "set",
+            "--name",
+            "小林",
+            "--gender",
+            "female",
+            "--birth-year",
+            "1990",
+            "--json",
+        ],
+    );
+    assert_eq!(set["name"], "小林", "{set}");
+    let shown = run_json(&bin, &db, &["profile", "show", "--json"]);
+    assert_eq!(shown["author"].as_str(), Some(author_b.as_str()), "{shown}");
+    assert_eq!(shown["name"], "小林", "{shown}");
+    assert_eq!(shown["gender"], "female", "{shown}");
+    assert_eq!(shown["birth_year"], 1990, "{shown}");
+    let err = run_err(&bin, &da, &["profile", "show"]);
+    assert!(err.contains("no profile yet"), "{err}");
+
+    // A public group with a Chinese name and a tag, published now.
+    let created = run_json(
+        &bin,
+        &da,
+        &[
+            "group",
+            "create",
+            "周末爬山群",
+            "--description",
+            "Saturday hikes",
+            "--tag",
+            "hiking",
+            "--visibility",
+            "public",
+            "--json",
+        ],
+    );
+    let group = created["group"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api_post(&da, "/v1/discovery/announce"),
+        serde_json::json!({ "ok": true })
+    );
+
+    // B finds it by two characters of its name, and joins it by id.
+    let hit = search_until_found(&bin, &db, "爬山", &group);
+    assert_eq!(hit["name"], "周末爬山群", "{hit}");
+    assert_eq!(hit["description"], "Saturday hikes", "{hit}");
+    assert_eq!(hit["tags"], serde_json::json!(["hiking"]), "{hit}");
+    assert_eq!(hit["visibility"], "public", "{hit}");
+    assert!(hit["members"].as_u64().is_some_and(|n| n >= 1), "{hit}");
+    let joined = run_json(&bin, &db, &["group", "join", &group, "--json"]);
+    assert_eq!(joined["group"].as_str(), Some(group.as_str()), "{joined}");
+    assert_eq!(joined["status"], "joined", "{joined}");
+    assert!(has_group(
+        &run_json(&bin, &db, &["group", "list", "--json"]),
+        &group
+    ));
+    let again = run(&bin, &db, &["group", "join", &group]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        format!("joined 周末爬山群 ({group})")
+    );
+
+    // Nothing matches: exit 0 and say so.
+    let none = run(&bin, &db, &["search", "不存在"]);
+    assert!(
+        none.status.success(),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&none.stdout).trim(),
+        "no groups found"
+    );
+
+    // A sees B's profile (from the DHT), then B in the group's stats.
+    let seen = eventually_within(DHT_DEADLINE, "A to find B's profile", || {
+        let out = run(&bin, &da, &["profile", "show", &author_b, "--json"]);
+        if out.status.success() {
+            Ok(serde_json::from_slice::<Value>(&out.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    assert_eq!(seen["name"], "小林", "{seen}");
+    let stats = eventually("A's stats to count B", || {
+        let st = run_json(&bin, &da, &["group", "stats", "周末爬山群", "--json"]);
+        if st["members"].as_u64() >= Some(2) && st["gender"]["female"].as_u64() >= Some(1) {
+            Ok(st)
+        } else {
+            Err(st.to_string())
+        }
+    });
+    for k in [
+        "group",
+        "name",
+        "members",
+        "active_7d",
+        "online",
+        "gender",
+        "female_ratio",
+        "average_age",
+        "age_based_on",
+        "profiles_found",
+    ] {
+        assert!(stats.get(k).is_some(), "no {k}: {stats}");
+    }
+    for k in ["female", "male", "other", "based_on"] {
+        assert!(stats["gender"][k].is_u64(), "no gender.{k}: {stats}");
+    }
+    assert_eq!(stats["group"].as_str(), Some(group.as_str()), "{stats}");
+    let human = run(&bin, &da, &["group", "stats", &group]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(human.contains("members 2 · active (7 days)"), "{human}");
+
+    // A listed group: B asks, A approves, B is in.
+    let listed = run_json(
+        &bin,
+        &da,
+        &[
+            "group",
+            "create",
+            "读书会",
+            "--tag",
+            "books",
+            "--visibility",
+            "listed",
+            "--json",
+        ],
+    );
+    let listed = listed["group"].as_str().unwrap().to_owned();
+    api_post(&da, "/v1/discovery/announce");
+    let hit = search_until_found(&bin, &db, "读书", &listed);
+    assert_eq!(hit["visibility"], "listed", "{hit}");
+    let asked = run(
+        &bin,
+        &db,
+        &["group", "join", &listed, "--note", "我也爱读书"],
+    );
+    assert!(
+        asked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&asked.stdout).trim(),
+        "asked to join 读书会: waiting for an admin's approval"
+    );
+    let request = eventually("A to list B's join request", || {
+        let list = run_json(&bin, &da, &["group", "requests", "读书会", "--json"]);
+        list.as_array()
+            .and_then(|l| {
+                l.iter()
+                    .find(|r| r["requester"] == author_b.as_str())
+                    .cloned()
+            })
+            .ok_or_else(|| list.to_string())
+    });
+    assert_eq!(request["note"], "我也爱读书", "{request}");
+    assert_eq!(request["status"], "pending", "{request}");
+    let decided = run_json(
+        &bin,
+        &da,
+        &["group", "approve", "读书会", &author_b, "--json"],
+    );
+    assert_eq!(decided["status"], "approved", "{decided}");
+    eventually("B to be in the listed group", || {
+        let list = run_json(&bin, &db, &["group", "list", "--json"]);
+        if has_group(&list, &listed) {
+            Ok(())
+        } else {
+            Err(list.to_string())
+        }
+    });
+    let err = run_err(
+        &bin,
+        &da,
+        &[
+            "group",
+            "reject",
+            "读书会",
+            id_a["peer_id"].as_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("no join request"), "{err}");
 }

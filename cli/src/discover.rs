@@ -1,0 +1,422 @@
+//! Discovery commands: `qun search`, joining by group id, join requests, group stats and
+//! profiles. Each is one or two calls to the daemon's API; the printing lives here too,
+//! as pure functions from the API's JSON to lines, so it can be tested without a daemon.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::{self, Client};
+use crate::output::Out;
+
+/// `qun search`.
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Words to look for in group names and tags (any language; Chinese works with 1-2
+    /// characters). Several words are one query.
+    #[arg(required = true, num_args = 1..)]
+    pub query: Vec<String>,
+}
+
+/// `qun group join`.
+#[derive(Args, Debug)]
+pub struct JoinArgs {
+    /// An invite code (pasted text around the `qun1...` code is fine), or a group id from
+    /// `qun search`.
+    #[arg(value_name = "INVITE|GROUP_ID")]
+    pub target: String,
+    /// For a listed group joined by id: a note to its admins with the join request.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// How much history to fetch: `all`, or `since-join` (only what is written from
+    /// now on, with a minute of clock slack).
+    #[arg(long, default_value = "all", value_parser = ["all", "since-join"])]
+    pub history: String,
+}
+
+/// `qun profile ...`.
+#[derive(Subcommand, Debug)]
+pub enum ProfileCmd {
+    /// Change your profile (signed and published to the DHT). Options not given stay as
+    /// they are; the first time, --name is needed.
+    Set {
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A short bio ("" removes it).
+        #[arg(long)]
+        bio: Option<String>,
+        /// female, male or other ("" stops sharing it). Group stats count only shared
+        /// genders.
+        #[arg(long)]
+        gender: Option<String>,
+        /// Year of birth (0 stops sharing it). Group stats average only shared years.
+        #[arg(long, value_name = "YEAR")]
+        birth_year: Option<u16>,
+        /// Show a joined group on the profile: id or name (repeatable).
+        #[arg(long = "show-group", value_name = "GROUP")]
+        show_groups: Vec<String>,
+        /// Stop showing a group: id or name (repeatable).
+        #[arg(long = "hide-group", value_name = "GROUP")]
+        hide_groups: Vec<String>,
+    },
+    /// Show your profile, or someone's (looked up in the DHT and verified).
+    Show {
+        /// Author id (the same text as a peer id); default: yours.
+        #[arg(value_name = "AUTHOR")]
+        author: Option<String>,
+    },
+}
+
+/// What `qun group join` was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinTarget {
+    /// An invite code, possibly with text around it.
+    Invite(String),
+    /// A group id (base58, 32 bytes).
+    Group(String),
+}
+
+impl JoinTarget {
+    /// A group id if the whole argument parses as one; an invite otherwise (the daemon
+    /// finds the `qun1...` code in the text, or says there is none). An invite code never
+    /// parses as a group id: it is bech32, which uses `0` and `l`, and base58 does not.
+    pub fn of(arg: &str) -> JoinTarget {
+        let t = arg.trim();
+        if t.parse::<qun_protocol::GroupId>().is_ok() {
+            JoinTarget::Group(t.to_owned())
+        } else {
+            JoinTarget::Invite(arg.to_owned())
+        }
+    }
+}
+
+/// The body of `POST /v1/groups/join` for `qun group join`.
+pub fn join_body(args: &JoinArgs) -> anyhow::Result<Value> {
+    Ok(match JoinTarget::of(&args.target) {
+        JoinTarget::Invite(invite) => {
+            if args.note.is_some() {
+                bail!("--note goes with a join request by group id; an invite needs none");
+            }
+            json!({ "invite": invite, "history": args.history })
+        }
+        JoinTarget::Group(group) => json!({
+            "group": group,
+            "note": args.note.clone().unwrap_or_default(),
+            "history": args.history,
+        }),
+    })
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(|x| x.as_str()).unwrap_or("")
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .collect()
+}
+
+/// The lines of one search hit: id, name, visibility and members; then the description
+/// and tags when there are any.
+pub fn hit_lines(h: &Value) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{}  {}  ({}, {} members)",
+        s(h, "group"),
+        s(h, "name"),
+        s(h, "visibility"),
+        h["members"].as_u64().unwrap_or(0)
+    )];
+    let desc = s(h, "description");
+    if !desc.is_empty() {
+        lines.push(format!("    {desc}"));
+    }
+    let tags = strings(&h["tags"]);
+    if !tags.is_empty() {
+        let tags: Vec<String> = tags.iter().map(|t| format!("#{t}")).collect();
+        lines.push(format!("    {}", tags.join(" ")));
+    }
+    lines
+}
+
+/// The footer of a search: what it cost.
+pub fn search_footer(r: &Value) -> String {
+    let n = |k: &str| r[k].as_u64().unwrap_or(0);
+    format!(
+        "{} found · {} providers · {} DHT requests · {} ms",
+        r["hits"].as_array().map_or(0, Vec::len),
+        n("providers"),
+        n("dht_requests"),
+        n("elapsed_ms")
+    )
+}
+
+/// One line of group stats.
+pub fn stats_line(v: &Value) -> String {
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
+    let g = &v["gender"];
+    let age = match v["average_age"].as_f64() {
+        Some(a) => format!("average age {a:.1} (of {})", n(v, "age_based_on")),
+        None => "average age unknown (nobody shares a birth year)".to_owned(),
+    };
+    format!(
+        "members {} · active (7 days) {} · online {} · gender: {} female, {} male, {} other \
+         (of {} who share it) · {age}",
+        n(v, "members"),
+        n(v, "active_7d"),
+        n(v, "online"),
+        n(g, "female"),
+        n(g, "male"),
+        n(g, "other"),
+        n(g, "based_on"),
+    )
+}
+
+/// The lines of a profile.
+pub fn profile_lines(p: &Value) -> Vec<String> {
+    let mut lines = vec![
+        format!("name:    {}", s(p, "name")),
+        format!("author:  {}", s(p, "author")),
+    ];
+    if let Some(g) = p["gender"].as_str() {
+        lines.push(format!("gender:  {g}"));
+    }
+    if let Some(y) = p["birth_year"].as_u64() {
+        lines.push(format!("born:    {y}"));
+    }
+    if let Some(b) = p["bio"].as_str() {
+        lines.push(format!("bio:     {b}"));
+    }
+    for g in p["groups"].as_array().into_iter().flatten() {
+        lines.push(format!("group:   {}  {}", s(g, "name"), s(g, "group")));
+    }
+    lines
+}
+
+/// One line of a join request.
+pub fn request_line(r: &Value) -> String {
+    let note = s(r, "note");
+    let note = if note.is_empty() {
+        String::new()
+    } else {
+        format!("  \"{note}\"")
+    };
+    format!("{}  {}{note}", s(r, "requester"), s(r, "status"))
+}
+
+fn print_lines(lines: &[String]) {
+    for l in lines {
+        println!("{l}");
+    }
+}
+
+/// `qun search QUERY...`.
+pub fn search(c: &Client, out: &Out, args: &SearchArgs) -> anyhow::Result<()> {
+    let query = args.query.join(" ");
+    if query.trim().is_empty() {
+        bail!("nothing to search for: give a word of a group's name or tags");
+    }
+    let r = c.get(&format!("/v1/search?q={}", client::seg(&query)))?;
+    if out.json {
+        return out.json(&r["hits"]);
+    }
+    let hits = r["hits"].as_array().cloned().unwrap_or_default();
+    if hits.is_empty() {
+        println!("no groups found");
+    }
+    for h in &hits {
+        print_lines(&hit_lines(h));
+    }
+    eprintln!("{}", search_footer(&r));
+    Ok(())
+}
+
+/// `qun group join INVITE|GROUP_ID`.
+pub fn join(c: &Client, out: &Out, args: &JoinArgs) -> anyhow::Result<()> {
+    let v = c.post("/v1/groups/join", &join_body(args)?)?;
+    if out.json {
+        return out.json(&v);
+    }
+    let (name, group) = (s(&v, "name"), s(&v, "group"));
+    if s(&v, "status") == "requested" {
+        println!("asked to join {name}: waiting for an admin's approval");
+    } else {
+        println!("joined {name} ({group})");
+    }
+    Ok(())
+}
+
+/// `qun group requests GROUP`.
+pub fn requests(c: &Client, out: &Out, group: &str) -> anyhow::Result<()> {
+    let v = c.get(&format!("/v1/groups/{}/requests", client::seg(group)))?;
+    if out.json {
+        return out.json(&v);
+    }
+    let list = v.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no join requests");
+    }
+    for r in &list {
+        println!("{}", request_line(r));
+    }
+    Ok(())
+}
+
+/// `qun group approve|reject GROUP AUTHOR`.
+pub fn decide(
+    c: &Client,
+    out: &Out,
+    group: &str,
+    author: &str,
+    approve: bool,
+) -> anyhow::Result<()> {
+    let action = if approve { "approve" } else { "reject" };
+    let path = format!(
+        "/v1/groups/{}/requests/{}/{action}",
+        client::seg(group),
+        client::seg(author)
+    );
+    let v = c.post(&path, &json!({}))?;
+    if out.json {
+        return out.json(&v);
+    }
+    println!("{} {}", s(&v, "status"), s(&v, "requester"));
+    Ok(())
+}
+
+/// `qun group stats GROUP`.
+pub fn stats(c: &Client, out: &Out, group: &str) -> anyhow::Result<()> {
+    let v = c.get(&format!("/v1/groups/{}/stats", client::seg(group)))?;
+    if out.json {
+        return out.json(&v);
+    }
+    println!("{}: {}", s(&v, "name"), stats_line(&v));
+    Ok(())
+}
+
+/// `qun profile set|show`.
+pub fn profile(c: &Client, out: &Out, cmd: ProfileCmd) -> anyhow::Result<()> {
+    let v = match cmd {
+        ProfileCmd::Set {
+            name,
+            bio,
+            gender,
+            birth_year,
+            show_groups,
+            hide_groups,
+        } => {
+            if name.is_none()
+                && bio.is_none()
+                && gender.is_none()
+                && birth_year.is_none()
+                && show_groups.is_empty()
+                && hide_groups.is_empty()
+            {
+                bail!("nothing to change: see `qun profile set --help`");
+            }
+            let body = json!({
+                "name": name, "bio": bio, "gender": gender, "birth_year": birth_year,
+                "show_groups": show_groups, "hide_groups": hide_groups,
+            });
+            c.post("/v1/profile", &body)?
+        }
+        ProfileCmd::Show { author: None } => c.get("/v1/profile")?,
+        ProfileCmd::Show { author: Some(a) } => {
+            c.get(&format!("/v1/profile/{}", client::seg(&a)))?
+        }
+    };
+    if out.json {
+        return out.json(&v);
+    }
+    print_lines(&profile_lines(&v));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GROUP: &str = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
+
+    fn args(target: &str, note: Option<&str>) -> JoinArgs {
+        JoinArgs {
+            target: target.to_owned(),
+            note: note.map(str::to_owned),
+            history: "all".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_group_id_is_a_group_and_anything_else_an_invite() {
+        assert_eq!(JoinTarget::of(GROUP), JoinTarget::Group(GROUP.to_owned()));
+        assert_eq!(
+            JoinTarget::of(&format!(" {GROUP}\n")),
+            JoinTarget::Group(GROUP.to_owned())
+        );
+        for invite in [
+            "qun1qpzry9x8gf2tvdw0s3jn54khce6mua7l",
+            "加入：qun1qpzry9x8gf2tvdw0s3jn54khce6mua7l。",
+            "join us: QUN1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",
+            // base58 but not 32 bytes: not a group id, so the daemon says what is wrong.
+            "7xKXtg2CW87d97TX",
+        ] {
+            assert_eq!(
+                JoinTarget::of(invite),
+                JoinTarget::Invite(invite.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn join_bodies() {
+        let b = join_body(&args(GROUP, Some("hi, I hike too"))).unwrap();
+        assert_eq!(
+            b,
+            json!({ "group": GROUP, "note": "hi, I hike too", "history": "all" })
+        );
+        let b = join_body(&args("see qun1qpzry9x8", None)).unwrap();
+        assert_eq!(b, json!({ "invite": "see qun1qpzry9x8", "history": "all" }));
+        assert!(join_body(&args("qun1qpzry9x8", Some("note"))).is_err());
+    }
+
+    #[test]
+    fn stats_in_one_line() {
+        let v = json!({
+            "members": 30, "active_7d": 12, "online": 5,
+            "gender": { "female": 3, "male": 2, "other": 0, "based_on": 5 },
+            "average_age": 31.5, "age_based_on": 4,
+        });
+        assert_eq!(
+            stats_line(&v),
+            "members 30 · active (7 days) 12 · online 5 · gender: 3 female, 2 male, 0 other \
+             (of 5 who share it) · average age 31.5 (of 4)"
+        );
+        let v = json!({ "members": 1, "average_age": null, "age_based_on": 0 });
+        assert!(stats_line(&v).ends_with("average age unknown (nobody shares a birth year)"));
+    }
+
+    #[test]
+    fn hits_and_profiles_print() {
+        let h = json!({
+            "group": GROUP, "name": "周末爬山群", "description": "Saturday hikes",
+            "tags": ["hiking", "爬山"], "members": 12, "visibility": "public",
+        });
+        assert_eq!(
+            hit_lines(&h),
+            [
+                format!("{GROUP}  周末爬山群  (public, 12 members)"),
+                "    Saturday hikes".to_owned(),
+                "    #hiking #爬山".to_owned(),
+            ]
+        );
+        let p = json!({ "author": "12D3", "name": "Li", "gender": "female", "groups": [] });
+        assert_eq!(
+            profile_lines(&p),
+            ["name:    Li", "author:  12D3", "gender:  female"]
+        );
+    }
+}
