@@ -78,6 +78,9 @@ pub struct Config {
     pub join_retry_interval: Duration,
     /// Longest a search waits for the DHT and the providers.
     pub search_timeout: Duration,
+    /// A search's lookup of one keyword stops once this many peers have named providers
+    /// (`None`: walk to the closest peers like any Kademlia lookup).
+    pub search_provider_sources: Option<usize>,
     /// Gossipsub heartbeat interval (tests shorten it).
     pub heartbeat: Duration,
     /// Close a connection after this long without use (long: group peers stay connected).
@@ -117,6 +120,7 @@ impl Default for Config {
             discovery_interval: Duration::from_secs(600),
             join_retry_interval: Duration::from_secs(30),
             search_timeout: Duration::from_secs(10),
+            search_provider_sources: Some(2),
             heartbeat: Duration::from_millis(700),
             idle_timeout: Duration::from_secs(300),
             cache_bytes: 64 * 1024 * 1024,
@@ -180,6 +184,11 @@ impl Config {
         {
             return Err(Error::Invalid(
                 "discovery interval must be at least 1 s, join retry at least 100 ms".into(),
+            ));
+        }
+        if self.search_provider_sources == Some(0) {
+            return Err(Error::Invalid(
+                "search provider sources must be at least 1 (or unset)".into(),
             ));
         }
         if self.search_timeout < Duration::from_millis(100) {

@@ -43,8 +43,8 @@ const PROVIDE_RETRY: Duration = Duration::from_secs(30);
 
 /// What a Kademlia query we started is for.
 pub(crate) enum KadQuery {
-    /// Providers of one token of a search.
-    Providers { search: u64 },
+    /// Providers of one token of a search; `sources` counts the answers that named some.
+    Providers { search: u64, sources: usize },
     /// A group's card.
     Card {
         group: GroupId,
@@ -189,9 +189,22 @@ impl EventLoop {
                 providers,
                 ..
             })) => {
-                if let Some(KadQuery::Providers { search }) = self.disc.kad_queries.get(&id) {
+                let enough = self.config.search_provider_sources;
+                if let Some(KadQuery::Providers { search, sources }) =
+                    self.disc.kad_queries.get_mut(&id)
+                {
                     let search = *search;
+                    if !providers.is_empty() {
+                        *sources += 1;
+                    }
+                    let done = enough.is_some_and(|n| *sources >= n);
                     self.search_found_providers(search, providers);
+                    if done
+                        && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+                        && let Some(mut q) = kad.query_mut(&id)
+                    {
+                        q.finish();
+                    }
                 }
                 return;
             }
@@ -228,7 +241,7 @@ impl EventLoop {
 
     fn kad_done(&mut self, q: KadQuery, requests: u32) {
         match q {
-            KadQuery::Providers { search } => self.search_lookup_done(search, requests),
+            KadQuery::Providers { search, .. } => self.search_lookup_done(search, requests),
             KadQuery::Card { group, best } => self.card_lookup_done(group, best),
             KadQuery::Profile { author, best } => self.profile_lookup_done(author, best),
         }

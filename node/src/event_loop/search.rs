@@ -6,7 +6,11 @@
 //! [`MAX_PEERS_ASKED`] providers per search). Every card is checked (signature by the
 //! owner, limits, time) and its own tokens are recomputed, so a provider can neither forge
 //! a card nor make an unrelated card match; the newest valid card of each group is kept.
-//! The search ends when every lookup and question is answered, or at `search_timeout`.
+//! A token's lookup stops early once `search_provider_sources` peers (2 by default) have
+//! named providers: keyword providers are stored at the same closest peers, so a second
+//! answer mostly confirms the first, and walking on to all 20 closest peers costs round
+//! trips. The search ends when every lookup and question is answered, or at
+//! `search_timeout`.
 //! Results are ranked by tokens matched, then member count, then freshness.
 
 use std::collections::{HashMap, HashSet};
@@ -70,9 +74,13 @@ impl EventLoop {
         self.disc.next_search += 1;
         for t in &tokens {
             let q = kad.get_providers(libp2p::kad::RecordKey::new(&keywords::provider_key(t)));
-            self.disc
-                .kad_queries
-                .insert(q, super::dht::KadQuery::Providers { search: id });
+            self.disc.kad_queries.insert(
+                q,
+                super::dht::KadQuery::Providers {
+                    search: id,
+                    sources: 0,
+                },
+            );
         }
         let mut search = Search {
             query,
@@ -170,7 +178,7 @@ impl EventLoop {
             .kad_queries
             .iter()
             .filter(
-                |(_, q)| matches!(q, super::dht::KadQuery::Providers { search } if *search == id),
+                |(_, q)| matches!(q, super::dht::KadQuery::Providers { search, .. } if *search == id),
             )
             .map(|(q, _)| *q)
             .collect();
