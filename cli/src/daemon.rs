@@ -31,6 +31,14 @@ pub struct DaemonArgs {
     /// Gossipsub heartbeat in milliseconds.
     #[arg(long, default_value_t = 700)]
     heartbeat_ms: u64,
+    /// Use the DHT as a client only (ask, never store or answer): for a node others cannot
+    /// reach, e.g. behind NAT without port forwarding. By default the node is a DHT server.
+    #[arg(long)]
+    dht_client: bool,
+    /// How often to republish group cards, keyword announcements and the profile, in
+    /// seconds.
+    #[arg(long, default_value_t = 600)]
+    discovery_interval_secs: u64,
 }
 
 /// Runs the daemon.
@@ -56,6 +64,8 @@ async fn serve(g: &Global, args: DaemonArgs) -> anyhow::Result<()> {
     }
     config.bootstrap = args.bootstrap;
     config.heartbeat = Duration::from_millis(args.heartbeat_ms);
+    config.dht_server = !args.dht_client;
+    config.discovery_interval = Duration::from_secs(args.discovery_interval_secs);
     let node = Node::start(config).await.context("starting the node")?;
     let listener = tokio::net::TcpListener::bind(args.api)
         .await
