@@ -481,7 +481,9 @@ mod tests {
             joined_ms: 5,
         };
         {
-            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            // No background flusher: its thread keeps the database (and its file lock)
+            // alive a moment after the drop, and the reopen below would race it.
+            let store = Store::open_with(dir.path(), 1 << 20, None).unwrap();
             store.put_group(&g, &rec).unwrap();
             store.insert(&msg(&owner, g, 1, "hi")).unwrap();
             store.flush_blocking().unwrap();
