@@ -75,9 +75,13 @@ pub(crate) struct Pending {
     pub reply: Option<oneshot::Sender<Result<MsgId, Error>>>,
 }
 
+/// Fields drop in order: the store (and the discovery trees of its database) before the
+/// command receiver, so a caller that sees the node closed can reopen its data dir.
 pub(crate) struct EventLoop {
     pub swarm: Swarm<Behaviour>,
     pub store: Store,
+    /// Discovery records on disk (cards, profiles, join requests).
+    pub records: crate::records::Records,
     pub identity: Identity,
     pub config: Config,
     pub commands: mpsc::Receiver<Command>,
@@ -107,8 +111,6 @@ pub(crate) struct EventLoop {
     pub metrics: Option<prometheus_client::registry::Registry>,
     /// Bootstrap peers we keep dialling while they are not connected.
     pub redial: HashMap<PeerId, Redial>,
-    /// Discovery records on disk (cards, profiles, join requests).
-    pub records: crate::records::Records,
     /// Discovery state: DHT queries, searches, joins and stats in progress.
     pub disc: dht::Discovery,
 }
