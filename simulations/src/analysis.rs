@@ -294,6 +294,7 @@ impl Observed {
             histories_identical: false,
             checks: Vec::new(),
             passed: true,
+            search: None,
         };
         report.histories_identical = self.histories_identical();
         report.checks = checks(scenario, &report);

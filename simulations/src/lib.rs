@@ -6,7 +6,8 @@
 //! the [`net`] module docs for how). A [`scenario::Scenario`] (TOML, in
 //! `simulations/scenarios/`) says what happens; [`runner`] plays it; [`analysis`] turns what
 //! it saw into a [`report::Report`]: delivery ratio, latency percentiles, amplification,
-//! convergence, memory and CPU.
+//! convergence, memory and CPU. A scenario with a `[search]` table is a [`search`] run
+//! instead: public groups announced to the DHT, then searches for them from other nodes.
 
 pub mod analysis;
 pub mod measure;
@@ -14,6 +15,7 @@ pub mod net;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod search;
 pub mod topology;
 
 use indicatif::ProgressBar;
@@ -25,6 +27,9 @@ pub use scenario::Scenario;
 pub async fn run(scenario: &Scenario, progress: Option<ProgressBar>) -> anyhow::Result<Report> {
     scenario.validate()?;
     let baseline = measure::rss_bytes();
+    if scenario.search.is_some() {
+        return search::run(scenario, progress, baseline).await;
+    }
     let runner = runner::Runner::start(scenario.clone(), progress.clone()).await?;
     let observed = runner.run().await?;
     if let Some(p) = &progress {

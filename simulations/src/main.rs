@@ -44,7 +44,7 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Print the seeded schedule of a scenario without running it.
+    /// Print the seeded schedule (or search plan) of a scenario without running it.
     Schedule {
         /// The scenario file (TOML).
         scenario: PathBuf,
@@ -120,6 +120,10 @@ async fn main() -> anyhow::Result<()> {
             seed,
         } => {
             let s = load(&scenario, nodes, seed)?;
+            if let Some(spec) = &s.search {
+                print_search_plan(&s, spec);
+                return Ok(());
+            }
             let sched = s.schedule();
             println!("# {} seed {} nodes {}", s.name, s.seed, s.nodes);
             for (t, step) in &sched.steps {
@@ -133,4 +137,21 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The seeded plan of a search scenario: groups with their members, then the searches.
+#[allow(clippy::print_stdout)]
+fn print_search_plan(s: &Scenario, spec: &qun_sim::search::Spec) {
+    let plan = qun_sim::search::Plan::new(s.nodes, spec, s.seed);
+    println!("# {} seed {} nodes {} (search)", s.name, s.seed, s.nodes);
+    for (i, g) in plan.groups.iter().enumerate() {
+        println!("group {i}: {} {:?} members {:?}", g.name, g.tags, g.members);
+    }
+    println!("searchers: {:?}", plan.searchers);
+    for (i, q) in plan.queries.iter().enumerate() {
+        println!(
+            "search #{i}: node {} {:?} ({:?}) -> group {}",
+            q.searcher, q.text, q.kind, q.group
+        );
+    }
 }

@@ -41,7 +41,7 @@ pub fn cpu_seconds() -> f64 {
     (tick(11) + tick(12)) / TICKS_PER_SECOND
 }
 
-/// Latency percentiles in milliseconds.
+/// Percentiles of samples: latencies in milliseconds, or counts (DHT requests per search).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Samples.

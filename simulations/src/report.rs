@@ -121,6 +121,9 @@ pub struct Report {
     pub checks: Vec<Check>,
     /// Whether every check holds.
     pub passed: bool,
+    /// The figures of a search run (absent from a chat run's JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::Figures>,
 }
 
 impl Report {
@@ -135,6 +138,9 @@ impl Report {
 
     /// The Markdown tables.
     pub fn markdown(&self) -> String {
+        if let Some(f) = &self.search {
+            return self.search_markdown(f);
+        }
         let mut s = String::new();
         let l = &self.latency_ms;
         let c = &self.catch_up_latency_ms;
@@ -229,6 +235,56 @@ impl Report {
                 let _ = writeln!(s, "| {} | {:.1} | {after} |", c.event, c.at_s);
             }
         }
+        self.checks_markdown(&mut s);
+        s
+    }
+
+    /// The tables of a search run: the run's figures, the search figures, the checks.
+    fn search_markdown(&self, f: &crate::search::Figures) -> String {
+        let mut s = String::new();
+        let mb = |b: u64| b as f64 / 1e6;
+        let _ = writeln!(
+            s,
+            "# qun-sim search report: {} (seed {})\n",
+            self.scenario, self.seed
+        );
+        let _ = writeln!(s, "| figure | value |\n|---|---|");
+        let _ = writeln!(s, "| nodes | {} |", self.nodes);
+        f.markdown_rows(&mut s);
+        let per_search = self.wire_bytes as f64 / f.searches.max(1) as f64;
+        let _ = writeln!(
+            s,
+            "| bytes on all links during the searches (÷ searches) | {:.1} MB ({:.0} B) |",
+            mb(self.wire_bytes),
+            per_search
+        );
+        let _ = writeln!(
+            s,
+            "| connections opened during the searches | {} |",
+            self.connections_opened
+        );
+        let _ = writeln!(
+            s,
+            "| memory per node | {:.2} MB |",
+            mb(self.mem_per_node_bytes)
+        );
+        let _ = writeln!(
+            s,
+            "| RSS at end / peak | {:.0} / {:.0} MB |",
+            mb(self.rss_bytes),
+            mb(self.peak_rss_bytes)
+        );
+        let _ = writeln!(
+            s,
+            "| CPU time / wall time of the searches | {:.1} s / {:.1} s ({:.2} cores) |",
+            self.cpu_seconds, self.wall_seconds, self.cpu_utilisation
+        );
+        f.markdown_latency(&mut s);
+        self.checks_markdown(&mut s);
+        s
+    }
+
+    fn checks_markdown(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "\n## Checks\n\n| check | bound | value | ok |\n|---|---|---|---|"
@@ -241,7 +297,6 @@ impl Report {
                 k.name, k.op, k.bound, k.value
             );
         }
-        s
     }
 
     /// The two charts side by side.
@@ -249,6 +304,9 @@ impl Report {
         let root = SVGBackend::new(path, (1100, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_err)?;
         let (left, right) = root.split_horizontally(550);
+        if let Some(f) = &self.search {
+            return search_svg(&root, &left, &right, f);
+        }
         let xmax = self.latency_cdf.last().map_or(1.0, |p| p.0).max(1.0) * 1.05;
         line_chart(
             &left,
@@ -270,6 +328,34 @@ impl Report {
         root.present().map_err(chart_err)?;
         Ok(())
     }
+}
+
+/// A search run's charts: search latency CDF, DHT requests per search CDF.
+fn search_svg(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    left: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    right: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    f: &crate::search::Figures,
+) -> anyhow::Result<()> {
+    let end = |v: &[(f64, f64)]| v.last().map_or(1.0, |p| p.0).max(1.0) * 1.05;
+    line_chart(
+        left,
+        "Search latency CDF",
+        "latency, call to answer (ms)",
+        "fraction of searches",
+        end(&f.latency_cdf),
+        &f.latency_cdf,
+    )?;
+    line_chart(
+        right,
+        "DHT requests per search CDF",
+        "Kademlia requests",
+        "fraction of searches",
+        end(&f.dht_requests_cdf),
+        &f.dht_requests_cdf,
+    )?;
+    root.present().map_err(chart_err)?;
+    Ok(())
 }
 
 fn chart_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {

@@ -13,6 +13,8 @@
 //!    restarts and late joins happen at their offsets.
 //! 5. Settle: wait until every expected delivery happened or `settle_s` passed, then read
 //!    every node's history from its store (the truth for the delivery ratio) and stop.
+//!
+//! A search run ([`crate::search`]) takes step 1 only ([`Runner::launch`]) and goes its way.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -95,6 +97,18 @@ fn transport_factory(net: Network, node: usize, security: Security) -> Transport
 impl Runner {
     /// Starts every node of `scenario` and joins the group. `progress` shows the start-up.
     pub async fn start(scenario: Scenario, progress: Option<ProgressBar>) -> anyhow::Result<Self> {
+        let mut runner = Self::launch(scenario, progress).await?;
+        let late = runner.schedule.late_joiners.clone();
+        runner.create_and_join(&late).await?;
+        tracing::info!("group joined, network quiet: running the schedule");
+        Ok(runner)
+    }
+
+    /// Starts every node of `scenario`, in no group yet (step 1 of the module docs).
+    pub(crate) async fn launch(
+        scenario: Scenario,
+        progress: Option<ProgressBar>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("qun-sim-").tempdir()?;
         let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
         let n = scenario.nodes;
@@ -169,9 +183,6 @@ impl Runner {
             }
         }
         tracing::info!(nodes = n, "nodes started");
-        let late = runner.schedule.late_joiners.clone();
-        runner.create_and_join(&late).await?;
-        tracing::info!("group joined, network quiet: running the schedule");
         Ok(runner)
     }
 
@@ -202,6 +213,10 @@ impl Runner {
             redial_interval: Duration::from_millis(500),
             redial_max_backoff: Duration::from_secs(2),
             sync_interval: Duration::from_millis(s.node.sync_interval_ms),
+            search_timeout: s.search.as_ref().map_or(
+                Config::default().search_timeout,
+                crate::search::Spec::timeout,
+            ),
             store_flush_every: None,
             metrics: true,
             transport,
@@ -236,7 +251,8 @@ impl Runner {
         }
     }
 
-    fn node(&self, i: usize) -> anyhow::Result<&Node> {
+    /// Node `i`'s handle (an error if it is stopped).
+    pub(crate) fn node(&self, i: usize) -> anyhow::Result<&Node> {
         self.nodes[i]
             .node
             .as_ref()
@@ -314,7 +330,7 @@ impl Runner {
 
     /// Waits until no connection has been opened for [`QUIET`] (nodes stop discovering
     /// each other through the DHT), so the run measures chat, not start-up.
-    async fn quiet(&self, deadline: Instant) -> anyhow::Result<()> {
+    pub(crate) async fn quiet(&self, deadline: Instant) -> anyhow::Result<()> {
         let Some(net) = &self.net else {
             return Ok(());
         };
@@ -332,6 +348,16 @@ impl Runner {
         }
         tracing::warn!("warm-up: connections still opening at the deadline");
         Ok(())
+    }
+
+    /// The simulated network (`None` on loopback TCP).
+    pub(crate) fn network(&self) -> Option<&Network> {
+        self.net.as_ref()
+    }
+
+    /// The progress bar, if any.
+    pub(crate) fn progress(&self) -> Option<&ProgressBar> {
+        self.progress.as_ref()
     }
 
     fn group(&self) -> anyhow::Result<GroupId> {
@@ -561,7 +587,8 @@ impl Runner {
         })
     }
 
-    async fn stop_all(&mut self) {
+    /// Stops every node and its recorder.
+    pub(crate) async fn stop_all(&mut self) {
         for n in &mut self.nodes {
             if let Some(node) = n.node.take() {
                 let _ = node.shutdown().await;

@@ -79,6 +79,9 @@ pub struct Scenario {
     /// Bounds the test suite asserts (and the report checks).
     #[serde(default)]
     pub expect: Expect,
+    /// Makes this a search run ([`crate::search`]): no chat, `[traffic]` is not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::Spec>,
 }
 
 fn one() -> u64 {
@@ -305,6 +308,12 @@ pub struct Expect {
     pub max_converge_s: Option<f64>,
     /// Every running member must end with the same messages in the same order.
     pub identical_histories: bool,
+    /// Search runs: lowest share of searches that find their group.
+    pub min_search_success: Option<f64>,
+    /// Search runs: highest p99 search latency in ms.
+    pub max_search_p99_ms: Option<f64>,
+    /// Search runs: highest p99 of Kademlia requests per search.
+    pub max_search_dht_requests: Option<f64>,
 }
 
 impl Default for Expect {
@@ -315,6 +324,9 @@ impl Default for Expect {
             max_amplification: None,
             max_converge_s: None,
             identical_histories: true,
+            min_search_success: None,
+            max_search_p99_ms: None,
+            max_search_dht_requests: None,
         }
     }
 }
@@ -437,6 +449,9 @@ impl Scenario {
             if c.count == 0 || c.count >= self.nodes {
                 return bad("churn.count must be 1..nodes".into());
             }
+        }
+        if let Some(search) = &self.search {
+            search.validate(self)?;
         }
         Ok(())
     }

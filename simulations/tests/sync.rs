@@ -148,6 +148,7 @@ fn random_scenario(seed: u64) -> Scenario {
             min_delivery: 1.0,
             ..Expect::default()
         },
+        search: None,
     }
 }
 
