@@ -78,9 +78,14 @@ impl EventLoop {
                 step,
             } => {
                 if let QueryResult::StartProviding(Err(e)) = &result {
-                    // Try again soon rather than at the next round.
+                    // Try this key again soon rather than at the next round (only this
+                    // key: re-announcing everything on a busy network makes it busier).
                     tracing::debug!(error = %e, "keyword announcement failed");
-                    self.schedule_announce(PROVIDE_RETRY);
+                    let key = e.key().to_vec();
+                    self.disc
+                        .provide_retry
+                        .entry(key)
+                        .or_insert_with(|| Instant::now() + PROVIDE_RETRY);
                 }
                 self.kad_progress(id, result);
                 if step.last
@@ -353,6 +358,37 @@ impl EventLoop {
         out
     }
 
+    /// Announces again the keyword keys whose retry time has come (if still ours).
+    pub(crate) fn retry_provides(&mut self) {
+        if self.disc.provide_retry.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let due: Vec<Vec<u8>> = self
+            .disc
+            .provide_retry
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let ours: std::collections::HashSet<Vec<u8>> = self
+            .disc
+            .provided
+            .values()
+            .flatten()
+            .map(|t| keywords::provider_key(t))
+            .collect();
+        for k in due {
+            self.disc.provide_retry.remove(&k);
+            if ours.contains(&k)
+                && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+                && let Err(e) = kad.start_providing(kad::RecordKey::new(&k))
+            {
+                tracing::debug!(error = %e, "could not provide a keyword");
+            }
+        }
+    }
+
     /// Stops announcing a group we left, and forgets its card.
     pub(crate) fn forget_discovery(&mut self, g: &GroupId) {
         let tokens = self.disc.provided.remove(g).unwrap_or_default();
@@ -504,6 +540,10 @@ pub(crate) struct Discovery {
     pub next_stats: u64,
     /// When each pending join request was last sent.
     pub join_sent: HashMap<GroupId, Instant>,
+    /// When pending join requests were last looked at.
+    pub join_checked: Option<Instant>,
+    /// Keyword keys whose announcement failed, and when to try again.
+    pub provide_retry: HashMap<Vec<u8>, Instant>,
     /// Listen addresses connected peers reported (identify), for the member addresses on
     /// our cards.
     pub listen_of: HashMap<PeerId, Vec<Multiaddr>>,

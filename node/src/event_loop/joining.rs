@@ -182,6 +182,15 @@ impl EventLoop {
     /// Sends pending join requests again when their retry time has come.
     pub(crate) fn retry_join_requests(&mut self) {
         let every = self.config.join_retry_interval;
+        // Look at the disk at most twice per retry interval.
+        if self
+            .disc
+            .join_checked
+            .is_some_and(|t| t.elapsed() < every / 2)
+        {
+            return;
+        }
+        self.disc.join_checked = Some(Instant::now());
         let Ok(all) = self.records.outgoing_all() else {
             return;
         };

@@ -379,6 +379,7 @@ impl EventLoop {
             self.announce_all();
         }
         self.retry_join_requests();
+        self.retry_provides();
         self.expire_searches();
         self.expire_stats();
     }
