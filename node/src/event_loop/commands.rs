@@ -153,21 +153,6 @@ impl EventLoop {
         out
     }
 
-    /// Addresses to put in invites: our listen addresses with our PeerId, LAN and public
-    /// ones before loopback, as binary multiaddrs.
-    fn invite_addrs(&self) -> Vec<Vec<u8>> {
-        let me = *self.swarm.local_peer_id();
-        let mut addrs: Vec<&Multiaddr> = self.listen_addrs.iter().collect();
-        addrs.sort_by_key(|a| {
-            a.iter()
-                .any(|p| matches!(p, Protocol::Ip4(ip) if ip.is_loopback()))
-        });
-        addrs
-            .into_iter()
-            .map(|a| a.clone().with(Protocol::P2p(me)).to_vec())
-            .collect()
-    }
-
     fn make_invite(
         &self,
         group: &GroupId,
@@ -183,7 +168,7 @@ impl EventLoop {
             .current()
             .ok_or_else(|| Error::Invalid("group has no epoch secret".into()))?;
         let mut addrs = if with_addrs {
-            self.invite_addrs()
+            self.own_addrs_bin(usize::MAX)
         } else {
             Vec::new()
         };
