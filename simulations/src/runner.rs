@@ -217,6 +217,10 @@ impl Runner {
                 Config::default().search_timeout,
                 crate::search::Spec::timeout,
             ),
+            // Runs announce once, when the scenario says so: the daemon's 10-minute
+            // republication would fall in the middle of a long run (at 300 nodes the
+            // announcements alone take minutes of both cores) and be measured as search.
+            discovery_interval: Duration::from_secs(24 * 3600),
             store_flush_every: None,
             metrics: true,
             transport,
