@@ -225,7 +225,10 @@ async fn search_join_request_and_stats_on_thirty_nodes() {
 
     // Joining by id with no search first: the card comes from the DHT.
     let out = requester.join_group(bj_id, "", History::All).await.unwrap();
-    assert_eq!((out.status.as_str(), out.name.as_str()), ("joined", "北京摄影"));
+    assert_eq!(
+        (out.status.as_str(), out.name.as_str()),
+        ("joined", "北京摄影")
+    );
     assert!(requester.group_info(bj_id).await.is_ok());
     // A private group's id finds nothing.
     let err = requester
