@@ -251,12 +251,12 @@ impl Report {
         let _ = writeln!(s, "| figure | value |\n|---|---|");
         let _ = writeln!(s, "| nodes | {} |", self.nodes);
         f.markdown_rows(&mut s);
-        let per_search = self.wire_bytes as f64 / f.searches.max(1) as f64;
+        let rate = self.wire_bytes as f64 / self.wall_seconds.max(1e-9);
         let _ = writeln!(
             s,
-            "| bytes on all links during the searches (÷ searches) | {:.1} MB ({:.0} B) |",
+            "| bytes on all links during the searches (background included) | {:.1} MB ({:.0} kB/s) |",
             mb(self.wire_bytes),
-            per_search
+            rate / 1e3
         );
         let _ = writeln!(
             s,
