@@ -67,8 +67,10 @@ pub struct Setup {
     pub quiet_s: f64,
     /// Seconds to create and join the groups.
     pub groups_s: f64,
-    /// Seconds from the first announcement to the first search (the wait included).
+    /// Seconds from the first announcement to the first search (every round and wait).
     pub announce_s: f64,
+    /// Announcement rounds.
+    pub announce_rounds: usize,
     /// CPU seconds from creating the groups to the first search.
     pub groups_and_announce_cpu_s: f64,
     /// Peers a node is connected to when the searches start, mean over the nodes.
@@ -244,13 +246,19 @@ impl Figures {
                 format!("{:.1} / {:.1}", self.providers_mean, self.peers_asked_mean),
             ),
             (
-                "setup: start / quiet / groups / announce and wait",
+                "setup: start / quiet / groups / announcements and waits",
                 format!(
-                    "{:.1} / {:.1} / {:.1} / {:.1} s",
+                    "{:.1} / {:.1} / {:.1} / {:.1} s ({} round{})",
                     self.setup.start_s,
                     self.setup.quiet_s,
                     self.setup.groups_s,
-                    self.setup.announce_s
+                    self.setup.announce_s,
+                    self.setup.announce_rounds,
+                    if self.setup.announce_rounds == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
                 ),
             ),
             (

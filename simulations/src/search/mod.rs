@@ -13,7 +13,8 @@
 //! 3. Every owner calls `announce_discovery` (its card and keyword provider records go
 //!    to the DHT), then, a second later, every other member (a member can serve the card
 //!    to searchers once it has fetched it from the DHT); then the run waits
-//!    `announce_wait_s` for the records to settle.
+//!    `announce_wait_s` for the records to settle. `announce_rounds` > 1 repeats this,
+//!    as the nodes' own periodic round would (they do not republish during a run).
 //! 4. The searches: each from a random node in no group, for a query that names exactly
 //!    one of the run's groups (two characters of a Chinese name, an English tag, or the
 //!    first letters of a Latin word of a name). `concurrency` workers each run their share
@@ -67,8 +68,10 @@ pub struct Spec {
     pub gap_ms: u64,
     /// Each node's search timeout (`Config::search_timeout`), in s.
     pub timeout_s: f64,
-    /// Wait after the announcements before the first search, in s.
+    /// Wait after each announcement round, in s.
     pub announce_wait_s: f64,
+    /// Announcement rounds before the searches.
+    pub announce_rounds: usize,
 }
 
 impl Default for Spec {
@@ -82,6 +85,7 @@ impl Default for Spec {
             gap_ms: 100,
             timeout_s: 10.0,
             announce_wait_s: 5.0,
+            announce_rounds: 1,
         }
     }
 }
@@ -123,8 +127,10 @@ impl Spec {
         if !(0.1..=600.0).contains(&self.timeout_s) {
             return bad("search.timeout_s must be 0.1..=600".into());
         }
-        if !(0.0..=3600.0).contains(&self.announce_wait_s) {
-            return bad("search.announce_wait_s must be 0..=3600".into());
+        if !(0.0..=3600.0).contains(&self.announce_wait_s)
+            || !(1..=10).contains(&self.announce_rounds)
+        {
+            return bad("search.announce_wait_s must be 0..=3600, announce_rounds 1..=10".into());
         }
         Ok(())
     }

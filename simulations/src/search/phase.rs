@@ -43,10 +43,13 @@ pub async fn run(
     let cpu_setup = crate::measure::cpu_seconds();
     let ids = create_groups(&runner, &plan).await?;
     setup.groups_s = lap(&mut t);
-    announce(&runner, &plan).await?;
-    let wait_s = spec.announce_wait_s;
-    tracing::info!(wait_s, "announced: waiting for the DHT");
-    tokio::time::sleep(Duration::from_secs_f64(wait_s)).await;
+    let wait = Duration::from_secs_f64(spec.announce_wait_s);
+    setup.announce_rounds = spec.announce_rounds;
+    for round in 1..=spec.announce_rounds {
+        announce(&runner, &plan).await?;
+        tracing::info!(round, wait_s = spec.announce_wait_s, "announced: waiting");
+        tokio::time::sleep(wait).await;
+    }
     setup.announce_s = lap(&mut t);
     setup.groups_and_announce_cpu_s = crate::measure::cpu_seconds() - cpu_setup;
     (setup.connected_mean, setup.connected_max) = connected(&runner, scenario.nodes).await;
@@ -124,7 +127,8 @@ async fn create_groups(runner: &Runner, plan: &Plan) -> anyhow::Result<Vec<Strin
     Ok(ids)
 }
 
-/// Owners announce first, then (after [`OWNERS_FIRST`]) every other member.
+/// One announcement round: owners first, then (after [`OWNERS_FIRST`]) every other
+/// member.
 async fn announce(runner: &Runner, plan: &Plan) -> anyhow::Result<()> {
     if let Some(p) = runner.progress() {
         p.set_message("announcing to the DHT");
