@@ -293,6 +293,17 @@ impl EventLoop {
     }
 
     fn card_lookup_done(&mut self, group: GroupId, best: Option<SignedCard>) {
+        // A member without its group's card would announce keywords it cannot answer:
+        // look again soon rather than at the next round.
+        if best.is_none()
+            && self.groups.contains_key(&group)
+            && matches!(self.records.card(&group), Ok(None))
+        {
+            self.disc
+                .card_retry
+                .entry(group)
+                .or_insert_with(|| Instant::now() + PROVIDE_RETRY);
+        }
         if let Some(c) = &best {
             self.disc.found_cards.insert(group, c.clone());
             if self.groups.contains_key(&group)
@@ -360,6 +371,20 @@ impl EventLoop {
 
     /// Announces again the keyword keys whose retry time has come (if still ours).
     pub(crate) fn retry_provides(&mut self) {
+        let now = Instant::now();
+        let cards: Vec<GroupId> = self
+            .disc
+            .card_retry
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(g, _)| *g)
+            .collect();
+        for g in cards {
+            self.disc.card_retry.remove(&g);
+            if self.groups.contains_key(&g) {
+                self.lookup_card(g);
+            }
+        }
         if self.disc.provide_retry.is_empty() {
             return;
         }
@@ -542,6 +567,8 @@ pub(crate) struct Discovery {
     pub join_sent: HashMap<GroupId, Instant>,
     /// When pending join requests were last looked at.
     pub join_checked: Option<Instant>,
+    /// Groups of ours whose card lookup found nothing, and when to look again.
+    pub card_retry: HashMap<GroupId, Instant>,
     /// Keyword keys whose announcement failed, and when to try again.
     pub provide_retry: HashMap<Vec<u8>, Instant>,
     /// Listen addresses connected peers reported (identify), for the member addresses on
