@@ -98,7 +98,10 @@ fn bad_search_scenarios_are_refused_with_a_reason() {
         ),
         (format!("{base}[search]\nsearches = 0\n"), "search.searches"),
         (format!("{base}[search]\nconcurrency = 0\n"), "concurrency"),
-        (format!("{base}[search]\nannounce_rounds = 0\n"), "announce_rounds"),
+        (
+            format!("{base}[search]\nannounce_rounds = 0\n"),
+            "announce_rounds",
+        ),
         (format!("{base}[search]\nbogus = 1\n"), "unknown field"),
         (
             format!("{base}[search]\n[[events]]\nat_s = 1.0\naction = 'heal'\n"),
