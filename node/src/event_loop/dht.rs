@@ -254,41 +254,35 @@ impl EventLoop {
 
     /// Starts a lookup of `group`'s card, unless one runs.
     pub(crate) fn lookup_card(&mut self, group: GroupId) -> bool {
-        if self
-            .disc
-            .kad_queries
-            .values()
-            .any(|q| matches!(q, KadQuery::Card { group: g, .. } if *g == group))
-        {
-            return true;
-        }
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
-            return false;
-        };
-        let id = kad.get_record(kad::RecordKey::new(&card::record_key(&group)));
-        self.disc
-            .kad_queries
-            .insert(id, KadQuery::Card { group, best: None });
-        true
+        let running = |q: &KadQuery| matches!(q, KadQuery::Card { group: g, .. } if *g == group);
+        let query = KadQuery::Card { group, best: None };
+        self.lookup_record(card::record_key(&group), running, query)
     }
 
     /// Starts a lookup of `author`'s profile, unless one runs.
     pub(crate) fn lookup_profile(&mut self, author: AuthorId) -> bool {
-        if self
-            .disc
-            .kad_queries
-            .values()
-            .any(|q| matches!(q, KadQuery::Profile { author: a, .. } if *a == author))
-        {
+        let running =
+            |q: &KadQuery| matches!(q, KadQuery::Profile { author: a, .. } if *a == author);
+        let query = KadQuery::Profile { author, best: None };
+        self.lookup_record(profile::record_key(&author), running, query)
+    }
+
+    /// Starts `get_record(key)` for `query` unless a query `running` says so is under way;
+    /// false when the DHT is off.
+    fn lookup_record(
+        &mut self,
+        key: Vec<u8>,
+        running: impl Fn(&KadQuery) -> bool,
+        query: KadQuery,
+    ) -> bool {
+        if self.disc.kad_queries.values().any(running) {
             return true;
         }
         let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
             return false;
         };
-        let id = kad.get_record(kad::RecordKey::new(&profile::record_key(&author)));
-        self.disc
-            .kad_queries
-            .insert(id, KadQuery::Profile { author, best: None });
+        let id = kad.get_record(kad::RecordKey::new(&key));
+        self.disc.kad_queries.insert(id, query);
         true
     }
 
@@ -369,33 +363,18 @@ impl EventLoop {
         out
     }
 
-    /// Announces again the keyword keys whose retry time has come (if still ours).
+    /// Looks up again the cards, and announces again the keyword keys, whose retry time
+    /// has come (if still ours).
     pub(crate) fn retry_provides(&mut self) {
-        let now = Instant::now();
-        let cards: Vec<GroupId> = self
-            .disc
-            .card_retry
-            .iter()
-            .filter(|(_, t)| **t <= now)
-            .map(|(g, _)| *g)
-            .collect();
-        for g in cards {
-            self.disc.card_retry.remove(&g);
+        for g in take_due(&mut self.disc.card_retry) {
             if self.groups.contains_key(&g) {
                 self.lookup_card(g);
             }
         }
-        if self.disc.provide_retry.is_empty() {
+        let due = take_due(&mut self.disc.provide_retry);
+        if due.is_empty() {
             return;
         }
-        let now = Instant::now();
-        let due: Vec<Vec<u8>> = self
-            .disc
-            .provide_retry
-            .iter()
-            .filter(|(_, t)| **t <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
         let ours: std::collections::HashSet<Vec<u8>> = self
             .disc
             .provided
@@ -404,7 +383,6 @@ impl EventLoop {
             .map(|t| keywords::provider_key(t))
             .collect();
         for k in due {
-            self.disc.provide_retry.remove(&k);
             if ours.contains(&k)
                 && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
                 && let Err(e) = kad.start_providing(kad::RecordKey::new(&k))
@@ -530,6 +508,20 @@ impl EventLoop {
         self.disc.found_cards.insert(g, signed);
         Ok(())
     }
+}
+
+/// Removes and returns the entries of `map` whose time has come.
+fn take_due<K: Clone + Eq + std::hash::Hash>(map: &mut HashMap<K, Instant>) -> Vec<K> {
+    let now = Instant::now();
+    let due: Vec<K> = map
+        .iter()
+        .filter(|(_, t)| **t <= now)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in &due {
+        map.remove(k);
+    }
+    due
 }
 
 /// Discovery state of the event loop.
