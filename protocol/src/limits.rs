@@ -35,6 +35,9 @@ pub const MAX_ADDR_BYTES: usize = 64;
 pub const MAX_INVITE_BYTES: usize = 630;
 /// Longest invite code text accepted (the bech32m code length).
 pub const MAX_INVITE_CHARS: usize = 1023;
+/// Longest pasted text searched for an invite code, in bytes (a code of
+/// [`MAX_INVITE_CHARS`] with a message around it, folded, in full-width forms).
+pub const MAX_PASTE_BYTES: usize = 16 * 1024;
 /// Largest encoded [`crate::SignedGenesis`].
 pub const MAX_GENESIS_BYTES: usize = 256;
 /// Highest Lamport clock accepted: far beyond any real group, far below overflow, so a

@@ -181,3 +181,170 @@ fn code_is_found_in_pasted_text() {
         assert_eq!(Invite::parse(&text, NOW_MS).as_ref(), Ok(&inv), "{text}");
     }
 }
+
+/// Issue 11, reproduction 8: each way a paste mangles a code, as seen in the wild.
+#[test]
+fn pasted_and_mangled_codes_still_parse() {
+    let inv = invite(NOW_MS + 1);
+    let code = inv.to_text().unwrap();
+    let folded = |sep: &str| {
+        code.as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    let insert_at = |i: usize, s: &str| format!("{}{s}{}", &code[..i], &code[i..]);
+    let mut first_capital = code.clone();
+    first_capital.replace_range(0..1, "Q");
+    let full_width: String = code
+        .chars()
+        .map(|c| char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap())
+        .collect();
+    for (what, text) in [
+        ("folded at 76 columns (LF)", folded("\n")),
+        ("folded at 76 columns (CRLF)", folded("\r\n")),
+        (
+            "folded with indentation",
+            format!("join:\n  {}", folded("\n  ")),
+        ),
+        ("a zero-width space", insert_at(30, "\u{200B}")),
+        (
+            "a zero-width joiner and non-joiner",
+            insert_at(7, "\u{200D}\u{200C}"),
+        ),
+        ("a word joiner", insert_at(50, "\u{2060}")),
+        (
+            "a byte order mark",
+            format!("\u{FEFF}{}", insert_at(90, "\u{FEFF}")),
+        ),
+        ("a soft hyphen", insert_at(40, "\u{00AD}")),
+        ("a CRLF", insert_at(60, "\r\n")),
+        ("a space", insert_at(20, " ")),
+        ("a non-breaking space", insert_at(20, "\u{00A0}")),
+        ("a phone's capital first letter", first_capital),
+        ("full-width forms", full_width.clone()),
+        (
+            "full-width with an ideographic space",
+            format!("邀请码：{full_width}\u{3000}谢谢"),
+        ),
+        (
+            "mixed case",
+            code.char_indices()
+                .map(|(i, c)| {
+                    if i % 3 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        ),
+        ("a word after it", format!("{code} yes")),
+        (
+            "folded, with words of code letters after it",
+            format!("{}\n\nsee you 2day", folded("\r\n")),
+        ),
+    ] {
+        assert_eq!(Invite::parse(&text, NOW_MS).as_ref(), Ok(&inv), "{what}");
+    }
+}
+
+/// The checks stay precise through the cleaning: a typo in a folded code is a checksum
+/// error, an expired folded code says expired, and a huge paste is refused by its size.
+#[test]
+fn errors_stay_precise_after_cleaning() {
+    let code = invite(NOW_MS + 1).to_text().unwrap();
+    let mut typo = code.clone();
+    let c = if &code[100..101] == "q" { "p" } else { "q" };
+    typo.replace_range(100..101, c);
+    let folded = format!("{}\r\n{}", &typo[..76], &typo[76..]);
+    assert_eq!(Invite::parse(&folded, NOW_MS), Err(invite::Error::Checksum));
+    assert_eq!(
+        Invite::parse(&format!("{typo} yes"), NOW_MS),
+        Err(invite::Error::Checksum)
+    );
+    let expired = format!("{}\u{200B}{}", &code[..40], &code[40..]);
+    assert!(matches!(
+        Invite::parse(&expired, NOW_MS + 1),
+        Err(invite::Error::Expired { .. })
+    ));
+    let huge = format!(
+        "{code}{}",
+        " ".repeat(qun_protocol::limits::MAX_PASTE_BYTES)
+    );
+    assert!(matches!(
+        Invite::parse(&huge, NOW_MS),
+        Err(invite::Error::PasteTooLong { .. })
+    ));
+    // Full-width text with no code in it is still "not found".
+    assert_eq!(
+        Invite::parse("ｊｏｉｎ ｕｓ", NOW_MS),
+        Err(invite::Error::NotFound)
+    );
+}
+
+mod mangling {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What a paste may insert between two characters of a code (after its `qun1` head).
+    fn noise() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            " ", "\n", "\r\n", "\n  ", "\t", "\u{00A0}", "\u{3000}", "\u{200B}", "\u{200C}",
+            "\u{200D}", "\u{2060}", "\u{FEFF}", "\u{00AD}",
+        ])
+    }
+
+    /// One mangling: noise at some positions, some letters upper-cased, maybe full-width.
+    fn mangle(code: &str, inserts: &[(usize, &str)], upper: &[bool], full_width: bool) -> String {
+        let mut out = String::new();
+        for (i, c) in code.chars().enumerate() {
+            for (at, s) in inserts {
+                if *at == i && i >= 4 {
+                    out.push_str(s);
+                }
+            }
+            let c = if upper[i % upper.len()] {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            };
+            if full_width {
+                out.push(char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_paste_mangling_parses_to_the_same_invite(
+            inserts in prop::collection::vec((0usize..400, noise()), 0..12),
+            upper in prop::collection::vec(any::<bool>(), 1..8),
+            full_width in any::<bool>(),
+            typo_at in 4usize..300,
+            typo_by in 1usize..32,
+        ) {
+            let inv = invite(NOW_MS + 1);
+            let code = inv.to_text().unwrap();
+            let inserts: Vec<(usize, &str)> =
+                inserts.into_iter().map(|(i, s)| (i % code.len(), s)).collect();
+            let text = mangle(&code, &inserts, &upper, full_width);
+            prop_assert_eq!(Invite::parse(&text, NOW_MS), Ok(inv));
+
+            // The same mangling of a code with one real typo is still caught.
+            let i = typo_at % (code.len() - 4) + 4;
+            let pos = CHARSET.find(&code[i..=i]).unwrap();
+            let other = CHARSET.as_bytes()[(pos + typo_by) % CHARSET.len()] as char;
+            let mut typo = code.clone();
+            typo.replace_range(i..=i, &other.to_string());
+            let text = mangle(&typo, &inserts, &upper, full_width);
+            prop_assert_eq!(Invite::parse(&text, NOW_MS), Err(invite::Error::Checksum));
+        }
+    }
+}

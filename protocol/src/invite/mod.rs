@@ -8,8 +8,12 @@
 //! compact alphanumeric QR code), and its BCH checksum guarantees that any typo of up to
 //! four characters is detected and never misread as another code.
 //!
-//! [`Invite::parse`] finds the code inside pasted text ("join us: qun1...") and says what
-//! is wrong: checksum, too long, unknown version, bad signature, or expired.
+//! [`Invite::parse`] finds the code inside pasted text ("join us: qun1...") whatever the
+//! paste did to it (folded lines, zero-width characters, a capital first letter, full-width
+//! forms: see [`paste`]), and says what is wrong: checksum, too long, unknown version, bad
+//! signature, or expired.
+
+pub mod paste;
 
 use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, ChecksumError};
 use bech32::{Bech32m, Hrp};
@@ -33,6 +37,14 @@ pub enum Error {
     /// No `qun1...` code in the text.
     #[error("no invite code found: an invite starts with \"qun1\"")]
     NotFound,
+    /// The pasted text is longer than any text an invite comes in.
+    #[error("pasted text is {len} bytes; an invite comes in at most {max}")]
+    PasteTooLong {
+        /// Its length, bytes.
+        len: usize,
+        /// The maximum, bytes.
+        max: usize,
+    },
     /// Longer than any valid code.
     #[error("invite code is {len} characters; at most {max}")]
     TooLong {
@@ -160,20 +172,10 @@ impl Invite {
         bech32::encode::<Bech32m>(hrp, &bytes).map_err(|e| Error::Format(e.to_string()))
     }
 
-    /// Finds the code in `text`, checks checksum, version, limits, signatures and expiry.
+    /// Finds the code in `text` (see [`paste`]), checks checksum, version, limits,
+    /// signatures and expiry.
     pub fn parse(text: &str, now_ms: u64) -> Result<Invite, Error> {
-        let code = find_code(text)?;
-        if code.len() > MAX_INVITE_CHARS {
-            return Err(Error::TooLong {
-                len: code.len(),
-                max: MAX_INVITE_CHARS,
-            });
-        }
-        let checked = CheckedHrpstring::new::<Bech32m>(code).map_err(map_bech32_error)?;
-        if !checked.hrp().as_str().eq_ignore_ascii_case(PREFIX) {
-            return Err(Error::NotFound);
-        }
-        let bytes: Vec<u8> = checked.byte_iter().collect();
+        let bytes = paste::decode(text, PREFIX)?;
         Self::from_bytes(&bytes, now_ms)
     }
 
@@ -206,13 +208,20 @@ impl Invite {
     }
 }
 
-/// A code is a run of ASCII letters and digits, so splitting on anything else finds it
-/// next to CJK text or punctuation ("加入：qun1...。"), and every candidate is ASCII (slicing
-/// it by bytes cannot split a character).
-fn find_code(text: &str) -> Result<&str, Error> {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|w| w.len() >= 4 && w[..4].eq_ignore_ascii_case("qun1"))
-        .ok_or(Error::NotFound)
+/// The payload of one candidate code (lower-case ASCII, no whitespace) for `prefix`, if its
+/// length and checksum are right.
+pub(crate) fn checked_bytes(code: &str, prefix: &str) -> Result<Vec<u8>, Error> {
+    if code.len() > MAX_INVITE_CHARS {
+        return Err(Error::TooLong {
+            len: code.len(),
+            max: MAX_INVITE_CHARS,
+        });
+    }
+    let checked = CheckedHrpstring::new::<Bech32m>(code).map_err(map_bech32_error)?;
+    if checked.hrp().as_str() != prefix {
+        return Err(Error::NotFound);
+    }
+    Ok(checked.byte_iter().collect())
 }
 
 fn map_bech32_error(e: CheckedHrpstringError) -> Error {
