@@ -181,7 +181,7 @@ impl Store {
             let (_, v) = kv?;
             let msg = qun_protocol::Envelope::decode_stored(&v)
                 .map_err(|e| Error::Corrupt(e.to_string()))?;
-            let t = msg.body.timestamp_ms;
+            let t = msg.body.stamp.wall_ms();
             let post = matches!(
                 msg.body.kind,
                 qun_protocol::Kind::Text(_) | qun_protocol::Kind::Announcement(_)
@@ -274,11 +274,7 @@ impl Store {
     ) -> Result<Vec<Verified>, Error> {
         let start = msg_key(
             group,
-            &OrderKey {
-                lamport: 0,
-                timestamp_ms: 0,
-                id: MsgId::from_bytes([0; 32]),
-            },
+            &OrderKey::MIN,
         );
         let end = match before {
             Some(id) => match self.ids.get(id.as_bytes())? {
@@ -375,14 +371,6 @@ impl Store {
             .collect()
     }
 
-    /// The highest Lamport clock stored for `group` (0 when empty).
-    pub fn max_lamport(&self, group: &GroupId) -> Result<u64, Error> {
-        Ok(match self.msgs.scan_prefix(group.as_bytes()).next_back() {
-            Some(kv) => OrderKey::from_bytes(&kv?.0[32..]).map_or(0, |k| k.lamport),
-            None => 0,
-        })
-    }
-
     /// How many messages of `group` are stored.
     pub fn count(&self, group: &GroupId) -> usize {
         self.msgs.scan_prefix(group.as_bytes()).count()
@@ -416,7 +404,10 @@ mod tests {
 
     use super::*;
 
-    fn msg(id: &Identity, group: GroupId, lamport: u64, text: &str) -> Verified {
+    const BASE_MS: u64 = 1_700_000_000_000;
+
+    /// A message stamped `n` ms after `BASE_MS`.
+    fn msg(id: &Identity, group: GroupId, n: u64, text: &str) -> Verified {
         let kind = Kind::Text(Text {
             text: text.into(),
             reply_to: None,
@@ -425,8 +416,7 @@ mod tests {
         let body = Body {
             group,
             epoch: 0,
-            lamport,
-            timestamp_ms: 1000 + lamport,
+            stamp: qun_protocol::Stamp::new(BASE_MS + n, 0),
             kind,
         };
         Envelope::sign(id, &body).unwrap()
@@ -449,19 +439,14 @@ mod tests {
             "duplicate stored twice"
         );
         let all = store.history(&g, 100, None).unwrap();
-        let lamports: Vec<u64> = all.iter().map(|m| m.body.lamport).collect();
-        assert_eq!(lamports, vec![1, 2, 3, 4, 5]);
+        let ms = |page: &[Verified]| -> Vec<u64> {
+            page.iter().map(|m| m.body.stamp.ms - BASE_MS).collect()
+        };
+        assert_eq!(ms(&all), vec![1, 2, 3, 4, 5]);
         let before = store.history(&g, 2, Some(&all[3].id)).unwrap();
-        assert_eq!(
-            before.iter().map(|m| m.body.lamport).collect::<Vec<_>>(),
-            vec![2, 3]
-        );
+        assert_eq!(ms(&before), vec![2, 3]);
         let page = store.page_after(&g, Some(&all[1].order_key()), 2).unwrap();
-        assert_eq!(
-            page.iter().map(|m| m.body.lamport).collect::<Vec<_>>(),
-            vec![3, 4]
-        );
-        assert_eq!(store.max_lamport(&g).unwrap(), 5);
+        assert_eq!(ms(&page), vec![3, 4]);
         assert_eq!(store.count(&g), 5);
         assert_eq!(store.count(&other), 1);
     }

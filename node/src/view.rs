@@ -14,10 +14,12 @@ pub struct MessageView {
     pub group: String,
     /// Author id (same text as the author's PeerId).
     pub author: String,
-    /// Lamport clock.
-    pub lamport: u64,
-    /// Author's clock, ms since the Unix epoch.
+    /// The author's clock, ms since the Unix epoch: the physical part of the message's
+    /// hybrid stamp (for a message stored before hybrid stamps, the time it carried).
     pub timestamp_ms: u64,
+    /// The logical part of the stamp: orders messages stamped in the same millisecond
+    /// (for a message stored before hybrid stamps, its Lamport clock).
+    pub logical: u64,
     /// `text`, `announcement`, `join`, `leave`, `meta` or `unknown`.
     pub kind: String,
     /// The text (for text and announcement; a short description otherwise).
@@ -60,8 +62,12 @@ impl MessageView {
             id: msg.id.to_string(),
             group: msg.body.group.to_string(),
             author: msg.author().to_string(),
-            lamport: msg.body.lamport,
-            timestamp_ms: msg.body.timestamp_ms,
+            timestamp_ms: msg.body.stamp.wall_ms(),
+            logical: if msg.body.stamp.is_legacy() {
+                msg.body.stamp.ms
+            } else {
+                msg.body.stamp.counter
+            },
             kind: msg.body.kind.name().to_owned(),
             text,
             reply_to,

@@ -18,6 +18,7 @@ use qun_protocol::frame::{self, Frame};
 use qun_protocol::id::{GroupId, MsgId};
 use qun_protocol::identity::Identity;
 use qun_protocol::message::{Body, Envelope, Kind, Text};
+use qun_protocol::order::Stamp;
 use qun_protocol::secret::GroupSecret;
 
 const GROUP_NAME: &str = "open";
@@ -28,8 +29,7 @@ fn text_body(group: GroupId) -> Body {
     Body {
         group,
         epoch: 1,
-        lamport: 42,
-        timestamp_ms: 1_700_000_000_000,
+        stamp: Stamp::new(1_700_000_000_000, 42),
         kind: Kind::Text(Text {
             text: "x".repeat(TEXT_BYTES),
             reply_to: Some(MsgId::from_bytes([4; 32])),

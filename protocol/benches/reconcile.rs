@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use qun_protocol::id::MsgId;
-use qun_protocol::order::OrderKey;
+use qun_protocol::order::{OrderKey, Stamp};
 use qun_protocol::reconcile::{self, Config, Initiator, Message};
 
 const N: usize = 100_000;
@@ -47,20 +47,17 @@ impl Rng {
     }
 }
 
-/// A group's history: clocks advance by 0 to 2 per message (concurrent senders), times by a
-/// second with up to 5 s of clock skew, random ids.
+/// A group's history: stamps a second apart with up to 5 s of clock skew, counters 0 to 2
+/// (concurrent senders in one millisecond), random ids.
 fn history(rng: &mut Rng) -> Vec<OrderKey> {
-    let mut lamport = 1;
     let keys: BTreeSet<OrderKey> = (0..N as u64)
         .map(|i| {
-            lamport += rng.below(3);
             let mut id = [0u8; 32];
             for chunk in id.chunks_exact_mut(8) {
                 chunk.copy_from_slice(&rng.next().to_le_bytes());
             }
             OrderKey {
-                lamport,
-                timestamp_ms: 1_700_000_000_000 + i * 1000 + rng.below(5000),
+                stamp: Stamp::new(1_700_000_000_000 + i * 1000 + rng.below(5000), rng.below(3)),
                 id: MsgId::from_bytes(id),
             }
         })
@@ -123,10 +120,10 @@ fn reconcile(a: &BTreeSet<OrderKey>, b: &BTreeSet<OrderKey>) -> Cost {
 fn naive(a: &BTreeSet<OrderKey>, b: &BTreeSet<OrderKey>) -> (usize, usize) {
     let t = a
         .symmetric_difference(b)
-        .map(|k| k.timestamp_ms)
+        .map(|k| k.stamp.ms)
         .min()
         .unwrap_or(u64::MAX);
-    let sent = b.iter().filter(|k| k.timestamp_ms >= t).count();
+    let sent = b.iter().filter(|k| k.stamp.ms >= t).count();
     let pages = sent.div_ceil(NAIVE_PAGE).max(1);
     (pages, pages * NAIVE_REQUEST_BYTES + sent * NAIVE_KEY_BYTES)
 }

@@ -206,7 +206,7 @@ impl State {
                     id: msg.id,
                     author,
                     text: a.text.clone(),
-                    timestamp_ms: msg.body.timestamp_ms,
+                    timestamp_ms: msg.body.stamp.wall_ms(),
                 });
             }
             Kind::Meta(m) => {

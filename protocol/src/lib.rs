@@ -27,5 +27,5 @@ pub use id::{AuthorId, GroupId, MsgId};
 pub use identity::{Identity, Signature};
 pub use invite::Invite;
 pub use message::{Body, Envelope, Kind, Verified};
-pub use order::OrderKey;
+pub use order::{Clock, OrderKey, Stamp};
 pub use secret::{GroupSecret, MessageKey};

@@ -40,9 +40,6 @@ pub const MAX_INVITE_CHARS: usize = 1023;
 pub const MAX_PASTE_BYTES: usize = 16 * 1024;
 /// Largest encoded [`crate::SignedGenesis`].
 pub const MAX_GENESIS_BYTES: usize = 256;
-/// Highest Lamport clock accepted: far beyond any real group, far below overflow, so a
-/// hostile clock cannot push a group's order to the end of the integer range.
-pub const MAX_LAMPORT: u64 = 1 << 48;
 /// Largest encoded signed group card (a DHT record value).
 pub const MAX_CARD_BYTES: usize = 4096;
 /// Most member addresses on a group card.
@@ -59,7 +56,8 @@ pub const MAX_PROFILE_GROUPS: usize = 16;
 pub const MAX_JOIN_NOTE_BYTES: usize = 512;
 /// Largest encoded signed join request or approval.
 pub const MAX_JOIN_BYTES: usize = 4096;
-/// How far in the future a signed record's time may be (clock skew), in ms.
+/// How far in the future a signed record's time may be (clock skew), in ms. Message
+/// stamps have their own bound, [`crate::order::MAX_SKEW_MS`].
 pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 /// Most keyword tokens indexed for one group (each is a DHT provider key).
 pub const MAX_INDEX_TOKENS: usize = 96;

@@ -17,7 +17,7 @@ use crate::codec;
 use crate::id::{self, AuthorId, GroupId, MsgId};
 use crate::identity::{self, DOMAIN_ENVELOPE, Identity, Signature, SignatureError};
 use crate::limits::*;
-use crate::order::OrderKey;
+use crate::order::{MAX_COUNTER, OrderKey, Stamp};
 
 /// Why a message is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +31,12 @@ pub enum Error {
     /// A field breaks a protocol limit or rule.
     #[error("invalid message: {0}")]
     Invalid(String),
+    /// A hybrid stamp's logical counter is over [`MAX_COUNTER`] (no clock produces it).
+    #[error("stamp {stamp} has a counter over the limit of {MAX_COUNTER}")]
+    CounterTooLarge {
+        /// The stamp.
+        stamp: Stamp,
+    },
 }
 
 /// A text message.
@@ -242,22 +248,18 @@ pub struct Body {
     pub group: GroupId,
     /// The epoch it was sent in.
     pub epoch: u64,
-    /// Lamport clock in the group.
-    pub lamport: u64,
-    /// Author's wall clock, milliseconds since the Unix epoch.
-    pub timestamp_ms: u64,
+    /// Hybrid clock stamp in the group (see [`crate::order`]): where it sorts.
+    pub stamp: Stamp,
     /// What it is.
     pub kind: Kind,
 }
 
 impl Body {
-    /// Checks the kind's limits and the Lamport clock bound.
+    /// Checks the kind's limits and the stamp's counter bound. How far ahead the stamp may
+    /// be depends on the receiver's clock: see [`crate::order::check`].
     pub fn validate(&self) -> Result<(), Error> {
-        if self.lamport > MAX_LAMPORT {
-            return Err(Error::Invalid(format!(
-                "lamport clock {} is over the limit of {MAX_LAMPORT}",
-                self.lamport
-            )));
+        if !self.stamp.is_legacy() && self.stamp.counter > MAX_COUNTER {
+            return Err(Error::CounterTooLarge { stamp: self.stamp });
         }
         self.kind.validate()
     }
@@ -306,8 +308,7 @@ impl Verified {
     /// Its position in the group's order.
     pub fn order_key(&self) -> OrderKey {
         OrderKey {
-            lamport: self.body.lamport,
-            timestamp_ms: self.body.timestamp_ms,
+            stamp: self.body.stamp,
             id: self.id,
         }
     }

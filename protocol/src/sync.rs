@@ -114,12 +114,12 @@ impl Response {
 mod tests {
     use super::*;
     use crate::id::MsgId;
+    use crate::order::Stamp;
 
     #[test]
     fn a_full_fetch_fits_the_request_limit() {
         let key = OrderKey {
-            lamport: u64::MAX,
-            timestamp_ms: u64::MAX,
+            stamp: Stamp::new(u64::MAX, u64::MAX),
             id: MsgId::from_bytes([0xff; 32]),
         };
         let req = Request::Fetch {

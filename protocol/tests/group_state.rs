@@ -6,6 +6,7 @@
 
 use qun_protocol::group::{self};
 use qun_protocol::message::{Announcement, Body, Join, Kind, Meta, Verified};
+use qun_protocol::order::Stamp;
 
 mod common;
 use common::*;
@@ -87,7 +88,7 @@ fn ops() -> Vec<Verified> {
         signed(
             &o,
             &Body {
-                timestamp_ms: NOW_MS + 7,
+                stamp: Stamp::new(NOW_MS + 6, 1),
                 ..body(
                     g,
                     0,

@@ -21,6 +21,7 @@ use qun_protocol::identity::{DOMAIN_ENVELOPE, DOMAIN_GENESIS, DOMAIN_INVITE, Ide
 use qun_protocol::invite::{self, Invite};
 use qun_protocol::limits::*;
 use qun_protocol::message::{self, Announcement, Body, Envelope, Kind, Meta, Text, Verified};
+use qun_protocol::order::{LEGACY_BEFORE_MS, MAX_COUNTER, Stamp};
 use qun_protocol::secret::{GroupSecret, MessageKey};
 
 // ---------------------------------------------------------------- allocation bounds
@@ -77,8 +78,7 @@ fn body(kind: Kind) -> Body {
     Body {
         group: GROUP,
         epoch: EPOCH,
-        lamport: 1,
-        timestamp_ms: NOW_MS,
+        stamp: Stamp::new(NOW_MS, 0),
         kind,
     }
 }
@@ -217,22 +217,36 @@ fn unknown_kind_payload() {
 }
 
 #[test]
-fn lamport_clock() {
-    let at = |lamport: u64| Body {
-        lamport,
+fn stamp_counter() {
+    let at = |ms: u64, counter: u64| Body {
+        stamp: Stamp::new(ms, counter),
         ..body(text("hi".into()))
     };
-    let signed = Envelope::sign(&owner(), &at(MAX_LAMPORT)).unwrap();
-    assert_eq!(open(&seal(&signed.envelope)), Ok(signed));
-    for lamport in [MAX_LAMPORT + 1, u64::MAX] {
-        assert!(matches!(
-            Envelope::sign(&owner(), &at(lamport)),
-            Err(message::Error::Invalid(_))
-        ));
-        let opened = open(&seal(&sign_unchecked(&owner(), &at(lamport))));
-        assert!(
-            matches!(opened, Err(OpenError::Message(message::Error::Invalid(_)))),
-            "{opened:?}"
+    // Any ms decodes (how far ahead is the receiver's call, `order::check`); the counter
+    // of a hybrid stamp is bounded; a legacy (Lamport) stamp carries a time in it.
+    for ok in [
+        at(NOW_MS, MAX_COUNTER),
+        at(u64::MAX, 0),
+        at(1 << 48, 7),
+        at(300, NOW_MS),
+        at(LEGACY_BEFORE_MS - 1, u64::MAX),
+    ] {
+        let signed = Envelope::sign(&owner(), &ok).unwrap();
+        assert_eq!(open(&seal(&signed.envelope)), Ok(signed));
+    }
+    for (ms, counter) in [
+        (NOW_MS, MAX_COUNTER + 1),
+        (LEGACY_BEFORE_MS, u64::MAX),
+    ] {
+        let stamp = Stamp::new(ms, counter);
+        assert_eq!(
+            Envelope::sign(&owner(), &at(ms, counter)),
+            Err(message::Error::CounterTooLarge { stamp })
+        );
+        let opened = open(&seal(&sign_unchecked(&owner(), &at(ms, counter))));
+        assert_eq!(
+            opened,
+            Err(OpenError::Message(message::Error::CounterTooLarge { stamp }))
         );
     }
 }

@@ -26,7 +26,7 @@ use qun_protocol::identity::{Identity, Signature};
 use qun_protocol::invite::{self, Invite};
 use qun_protocol::limits::*;
 use qun_protocol::message::{Announcement, Body, Envelope, Join, Kind, Meta, Text};
-use qun_protocol::order::OrderKey;
+use qun_protocol::order::{MAX_COUNTER, OrderKey, Stamp};
 use qun_protocol::secret::{GroupSecret, MessageKey};
 
 const CASES: u32 = 256;
@@ -127,15 +127,14 @@ fn body() -> impl Strategy<Value = Body> {
     (
         group_id(),
         any::<u64>(),
-        0..=MAX_LAMPORT,
         any::<u64>(),
+        0..=MAX_COUNTER,
         kind(),
     )
-        .prop_map(|(group, epoch, lamport, timestamp_ms, kind)| Body {
+        .prop_map(|(group, epoch, ms, counter, kind)| Body {
             group,
             epoch,
-            lamport,
-            timestamp_ms,
+            stamp: Stamp::new(ms, counter),
             kind,
         })
 }
@@ -252,9 +251,8 @@ fn signed_invite() -> impl Strategy<Value = Invite> {
 }
 
 fn order_key() -> impl Strategy<Value = OrderKey> {
-    (any::<u64>(), any::<u64>(), msg_id()).prop_map(|(lamport, timestamp_ms, id)| OrderKey {
-        lamport,
-        timestamp_ms,
+    (any::<u64>(), any::<u64>(), msg_id()).prop_map(|(ms, counter, id)| OrderKey {
+        stamp: Stamp::new(ms, counter),
         id,
     })
 }

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use qun_protocol::id::MsgId;
-use qun_protocol::order::OrderKey;
+use qun_protocol::order::{OrderKey, Stamp};
 use qun_protocol::reconcile::{
     self, Bound, Config, Error, Fingerprint, Initiator, ItemSet, MAX_MESSAGE_BYTES, MAX_RANGES,
     Message, Mode, Range,
@@ -49,13 +49,13 @@ impl Rng {
     }
 }
 
-/// `n` distinct keys with many shared clocks, times and id prefixes, so that bounds need
-/// every kind of separator.
+/// `n` distinct keys with many shared stamp ms, counters and id prefixes, so that bounds
+/// need every kind of separator.
 fn universe(n: usize, rng: &mut Rng) -> Vec<OrderKey> {
     let mut keys = BTreeSet::new();
-    let mut lamport = 0u64;
+    let mut ms = 0u64;
     while keys.len() < n {
-        lamport += rng.below(3);
+        ms += rng.below(3);
         let mut id = [0u8; 32];
         for chunk in id.chunks_exact_mut(8) {
             chunk.copy_from_slice(&rng.next().to_le_bytes());
@@ -65,8 +65,7 @@ fn universe(n: usize, rng: &mut Rng) -> Vec<OrderKey> {
             id[1] = 0;
         }
         keys.insert(OrderKey {
-            lamport,
-            timestamp_ms: 1_700_000_000_000 + rng.below(4) * 1000,
+            stamp: Stamp::new(ms, 1_700_000_000_000 + rng.below(4) * 1000),
             id: MsgId::from_bytes(id),
         });
     }
@@ -258,12 +257,11 @@ fn order_key() -> impl Strategy<Value = OrderKey> {
         any::<[u8; 32]>(),
         0usize..=32,
     )
-        .prop_map(|(lamport, timestamp_ms, mut id, keep)| {
+        .prop_map(|(ms, counter, mut id, keep)| {
             // Short ids (trailing zeros) as separators have.
             id[keep..].fill(0);
             OrderKey {
-                lamport,
-                timestamp_ms,
+                stamp: Stamp::new(ms, counter),
                 id: MsgId::from_bytes(id),
             }
         })
@@ -367,10 +365,9 @@ proptest! {
 
 // ---------------------------------------------------------------- hostile messages
 
-fn key(lamport: u64) -> OrderKey {
+fn key(ms: u64) -> OrderKey {
     OrderKey {
-        lamport,
-        timestamp_ms: 0,
+        stamp: Stamp::new(ms, 0),
         id: MsgId::from_bytes([0; 32]),
     }
 }
@@ -389,8 +386,7 @@ fn hostile_messages_are_refused() {
     let mut id = [0u8; 32];
     id[0] = 9;
     let first = OrderKey {
-        lamport: 5,
-        timestamp_ms: 0,
+        stamp: Stamp::new(5, 0),
         id: MsgId::from_bytes(id),
     };
     let mut bytes = Message::new(vec![range(Bound::Key(first), fp.clone())])
@@ -439,7 +435,7 @@ fn hostile_messages_are_refused() {
     );
     let mut bytes = vec![1u8];
     for (i, _) in ranges.iter().enumerate() {
-        // Head, lamport +1, time 0, empty prefix; lists add a zero count.
+        // Head, ms +1, counter 0, empty prefix; lists add a zero count.
         bytes.extend_from_slice(if i % 2 == 0 {
             &[0, 1, 0, 0][..]
         } else {

@@ -19,6 +19,7 @@ use qun_protocol::id::{GroupId, MsgId};
 use qun_protocol::identity::Identity;
 use qun_protocol::invite::{self, Invite};
 use qun_protocol::message::{Announcement, Body, Envelope, Join, Kind, Text, Verified};
+use qun_protocol::order::Stamp;
 use qun_protocol::secret::GroupSecret;
 
 const CHANGED: &str = "wire format changed: if deliberate, run \
@@ -39,13 +40,12 @@ fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors.txt")
 }
 
-/// A message body `minutes` after the genesis time.
-fn body(group: GroupId, epoch: u64, lamport: u64, minutes: u64, kind: Kind) -> Body {
+/// A message body stamped `minutes` after the genesis time, with a hybrid clock counter.
+fn body(group: GroupId, epoch: u64, counter: u64, minutes: u64, kind: Kind) -> Body {
     Body {
         group,
         epoch,
-        lamport,
-        timestamp_ms: CREATED_MS + minutes * 60_000,
+        stamp: Stamp::new(CREATED_MS + minutes * 60_000, counter),
         kind,
     }
 }

@@ -12,7 +12,9 @@ use common::*;
 use qun_node::{Node, NodeEvent, keys};
 use qun_protocol::frame::{self, Frame};
 use qun_protocol::message::Text;
-use qun_protocol::{AuthorId, Body, Envelope, GroupId, Identity, Invite, Kind, MessageKey};
+use qun_protocol::{
+    AuthorId, Body, Envelope, GroupId, Identity, Invite, Kind, MessageKey, Stamp,
+};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
@@ -35,12 +37,11 @@ fn nonce() -> [u8; 24] {
     out
 }
 
-fn text_body(group: GroupId, epoch: u64, lamport: u64, text: &str) -> Body {
+fn text_body(group: GroupId, epoch: u64, counter: u64, text: &str) -> Body {
     Body {
         group,
         epoch,
-        lamport,
-        timestamp_ms: now_ms(),
+        stamp: Stamp::new(now_ms(), counter),
         kind: Kind::Text(Text {
             text: text.to_owned(),
             reply_to: None,

@@ -13,7 +13,7 @@ use common::*;
 use qun_node::store::Store;
 use qun_node::{Config, History, Node, keys};
 use qun_protocol::message::Text;
-use qun_protocol::{Body, Envelope, GroupId, Kind};
+use qun_protocol::{Body, Envelope, GroupId, Kind, Stamp};
 use tempfile::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,8 +40,7 @@ async fn since_join_members_get_only_recent_history() {
         let body = Body {
             group,
             epoch: 0,
-            lamport: i + 2,
-            timestamp_ms: two_hours_ago + i,
+            stamp: Stamp::new(two_hours_ago + i, 0),
             kind: Kind::Text(Text {
                 text: text.clone(),
                 reply_to: None,

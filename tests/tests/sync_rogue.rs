@@ -22,7 +22,7 @@ use qun_protocol::frame::{self, Frame};
 use qun_protocol::message::Text;
 use qun_protocol::reconcile;
 use qun_protocol::sync::{Request, Response};
-use qun_protocol::{Body, Envelope, Identity, Invite, Kind, OrderKey};
+use qun_protocol::{Body, Envelope, Identity, Invite, Kind, OrderKey, Stamp};
 use tempfile::TempDir;
 
 #[derive(NetworkBehaviour)]
@@ -49,8 +49,7 @@ async fn tampering_sync_peer_is_rejected_and_nothing_it_sent_is_stored() {
         let body = Body {
             group,
             epoch,
-            lamport: i + 1,
-            timestamp_ms: now_ms(),
+            stamp: Stamp::new(now_ms(), i),
             kind: Kind::Text(Text {
                 text: format!("rogue message {i}"),
                 reply_to: None,

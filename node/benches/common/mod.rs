@@ -5,17 +5,16 @@
 use std::time::{Duration, Instant};
 
 use qun_protocol::message::{Kind, Text};
-use qun_protocol::{Body, Envelope, GroupId, GroupSecret, Identity, frame};
+use qun_protocol::{Body, Envelope, GroupId, GroupSecret, Identity, Stamp, frame};
 
-/// A text message of `text_bytes` bytes in epoch 0 of `group`.
-pub fn text_body(group: GroupId, lamport: u64, timestamp_ms: u64, text_bytes: usize) -> Body {
+/// Text message `n` of `text_bytes` bytes in epoch 0 of `group`, stamped `ms`.
+pub fn text_body(group: GroupId, n: u64, ms: u64, text_bytes: usize) -> Body {
     Body {
         group,
         epoch: 0,
-        lamport,
-        timestamp_ms,
+        stamp: Stamp::new(ms, n),
         kind: Kind::Text(Text {
-            text: format!("{lamport:08} ")
+            text: format!("{n:08} ")
                 .chars()
                 .chain(std::iter::repeat('x'))
                 .take(text_bytes)

@@ -317,7 +317,7 @@ impl EventLoop {
             .history
             .map_or(0, |h| h.since_ms.saturating_sub(SINCE_JOIN_SLACK_MS));
         for k in init.take_new_need() {
-            if k.timestamp_ms >= since && !rt.index.contains(&k) {
+            if k.stamp.ms >= since && !rt.index.contains(&k) {
                 session.want.push_back(k);
                 session.found += 1;
             }
@@ -457,7 +457,7 @@ impl EventLoop {
     }
 
     /// After the first sync of a group joined with history since join, its history starts at
-    /// the lowest Lamport clock that sync brought: later syncs reconcile only from there.
+    /// the lowest stamp millisecond that sync brought: later syncs reconcile only from there.
     fn settle_history_bound(&mut self, group: GroupId, lowest: Option<OrderKey>) {
         let (Some(rt), Some(low)) = (self.groups.get_mut(&group), lowest) else {
             return;
@@ -468,11 +468,7 @@ impl EventLoop {
         if from.bound.is_some() {
             return;
         }
-        from.bound = Some(OrderKey {
-            lamport: low.lamport,
-            timestamp_ms: 0,
-            id: qun_protocol::MsgId::from_bytes([0; 32]),
-        });
+        from.bound = Some(OrderKey::at(qun_protocol::Stamp::new(low.stamp.ms, 0)));
         rt.history = Some(from);
         if let Err(e) = self.store.put_history_from(&group, &from) {
             tracing::warn!(error = %e, "could not record where the history starts");

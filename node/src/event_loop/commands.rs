@@ -475,8 +475,7 @@ impl EventLoop {
         let body = Body {
             group,
             epoch,
-            lamport: rt.lamport + 1,
-            timestamp_ms: now_ms(),
+            stamp: rt.clock.stamp(now_ms()),
             kind,
         };
         let msg = Envelope::sign(&self.identity, &body)?;

@@ -29,6 +29,7 @@ use libp2p::gossipsub::{IdentTopic, TopicHash};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use qun_protocol::group::State;
+use qun_protocol::order::{Clock, MAX_SKEW_MS, Stamp};
 use qun_protocol::{GroupId, Identity, MessageKey, MsgId, OrderKey, Verified};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -47,7 +48,8 @@ pub const OUTBOX_CAPACITY: usize = 10_000;
 pub(crate) struct GroupRt {
     pub record: GroupRecord,
     pub state: State,
-    pub lamport: u64,
+    /// The group's hybrid logical clock: stamps our posts after everything seen.
+    pub clock: Clock,
     /// Messages stored for the group (counted once at start, then kept up to date).
     pub messages: usize,
     pub keys: HashMap<u64, MessageKey>,
@@ -442,14 +444,14 @@ impl EventLoop {
         }
         let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
         let index: BTreeSet<OrderKey> = self.store.order_keys(&id)?.into_iter().collect();
-        let lamport = index.last().map_or(0, |k| k.lamport);
+        let clock = seed_clock(&index, now_ms());
         let messages = index.len();
         self.groups.insert(
             id,
             GroupRt {
                 record,
                 state,
-                lamport,
+                clock,
                 messages,
                 keys,
                 topics,
@@ -460,7 +462,7 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Stores a validated message and brings the runtime up to date: the group's Lamport
+    /// Stores a validated message and brings the runtime up to date: the group's hybrid
     /// clock and message count, its state (control ops mark it for re-folding), and the
     /// subscribers. The one way in for every message: sent, gossiped or synced. Returns
     /// whether the message was new.
@@ -470,7 +472,9 @@ impl EventLoop {
         }
         let group = msg.body.group;
         if let Some(rt) = self.groups.get_mut(&group) {
-            rt.lamport = rt.lamport.max(msg.body.lamport);
+            // A stamp too far ahead does not move the clock (callers refuse such messages
+            // before they get here; our own posts are stamped by this clock).
+            let _ = rt.clock.observe(msg.body.stamp, now_ms());
             rt.messages += 1;
             rt.index.insert(msg.order_key());
         }
@@ -499,6 +503,18 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// A group clock that has seen the highest stored stamp not too far ahead of `now_ms`: a
+/// stamp stored by an older version with a hostile Lamport clock (read as a stamp far in
+/// the future) must not drag our posts after it.
+fn seed_clock(index: &BTreeSet<OrderKey>, now_ms: u64) -> Clock {
+    let limit = OrderKey::at(Stamp::new(now_ms.saturating_add(MAX_SKEW_MS + 1), 0));
+    let mut clock = Clock::new();
+    if let Some(k) = index.range(..limit).next_back() {
+        let _ = clock.observe(k.stamp, now_ms);
+    }
+    clock
 }
 
 /// A uniformly random index below `n` (0 when `n` is 0).

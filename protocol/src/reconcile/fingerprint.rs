@@ -106,11 +106,11 @@ impl Accumulator {
 mod tests {
     use super::*;
     use crate::id::MsgId;
+    use crate::order::Stamp;
 
     fn key(n: u8) -> OrderKey {
         OrderKey {
-            lamport: u64::from(n),
-            timestamp_ms: 1000 + u64::from(n),
+            stamp: Stamp::new(u64::from(n), 1000 + u64::from(n)),
             id: MsgId::from_bytes([n; 32]),
         }
     }

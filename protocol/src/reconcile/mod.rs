@@ -148,7 +148,7 @@ pub enum Error {
         /// Where the length is.
         offset: usize,
     },
-    /// A delta takes a lamport clock or time past `u64::MAX`.
+    /// A delta takes a stamp's ms or counter past `u64::MAX`.
     #[error("value overflows at byte {offset}")]
     Overflow {
         /// Where the delta starts.

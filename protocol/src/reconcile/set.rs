@@ -10,14 +10,10 @@ use std::ops::Bound as Edge;
 
 use super::fingerprint::{Accumulator, Fingerprint};
 use crate::id::MsgId;
-use crate::order::OrderKey;
+use crate::order::{OrderKey, Stamp};
 
 /// The smallest order key: where the key space starts.
-pub const MIN_KEY: OrderKey = OrderKey {
-    lamport: 0,
-    timestamp_ms: 0,
-    id: MsgId::from_bytes([0; 32]),
-};
+pub const MIN_KEY: OrderKey = OrderKey::MIN;
 
 /// The exclusive upper end of a range of the key space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,21 +61,20 @@ impl Span {
     }
 }
 
-/// The shortest key `s` with `prev < s <= next`, for `prev < next`: the lamport clock of
-/// `next` with a zero time and id if the clocks differ, else the time of `next` with a zero
-/// id if the times differ, else the shortest prefix of `next`'s id that differs from
+/// The shortest key `s` with `prev < s <= next`, for `prev < next`: the stamp ms of
+/// `next` with a zero counter and id if the ms differ, else the stamp of `next` with a zero
+/// id if the counters differ, else the shortest prefix of `next`'s id that differs from
 /// `prev`'s, zero-padded. Its encoding drops the padding.
 pub fn separator(prev: &OrderKey, next: &OrderKey) -> OrderKey {
-    if prev.lamport != next.lamport {
+    if prev.stamp.ms != next.stamp.ms {
         return OrderKey {
-            lamport: next.lamport,
+            stamp: Stamp::new(next.stamp.ms, 0),
             ..MIN_KEY
         };
     }
-    if prev.timestamp_ms != next.timestamp_ms {
+    if prev.stamp.counter != next.stamp.counter {
         return OrderKey {
-            lamport: next.lamport,
-            timestamp_ms: next.timestamp_ms,
+            stamp: Stamp::new(next.stamp.ms, next.stamp.counter),
             ..MIN_KEY
         };
     }
@@ -179,10 +174,9 @@ fn slice_bounds(keys: &[OrderKey], span: Span) -> (usize, usize) {
 mod tests {
     use super::*;
 
-    fn key(lamport: u64, ts: u64, id: [u8; 32]) -> OrderKey {
+    fn key(ms: u64, counter: u64, id: [u8; 32]) -> OrderKey {
         OrderKey {
-            lamport,
-            timestamp_ms: ts,
+            stamp: Stamp::new(ms, counter),
             id: MsgId::from_bytes(id),
         }
     }

@@ -2,14 +2,14 @@
 
 use super::*;
 use crate::id::MsgId;
+use crate::order::Stamp;
 
-/// Key `i` of a synthetic history: two messages per lamport clock, times a second apart.
+/// Key `i` of a synthetic history: two messages per stamp ms, counters a thousand apart.
 fn key(i: u64) -> OrderKey {
     let mut id = [0u8; 32];
     id[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
     OrderKey {
-        lamport: i / 2,
-        timestamp_ms: 1_700_000_000_000 + i * 1000,
+        stamp: Stamp::new(i / 2, 1_700_000_000_000 + i * 1000),
         id: MsgId::from_bytes(id),
     }
 }

@@ -9,8 +9,8 @@
 //!                 bit 2 set: the upper bound is Infinity (no bound bytes follow);
 //!                 other bits zero
 //! bound           relative to the range's lower end `p`:
-//!        varint   lamport - p.lamport
-//!        varint   timestamp_ms if the lamport clocks differ, else timestamp_ms - p.timestamp_ms
+//!        varint   stamp.ms - p.stamp.ms
+//!        varint   stamp.counter if the ms differ, else stamp.counter - p.stamp.counter
 //!        u8 n     0..=32, then n bytes: the id with its trailing zero bytes dropped
 //! payload         Skip: nothing
 //!                 Fingerprint: 16 bytes
@@ -18,7 +18,7 @@
 //!                 Diff: varint bit count, the bits packed LSB first (unused bits zero),
 //!                       varint count, then count keys
 //! key             relative to the previous key of the list (the range's lower end for the
-//!                 first): varint lamport delta, varint zigzag(wrapping timestamp delta),
+//!                 first): varint stamp ms delta, varint zigzag(wrapping counter delta),
 //!                 32 id bytes
 //! ```
 //!
@@ -31,7 +31,7 @@ use super::fingerprint::Fingerprint;
 use super::set::{Bound, MIN_KEY, Span};
 use super::{Error, MAX_MESSAGE_BYTES, MAX_RANGES};
 use crate::id::MsgId;
-use crate::order::OrderKey;
+use crate::order::{OrderKey, Stamp};
 
 /// Version byte that starts every message.
 pub const VERSION: u8 = 1;
@@ -257,12 +257,12 @@ pub(super) fn put_range(out: &mut Vec<u8>, span: &Span, mode: &Mode) {
 }
 
 fn put_bound(out: &mut Vec<u8>, prev: &OrderKey, key: &OrderKey) {
-    let dl = key.lamport.wrapping_sub(prev.lamport);
+    let dl = key.stamp.ms.wrapping_sub(prev.stamp.ms);
     put_varint(out, dl);
     if dl > 0 {
-        put_varint(out, key.timestamp_ms);
+        put_varint(out, key.stamp.counter);
     } else {
-        put_varint(out, key.timestamp_ms.wrapping_sub(prev.timestamp_ms));
+        put_varint(out, key.stamp.counter.wrapping_sub(prev.stamp.counter));
     }
     let id = key.id.as_bytes();
     let len = id.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
@@ -281,8 +281,8 @@ fn put_keys(out: &mut Vec<u8>, lower: &OrderKey, keys: &[OrderKey]) {
 
 /// Appends one list key relative to `prev`.
 pub(super) fn put_key(out: &mut Vec<u8>, prev: &OrderKey, key: &OrderKey) {
-    put_varint(out, key.lamport.wrapping_sub(prev.lamport));
-    let dt = key.timestamp_ms.wrapping_sub(prev.timestamp_ms) as i64;
+    put_varint(out, key.stamp.ms.wrapping_sub(prev.stamp.ms));
+    let dt = key.stamp.counter.wrapping_sub(prev.stamp.counter) as i64;
     put_varint(out, ((dt << 1) ^ (dt >> 63)) as u64);
     out.extend_from_slice(key.id.as_bytes());
 }
@@ -390,15 +390,15 @@ fn read_range(r: &mut Reader<'_>, lower: &OrderKey) -> Result<Range, Error> {
 fn read_bound(r: &mut Reader<'_>, prev: &OrderKey) -> Result<OrderKey, Error> {
     let offset = r.pos;
     let dl = r.varint()?;
-    let lamport = prev
-        .lamport
+    let ms = prev
+        .stamp.ms
         .checked_add(dl)
         .ok_or(Error::Overflow { offset })?;
     let t = r.varint()?;
-    let timestamp_ms = if dl > 0 {
+    let counter = if dl > 0 {
         t
     } else {
-        prev.timestamp_ms
+        prev.stamp.counter
             .checked_add(t)
             .ok_or(Error::Overflow { offset })?
     };
@@ -411,8 +411,7 @@ fn read_bound(r: &mut Reader<'_>, prev: &OrderKey) -> Result<OrderKey, Error> {
     let mut id = [0u8; 32];
     id[..len].copy_from_slice(prefix);
     Ok(OrderKey {
-        lamport,
-        timestamp_ms,
+        stamp: Stamp::new(ms, counter),
         id: MsgId::from_bytes(id),
     })
 }
@@ -423,18 +422,17 @@ fn read_keys(r: &mut Reader<'_>, lower: &OrderKey) -> Result<Vec<OrderKey>, Erro
     for _ in 0..count {
         let prev = keys.last().unwrap_or(lower);
         let offset = r.pos;
-        let lamport = prev
-            .lamport
+        let ms = prev
+            .stamp.ms
             .checked_add(r.varint()?)
             .ok_or(Error::Overflow { offset })?;
         let z = r.varint()?;
         let dt = ((z >> 1) as i64) ^ -((z & 1) as i64);
-        let timestamp_ms = prev.timestamp_ms.wrapping_add(dt as u64);
+        let counter = prev.stamp.counter.wrapping_add(dt as u64);
         let mut id = [0u8; 32];
         id.copy_from_slice(r.take(32)?);
         keys.push(OrderKey {
-            lamport,
-            timestamp_ms,
+            stamp: Stamp::new(ms, counter),
             id: MsgId::from_bytes(id),
         });
     }
@@ -467,19 +465,18 @@ fn read_bits(r: &mut Reader<'_>) -> Result<Vec<bool>, Error> {
 mod tests {
     use super::*;
 
-    fn key(lamport: u64, ts: u64, first: u8) -> OrderKey {
+    fn key(ms: u64, counter: u64, first: u8) -> OrderKey {
         let mut id = [0x55u8; 32];
         id[0] = first;
         OrderKey {
-            lamport,
-            timestamp_ms: ts,
+            stamp: Stamp::new(ms, counter),
             id: MsgId::from_bytes(id),
         }
     }
 
     fn sample() -> Message {
         let b1 = OrderKey {
-            lamport: 5,
+            stamp: Stamp::new(5, 0),
             ..MIN_KEY
         };
         Message::new(vec![
@@ -536,7 +533,7 @@ mod tests {
             }
         }
         assert_eq!(whole, 2);
-        // Overlong varint: lamport delta 0 written as two bytes.
+        // Overlong varint: ms delta 0 written as two bytes.
         assert!(matches!(
             Message::decode(&[VERSION, MODE_FINGERPRINT, 0x80, 0x00]),
             Err(Error::Varint { .. })
@@ -596,7 +593,7 @@ mod tests {
     #[test]
     fn new_checks_order_and_lists() {
         let k = |l| OrderKey {
-            lamport: l,
+            stamp: Stamp::new(l, 0),
             ..MIN_KEY
         };
         let fp = Mode::Fingerprint(Fingerprint::from_bytes([0; 16]));

@@ -5,6 +5,7 @@ use qun_protocol::GroupId;
 use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::identity::Identity;
 use qun_protocol::message::{Body, Envelope, Kind, Text, Verified};
+use qun_protocol::order::Stamp;
 use qun_protocol::secret::{GroupSecret, MessageKey};
 
 pub const G1: GroupId = GroupId::from_bytes([1; 32]);
@@ -27,12 +28,12 @@ pub fn key(group: &GroupId, epoch: u64) -> MessageKey {
     secret().message_key(group, epoch)
 }
 
-pub fn body(group: GroupId, epoch: u64, lamport: u64, kind: Kind) -> Body {
+/// A body stamped `n` ms after `NOW_MS`.
+pub fn body(group: GroupId, epoch: u64, n: u64, kind: Kind) -> Body {
     Body {
         group,
         epoch,
-        lamport,
-        timestamp_ms: NOW_MS + lamport,
+        stamp: Stamp::new(NOW_MS + n, 0),
         kind,
     }
 }

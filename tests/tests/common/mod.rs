@@ -119,9 +119,10 @@ pub fn describe(h: &[MessageView]) -> String {
     h.iter()
         .map(|m| {
             format!(
-                "  {} lamport={} {} by {}: {:?}",
+                "  {} at={}.{} {} by {}: {:?}",
                 &m.id[..m.id.len().min(8)],
-                m.lamport,
+                m.timestamp_ms,
+                m.logical,
                 m.kind,
                 &m.author[m.author.len().saturating_sub(6)..],
                 m.text
