@@ -106,6 +106,10 @@ pub struct Config {
     pub metrics: bool,
     /// The transport (TCP unless embedded).
     pub transport: Transport,
+    /// For tests only: ms added to the wall clock wherever the node reads it for message
+    /// time (stamps, the skew check, since-join bounds, group stats), to play a node whose
+    /// clock is wrong. 0 in real use; the CLI has no flag for it.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for Config {
@@ -131,6 +135,7 @@ impl Default for Config {
             store_flush_every: Some(Duration::from_millis(200)),
             metrics: false,
             transport: Transport::Tcp,
+            clock_offset_ms: 0,
         }
     }
 }

@@ -13,6 +13,7 @@ mod event_loop;
 pub mod keys;
 pub mod net;
 pub mod records;
+pub mod skew;
 pub mod store;
 pub mod sync;
 pub mod view;

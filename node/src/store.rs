@@ -171,10 +171,12 @@ impl Store {
     }
 
     /// The authors of `group`'s messages, with the time of their latest message and of
-    /// their latest post (text or announcement), read from the stored envelopes.
+    /// their latest post (text or announcement), read from the stored envelopes. Times after
+    /// `until_ms` are left out (a stamp from the future says nothing about now).
     pub fn author_activity(
         &self,
         group: &GroupId,
+        until_ms: u64,
     ) -> Result<std::collections::HashMap<qun_protocol::AuthorId, (u64, Option<u64>)>, Error> {
         let mut out: std::collections::HashMap<_, (u64, Option<u64>)> = Default::default();
         for kv in self.msgs.scan_prefix(group.as_bytes()) {
@@ -182,6 +184,9 @@ impl Store {
             let msg = qun_protocol::Envelope::decode_stored(&v)
                 .map_err(|e| Error::Corrupt(e.to_string()))?;
             let t = msg.body.stamp.wall_ms();
+            if t > until_ms {
+                continue;
+            }
             let post = matches!(
                 msg.body.kind,
                 qun_protocol::Kind::Text(_) | qun_protocol::Kind::Announcement(_)

@@ -158,6 +158,11 @@ pub struct IdInfo {
     pub peer_id: String,
     /// Addresses we listen on, with `/p2p/<peer id>`.
     pub addrs: Vec<String>,
+    /// How far our peers' clocks are ahead of ours, in ms (negative: ours is ahead), as
+    /// estimated from the stamps of live messages; `null` before any. The daemon warns when
+    /// it is over a minute either way.
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// A connected peer.

@@ -21,6 +21,22 @@
 //! and nothing from the page is stored, the peer is disconnected, never asked again, and a
 //! `Rejected` event names it. A malformed reconciliation message is treated the same way.
 //! Each peer may send [`RATE_BURST`] requests at once and [`RATE_PER_SECOND`] after that.
+//!
+//! ## Stamps ahead of our clock
+//! A key stamped more than `order::MAX_SKEW_MS` ahead of our clock is not fetched (nor
+//! counted as missing): the session ends without it, and a later sync, once our clock has
+//! caught up, brings it. Nothing loops on it.
+//!
+//! ## History since join
+//! A member who joined with history since join skips keys from before it joined
+//! ([`before_history`]): before its first sync, keys stamped more than
+//! [`SINCE_JOIN_SLACK_MS`] before the join time by its clock; after it, keys below the
+//! bound that sync settled in the group's order: the lowest key it fetched, or if it
+//! fetched none, just above the highest key it skipped. So a member whose clock is fast
+//! (by an hour, say) still gets everything written after that first sync, where a bound
+//! in its own clock's time would skip an hour of messages; and syncs reconcile only from
+//! the bound. (The clock offset estimate of `crate::skew` is not used here: the frames a
+//! member kept in its outbox while alone would be its first samples and fool it.)
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
@@ -30,7 +46,8 @@ use libp2p::request_response::{self, Message, ResponseChannel};
 use qun_protocol::frame::{self, seal_verified};
 use qun_protocol::reconcile::{self, Initiator};
 use qun_protocol::sync::{MAX_FETCH, MAX_PAGE_BYTES, Refusal, Request, Response};
-use qun_protocol::{GroupId, OrderKey, Verified};
+use qun_protocol::order::MAX_SKEW_MS;
+use qun_protocol::{GroupId, OrderKey, Stamp, Verified};
 
 use super::{EventLoop, nonce};
 use crate::NodeEvent;
@@ -66,6 +83,10 @@ pub(crate) struct Session {
     pub fetched: usize,
     /// The lowest order key this sync stored (where a since-join history starts).
     lowest: Option<OrderKey>,
+    /// The highest key skipped as older than a since-join history.
+    skipped: Option<OrderKey>,
+    /// Keys not fetched because they are stamped too far ahead of our clock.
+    held_back: usize,
     /// Reconciliation round trips.
     pub rounds: u32,
     started: Instant,
@@ -119,6 +140,8 @@ impl EventLoop {
                 found: 0,
                 fetched: 0,
                 lowest: None,
+                skipped: None,
+                held_back: 0,
                 rounds: 0,
                 started: Instant::now(),
             },
@@ -300,6 +323,7 @@ impl EventLoop {
     }
 
     fn on_reconcile(&mut self, peer: PeerId, group: GroupId, message: &[u8]) {
+        let ahead_of = self.clock_ms().saturating_add(MAX_SKEW_MS);
         let (Some(rt), Some(session)) = (
             self.groups.get(&group),
             self.sessions.get_mut(&(peer, group)),
@@ -312,12 +336,17 @@ impl EventLoop {
         session.rounds += 1;
         let next = reconcile::Message::decode(message).and_then(|m| init.reconcile(&rt.index, &m));
         // Fetch what is known missing already while reconciliation goes on; a member who
-        // joined with history since join skips what was written before.
-        let since = rt
-            .history
-            .map_or(0, |h| h.since_ms.saturating_sub(SINCE_JOIN_SLACK_MS));
+        // joined with history since join skips what was written before, and keys stamped
+        // too far ahead wait for a later sync.
         for k in init.take_new_need() {
-            if k.stamp.ms >= since && !rt.index.contains(&k) {
+            if rt.index.contains(&k) {
+                continue;
+            }
+            if k.stamp.ms > ahead_of {
+                session.held_back += 1;
+            } else if before_history(rt.history, &k) {
+                session.skipped = session.skipped.max(Some(k));
+            } else {
                 session.want.push_back(k);
                 session.found += 1;
             }
@@ -445,9 +474,9 @@ impl EventLoop {
         };
         tracing::debug!(
             %peer, %group, rounds = s.rounds, found = s.found, fetched = s.fetched,
-            ms = s.started.elapsed().as_millis() as u64, "sync done"
+            held_back = s.held_back, ms = s.started.elapsed().as_millis() as u64, "sync done"
         );
-        self.settle_history_bound(group, s.lowest);
+        self.settle_history_bound(group, s.lowest, s.skipped);
         let stats = self.sync_stats.entry(group).or_default();
         stats.completed += 1;
         stats.last_ms = Some(super::now_ms());
@@ -457,9 +486,15 @@ impl EventLoop {
     }
 
     /// After the first sync of a group joined with history since join, its history starts at
-    /// the lowest stamp millisecond that sync brought: later syncs reconcile only from there.
-    fn settle_history_bound(&mut self, group: GroupId, lowest: Option<OrderKey>) {
-        let (Some(rt), Some(low)) = (self.groups.get_mut(&group), lowest) else {
+    /// the millisecond of the lowest key that sync brought or, if it brought none, just above
+    /// the highest key it skipped: later syncs reconcile only from there.
+    fn settle_history_bound(
+        &mut self,
+        group: GroupId,
+        lowest: Option<OrderKey>,
+        skipped: Option<OrderKey>,
+    ) {
+        let Some(rt) = self.groups.get_mut(&group) else {
             return;
         };
         let Some(mut from) = rt.history else {
@@ -468,7 +503,13 @@ impl EventLoop {
         if from.bound.is_some() {
             return;
         }
-        from.bound = Some(OrderKey::at(qun_protocol::Stamp::new(low.stamp.ms, 0)));
+        // Skipped keys are all older than fetched ones (the filter is a time), so the
+        // lowest fetched key's millisecond is above every skipped key.
+        from.bound = match (lowest, skipped) {
+            (Some(low), _) => Some(OrderKey::at(Stamp::new(low.stamp.ms, 0))),
+            (None, Some(high)) => Some(OrderKey::at(high.stamp.successor())),
+            (None, None) => return,
+        };
         rt.history = Some(from);
         if let Err(e) = self.store.put_history_from(&group, &from) {
             tracing::warn!(error = %e, "could not record where the history starts");
@@ -496,6 +537,20 @@ impl EventLoop {
             .fold((0, 0, 0), |(n, p, f), (_, s)| {
                 (n + 1, p + s.want.len() + s.asked, f + s.fetched)
             })
+    }
+}
+
+/// Whether `key` is older than where the history of a group joined with history since join
+/// starts (`history`): below the bound the first sync settled (a key in the group's order,
+/// so group time), or before that, stamped more than [`SINCE_JOIN_SLACK_MS`] before our
+/// clock's join time. Always false for a full history.
+pub(crate) fn before_history(history: Option<crate::store::HistoryFrom>, key: &OrderKey) -> bool {
+    let Some(h) = history else {
+        return false;
+    };
+    match h.bound {
+        Some(bound) => *key < bound,
+        None => key.stamp.ms < h.since_ms.saturating_sub(SINCE_JOIN_SLACK_MS),
     }
 }
 

@@ -131,6 +131,7 @@ impl EventLoop {
     fn id_info(&self) -> IdInfo {
         let me = *self.swarm.local_peer_id();
         IdInfo {
+            clock_offset_ms: self.skew.offset_ms(std::time::Instant::now()),
             peer_id: me.to_string(),
             addrs: self
                 .listen_addrs
@@ -265,10 +266,12 @@ impl EventLoop {
             let record = GroupRecord {
                 genesis: e.genesis,
                 epochs: vec![epoch],
-                joined_ms: now_ms(),
+                joined_ms: self.clock_ms(),
             };
             self.store.put_group(&id, &record)?;
             if e.history == crate::History::SinceJoin {
+                // Our clock's time; the first sync replaces it by a bound in the group's
+                // order (see `catchup::before_history`).
                 let from = crate::store::HistoryFrom {
                     since_ms: record.joined_ms,
                     bound: None,
@@ -456,6 +459,7 @@ impl EventLoop {
         kind: Kind,
     ) -> Result<(libp2p::gossipsub::TopicHash, Vec<u8>, MsgId), Error> {
         let author = self.identity.author();
+        let now = self.clock_ms();
         let rt = self
             .groups
             .get_mut(&group)
@@ -475,7 +479,7 @@ impl EventLoop {
         let body = Body {
             group,
             epoch,
-            stamp: rt.clock.stamp(now_ms()),
+            stamp: rt.clock.stamp(now),
             kind,
         };
         let msg = Envelope::sign(&self.identity, &body)?;

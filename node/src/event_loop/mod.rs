@@ -29,7 +29,7 @@ use libp2p::gossipsub::{IdentTopic, TopicHash};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use qun_protocol::group::State;
-use qun_protocol::order::{Clock, MAX_SKEW_MS, Stamp};
+use qun_protocol::order::{self, Clock, MAX_SKEW_MS, Stamp};
 use qun_protocol::{GroupId, Identity, MessageKey, MsgId, OrderKey, Verified};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -115,6 +115,10 @@ pub(crate) struct EventLoop {
     pub redial: HashMap<PeerId, Redial>,
     /// Discovery state: DHT queries, searches, joins and stats in progress.
     pub disc: dht::Discovery,
+    /// How far our clock is off our peers' (from live message stamps).
+    pub skew: crate::skew::Estimate,
+    /// Whether we warned that our clock is off (warned again once it was back in line).
+    pub skew_warned: bool,
 }
 
 /// A bootstrap peer to keep connected.
@@ -134,6 +138,45 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl EventLoop {
+    /// Our wall clock for message time, ms since the Unix epoch (shifted by the testing-only
+    /// `Config::clock_offset_ms`).
+    pub(crate) fn clock_ms(&self) -> u64 {
+        now_ms().saturating_add_signed(self.config.clock_offset_ms)
+    }
+
+    /// Group time: our clock corrected by how far it is off our peers' (see
+    /// [`crate::skew`]). The windows of group stats use it.
+    pub(crate) fn group_now_ms(&self) -> u64 {
+        self.skew.group_now_ms(self.clock_ms(), Instant::now())
+    }
+
+    /// Checks a received message's stamp against our clock; too far ahead, it is refused for
+    /// now (a later sync brings it).
+    pub(crate) fn stamp_acceptable(&self, msg: &Verified) -> Result<(), order::Error> {
+        order::check(msg.body.stamp, self.clock_ms())
+    }
+
+    /// Takes a live (gossiped) message's stamp into the clock offset estimate, and warns
+    /// once when our clock is off our peers' by more than a minute.
+    pub(crate) fn sample_clock(&mut self, msg: &Verified) {
+        let now = Instant::now();
+        self.skew
+            .sample(msg.author(), msg.body.stamp.ms, self.clock_ms(), now);
+        let Some(offset) = self.skew.offset_ms(now) else {
+            return;
+        };
+        let off = offset.abs() > crate::skew::WARN_OFFSET_MS;
+        if off && !self.skew_warned {
+            tracing::warn!(
+                offset_ms = offset,
+                "this computer's clock is off the group's by more than a minute: set the \
+                 time (e.g. enable NTP); peers hold back messages stamped more than 5 \
+                 minutes ahead of their clocks"
+            );
+        }
+        self.skew_warned = off;
+    }
+
     #[allow(clippy::type_complexity)]
     pub fn new(
         config: Config,
@@ -197,6 +240,8 @@ impl EventLoop {
                 routing_empty: true,
                 ..Default::default()
             },
+            skew: Default::default(),
+            skew_warned: false,
         };
         lp.schedule_announce(Duration::from_secs(5));
         for (id, record) in lp.store.groups()? {
@@ -444,7 +489,7 @@ impl EventLoop {
         }
         let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
         let index: BTreeSet<OrderKey> = self.store.order_keys(&id)?.into_iter().collect();
-        let clock = seed_clock(&index, now_ms());
+        let clock = seed_clock(&index, self.clock_ms());
         let messages = index.len();
         self.groups.insert(
             id,
@@ -462,19 +507,25 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Stores a validated message and brings the runtime up to date: the group's hybrid
-    /// clock and message count, its state (control ops mark it for re-folding), and the
+    /// Stores a validated message (unless it is stamped too far ahead: see
+    /// [`order::check`]) and brings the runtime up to date: the group's hybrid clock and
+    /// message count, its state (control ops mark it for re-folding), and the
     /// subscribers. The one way in for every message: sent, gossiped or synced. Returns
     /// whether the message was new.
     pub(crate) fn accept(&mut self, msg: &Verified) -> Result<bool, Error> {
+        if let Err(e) = self.stamp_acceptable(msg) {
+            tracing::debug!(id = %msg.id, error = %e, "message held back: stamped too far ahead");
+            return Ok(false);
+        }
         if !self.store.insert(msg)? {
             return Ok(false);
         }
         let group = msg.body.group;
+        let now = self.clock_ms();
         if let Some(rt) = self.groups.get_mut(&group) {
             // A stamp too far ahead does not move the clock (callers refuse such messages
             // before they get here; our own posts are stamped by this clock).
-            let _ = rt.clock.observe(msg.body.stamp, now_ms());
+            let _ = rt.clock.observe(msg.body.stamp, now);
             rt.messages += 1;
             rt.index.insert(msg.order_key());
         }

@@ -6,16 +6,17 @@
 //! Group stats ("persona") count the members, the members who posted (text or
 //! announcement) in the last 7 days, and the members online now: us, members connected to
 //! us and subscribed to the group, and members whose latest message is under 5 minutes
-//! old. Gender counts and the average age use only the members whose profile shares
-//! them; members' profiles not looked up in the last 10 minutes are looked up first (all
-//! at once, for at most `search_timeout`), and each figure says how many members it rests
-//! on.
+//! old (in group time, see `crate::skew`; stamps from the future do not count). Gender
+//! counts and the average age use only the members whose profile shares them; members'
+//! profiles not looked up in the last 10 minutes are looked up first (all at once, for at
+//! most `search_timeout`), and each figure says how many members it rests on.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use qun_protocol::discovery::VERSION;
 use qun_protocol::discovery::profile::{self, Gender, Profile, ShownGroup, SignedProfile};
+use qun_protocol::order::MAX_SKEW_MS;
 use qun_protocol::{AuthorId, GroupId};
 
 use super::EventLoop;
@@ -275,9 +276,13 @@ impl EventLoop {
             .groups
             .get(group)
             .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        let now = now_ms();
+        // Group time, and no stamp more than the allowed skew ahead of it counts: a member
+        // whose messages are stamped in the future is not online (nor active) for ever.
+        let now = self.group_now_ms();
         let me = self.identity.author();
-        let activity = self.store.author_activity(group)?;
+        let activity = self
+            .store
+            .author_activity(group, now.saturating_add(MAX_SKEW_MS))?;
         let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.hash()).collect();
         let gs = &self.swarm.behaviour().gossipsub;
         let subscribed: HashSet<libp2p::PeerId> = gs

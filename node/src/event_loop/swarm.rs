@@ -5,6 +5,12 @@
 //! limits. Valid and new → stored, then Accept (gossipsub forwards it). Already stored →
 //! Ignore. Invalid → Reject, which lowers the forwarding peer's score. A frame for an epoch
 //! we hold no key for → Ignore (it may be honest).
+//!
+//! A valid frame stamped more than `order::MAX_SKEW_MS` ahead of our clock → Ignore: not
+//! stored, not forwarded, no clock moved; a later sync brings it once our clock caught up.
+//! Not Reject: the forwarding peer is not its author, and an honest author's clock may just
+//! be fast. In a group joined with history since join, a frame from before the join (one
+//! a member kept in its outbox while alone) → Ignore, as sync would skip it.
 
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::swarm::SwarmEvent;
@@ -158,6 +164,13 @@ impl EventLoop {
                 };
             }
         };
+        if self.stamp_acceptable(&msg).is_ok() {
+            self.sample_clock(&msg);
+        }
+        if super::catchup::before_history(rt_history(self, &group), &msg.order_key()) {
+            tracing::debug!(%group, id = %msg.id, "frame from before our history starts");
+            return MessageAcceptance::Ignore;
+        }
         match self.accept(&msg) {
             Ok(true) => MessageAcceptance::Accept,
             Ok(false) => MessageAcceptance::Ignore,
@@ -167,4 +180,9 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Where the history of `group` starts, for a group joined with history since join.
+fn rt_history(lp: &EventLoop, group: &qun_protocol::GroupId) -> Option<crate::store::HistoryFrom> {
+    lp.groups.get(group).and_then(|rt| rt.history)
 }
