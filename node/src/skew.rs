@@ -42,7 +42,11 @@ impl Estimate {
             *entry = (offset, at);
         }
         if self.samples.len() > MAX_AUTHORS {
-            let oldest = self.samples.iter().min_by_key(|(_, (_, t))| *t).map(|(a, _)| *a);
+            let oldest = self
+                .samples
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(a, _)| *a);
             if let Some(a) = oldest {
                 self.samples.remove(&a);
             }
@@ -110,7 +114,12 @@ mod tests {
                 s[..4].copy_from_slice(&i.to_le_bytes());
                 s
             });
-            e.sample(id.author(), NOW, NOW, t + Duration::from_millis(u64::from(i)));
+            e.sample(
+                id.author(),
+                NOW,
+                NOW,
+                t + Duration::from_millis(u64::from(i)),
+            );
         }
         assert_eq!(e.samples.len(), MAX_AUTHORS);
     }

@@ -277,10 +277,7 @@ impl Store {
         limit: usize,
         before: Option<&MsgId>,
     ) -> Result<Vec<Verified>, Error> {
-        let start = msg_key(
-            group,
-            &OrderKey::MIN,
-        );
+        let start = msg_key(group, &OrderKey::MIN);
         let end = match before {
             Some(id) => match self.ids.get(id.as_bytes())? {
                 Some(k) => k.to_vec(),

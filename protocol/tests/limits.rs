@@ -234,10 +234,7 @@ fn stamp_counter() {
         let signed = Envelope::sign(&owner(), &ok).unwrap();
         assert_eq!(open(&seal(&signed.envelope)), Ok(signed));
     }
-    for (ms, counter) in [
-        (NOW_MS, MAX_COUNTER + 1),
-        (LEGACY_BEFORE_MS, u64::MAX),
-    ] {
+    for (ms, counter) in [(NOW_MS, MAX_COUNTER + 1), (LEGACY_BEFORE_MS, u64::MAX)] {
         let stamp = Stamp::new(ms, counter);
         assert_eq!(
             Envelope::sign(&owner(), &at(ms, counter)),
@@ -246,7 +243,9 @@ fn stamp_counter() {
         let opened = open(&seal(&sign_unchecked(&owner(), &at(ms, counter))));
         assert_eq!(
             opened,
-            Err(OpenError::Message(message::Error::CounterTooLarge { stamp }))
+            Err(OpenError::Message(message::Error::CounterTooLarge {
+                stamp
+            }))
         );
     }
 }

@@ -18,8 +18,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use qun_node::store::Store;
 use libp2p::Multiaddr;
+use qun_node::store::Store;
 use qun_node::{Config, History, Node, keys};
 use qun_protocol::frame::Frame;
 use qun_protocol::message::Text;
@@ -104,13 +104,20 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 /// A node's newest message is `text`, and every stamp it holds is within the skew.
 async fn last_is(name: &str, node: &Node, group: GroupId, text: &str) {
-    eventually(DEADLINE, &format!("{name}'s newest message to be {text:?}"), || async {
-        let h = node.history(group, 50, None).await.map_err(|e| e.to_string())?;
-        match h.last() {
-            Some(m) if m.text == text => Ok(()),
-            _ => Err(describe(&h)),
-        }
-    })
+    eventually(
+        DEADLINE,
+        &format!("{name}'s newest message to be {text:?}"),
+        || async {
+            let h = node
+                .history(group, 50, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            match h.last() {
+                Some(m) if m.text == text => Ok(()),
+                _ => Err(describe(&h)),
+            }
+        },
+    )
     .await;
 }
 
@@ -164,7 +171,11 @@ async fn restart(dir: &Path, node: Node, peer: &Node) -> Node {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_stamps_do_not_brick_the_group() {
-    let (da, db, dr) = (TempDir::new().unwrap(), TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (da, db, dr) = (
+        TempDir::new().unwrap(),
+        TempDir::new().unwrap(),
+        TempDir::new().unwrap(),
+    );
     let a = start(da.path()).await;
     let b = start(db.path()).await;
     let r = start(dr.path()).await;
@@ -184,14 +195,27 @@ async fn hostile_stamps_do_not_brick_the_group() {
     // see it move to the next millisecond), then a marker from the same member.
     for (stamp, t) in hostile_stamps() {
         let env = sign_raw(&rogue, &text(group, epoch, stamp, t));
-        r.publish_raw(group, seal(&env, &key, group, epoch)).await.unwrap();
+        r.publish_raw(group, seal(&env, &key, group, epoch))
+            .await
+            .unwrap();
     }
     let at_bound = Stamp::new(now_ms(), MAX_COUNTER);
-    let env = sign_raw(&rogue, &text(group, epoch, at_bound, "counter at the bound"));
-    r.publish_raw(group, seal(&env, &key, group, epoch)).await.unwrap();
+    let env = sign_raw(
+        &rogue,
+        &text(group, epoch, at_bound, "counter at the bound"),
+    );
+    r.publish_raw(group, seal(&env, &key, group, epoch))
+        .await
+        .unwrap();
     r.send(group, "marker from R", None).await.unwrap();
     for (name, node) in [("A", &a), ("B", &b)] {
-        wait_texts(name, node, group, &set(&["marker from R", "counter at the bound"])).await;
+        wait_texts(
+            name,
+            node,
+            group,
+            &set(&["marker from R", "counter at the bound"]),
+        )
+        .await;
     }
 
     // Everyone still posts, and the newest post is last everywhere.
@@ -276,7 +300,9 @@ async fn a_newcomers_first_post_lands_last() {
     last_is("A", &a, group, "hello from B").await;
     let view = a.history(group, 50, None).await.unwrap();
     let b_id = b.peer_id().to_string();
-    let join = view.iter().position(|m| m.kind == "join" && m.author == b_id);
+    let join = view
+        .iter()
+        .position(|m| m.kind == "join" && m.author == b_id);
     let last_old = view.iter().rposition(|m| m.text.starts_with("old "));
     assert!(
         join.is_some() && join > last_old,
@@ -288,7 +314,9 @@ async fn a_newcomers_first_post_lands_last() {
     b.shutdown().await.unwrap();
     drop(b);
     for i in 0..60 {
-        a.send(group, &format!("while B was away {i}"), None).await.unwrap();
+        a.send(group, &format!("while B was away {i}"), None)
+            .await
+            .unwrap();
     }
     let b = start_with(Config {
         bootstrap: vec![addr_of(&a).await],
@@ -326,11 +354,17 @@ async fn a_since_join_member_with_a_fast_clock_gets_what_it_missed() {
     a.send(group, "before B joined", None).await.unwrap();
 
     let b = start_skewed(db.path(), HOUR, None).await;
-    b.join_with(&created.invite, History::SinceJoin).await.unwrap();
+    b.join_with(&created.invite, History::SinceJoin)
+        .await
+        .unwrap();
     wait_topic_peers(&[("A", &a, 1), ("B", &b, 1)], group).await;
     eventually(DEADLINE, "B's first sync", || async {
         let s = b.group_info(group).await.unwrap().sync;
-        if s.completed >= 1 { Ok(()) } else { Err(format!("{s:?}")) }
+        if s.completed >= 1 {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
     })
     .await;
     a.send(group, "while B is online", None).await.unwrap();
@@ -374,7 +408,9 @@ async fn a_senders_old_outbox_is_not_new_to_a_since_join_member() {
     assert!(a.group_info(group).await.unwrap().queued >= 1);
 
     let b = start(db.path()).await;
-    b.join_with(&created.invite, History::SinceJoin).await.unwrap();
+    b.join_with(&created.invite, History::SinceJoin)
+        .await
+        .unwrap();
     wait_topic_peers(&[("A", &a, 1), ("B", &b, 1)], group).await;
     // A has seen B's join by the time it posts (its clock then stamps after it).
     eventually(DEADLINE, "A to see B's join", || async {
@@ -419,16 +455,25 @@ async fn stats_online_ignores_future_stamps() {
         let store = open_store(da.path()).await;
         let join = Body {
             kind: Kind::Join(qun_protocol::message::Join { inviter: None }),
-            ..text(group, invite.content.epoch, Stamp::new(now_ms() - 10 * 60_000, 0), "")
+            ..text(
+                group,
+                invite.content.epoch,
+                Stamp::new(now_ms() - 10 * 60_000, 0),
+                "",
+            )
         };
-        store.insert(&Envelope::sign(&rogue, &join).unwrap()).unwrap();
+        store
+            .insert(&Envelope::sign(&rogue, &join).unwrap())
+            .unwrap();
         let future = text(
             group,
             invite.content.epoch,
             Stamp::new(now_ms() + 3_600_000, 0),
             "from the future",
         );
-        store.insert(&Envelope::sign(&rogue, &future).unwrap()).unwrap();
+        store
+            .insert(&Envelope::sign(&rogue, &future).unwrap())
+            .unwrap();
         store.flush_blocking().unwrap();
     }
     let a = start_with(Config::for_test(da.path())).await;

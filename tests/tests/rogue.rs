@@ -12,9 +12,7 @@ use common::*;
 use qun_node::{Node, NodeEvent, keys};
 use qun_protocol::frame::{self, Frame};
 use qun_protocol::message::Text;
-use qun_protocol::{
-    AuthorId, Body, Envelope, GroupId, Identity, Invite, Kind, MessageKey, Stamp,
-};
+use qun_protocol::{AuthorId, Body, Envelope, GroupId, Identity, Invite, Kind, MessageKey, Stamp};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 

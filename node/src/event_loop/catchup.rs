@@ -44,9 +44,9 @@ use std::time::Instant;
 use libp2p::PeerId;
 use libp2p::request_response::{self, Message, ResponseChannel};
 use qun_protocol::frame::{self, seal_verified};
+use qun_protocol::order::MAX_SKEW_MS;
 use qun_protocol::reconcile::{self, Initiator};
 use qun_protocol::sync::{MAX_FETCH, MAX_PAGE_BYTES, Refusal, Request, Response};
-use qun_protocol::order::MAX_SKEW_MS;
 use qun_protocol::{GroupId, OrderKey, Stamp, Verified};
 
 use super::{EventLoop, nonce};

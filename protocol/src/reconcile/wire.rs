@@ -391,14 +391,16 @@ fn read_bound(r: &mut Reader<'_>, prev: &OrderKey) -> Result<OrderKey, Error> {
     let offset = r.pos;
     let dl = r.varint()?;
     let ms = prev
-        .stamp.ms
+        .stamp
+        .ms
         .checked_add(dl)
         .ok_or(Error::Overflow { offset })?;
     let t = r.varint()?;
     let counter = if dl > 0 {
         t
     } else {
-        prev.stamp.counter
+        prev.stamp
+            .counter
             .checked_add(t)
             .ok_or(Error::Overflow { offset })?
     };
@@ -423,7 +425,8 @@ fn read_keys(r: &mut Reader<'_>, lower: &OrderKey) -> Result<Vec<OrderKey>, Erro
         let prev = keys.last().unwrap_or(lower);
         let offset = r.pos;
         let ms = prev
-            .stamp.ms
+            .stamp
+            .ms
             .checked_add(r.varint()?)
             .ok_or(Error::Overflow { offset })?;
         let z = r.varint()?;
