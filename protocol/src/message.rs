@@ -388,3 +388,46 @@ impl Envelope {
         Ok(msg_id(&self.encode()?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body as versions before hybrid clocks wrote it.
+    #[derive(Serialize)]
+    struct LamportBody {
+        group: GroupId,
+        epoch: u64,
+        lamport: u64,
+        timestamp_ms: u64,
+        kind: Kind,
+    }
+
+    #[test]
+    fn bodies_stored_before_hybrid_clocks_still_read() {
+        let kind = Kind::Text(Text {
+            text: "旧消息".into(),
+            reply_to: None,
+            mentions: Vec::new(),
+        });
+        let old = LamportBody {
+            group: GroupId::from_bytes([1; 32]),
+            epoch: 2,
+            lamport: 300,
+            timestamp_ms: 1_700_000_000_000,
+            kind: kind.clone(),
+        };
+        let bytes = codec::encode(&old).unwrap();
+        let body: Body = codec::decode(&bytes, MAX_BODY_BYTES).unwrap();
+        assert_eq!(body.stamp, Stamp::new(300, 1_700_000_000_000));
+        assert_eq!(body.kind, kind);
+        assert!(body.stamp.is_legacy());
+        assert_eq!(body.stamp.wall_ms(), 1_700_000_000_000);
+        assert_eq!(body.validate(), Ok(()));
+        // It sorts before anything a hybrid clock stamps.
+        let mut clock = crate::order::Clock::new();
+        assert!(clock.stamp(1_600_000_000_000) > body.stamp);
+        // Same bytes both ways.
+        assert_eq!(codec::encode(&body).unwrap(), bytes);
+    }
+}
