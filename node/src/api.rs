@@ -9,9 +9,16 @@
 //! Discovery (search, joining by group id, join requests, profiles, group stats) goes
 //! through the same [`Node`] methods as everything else; `AUTHOR` in a path is an author
 //! id (the same text as its PeerId).
+//!
+//! The server ([`server`]) bounds what clients can hold: a request head must arrive within
+//! 10 s, at most 256 connections and 64 event streams are served at once (the 65th stream
+//! is answered 503 `{"error"}`).
+
+pub mod server;
 
 use std::convert::Infallible;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, Query, Request, State};
@@ -24,6 +31,7 @@ use axum::{Json, Router};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
 
 use qun_protocol::{AuthorId, GroupId};
@@ -65,6 +73,9 @@ pub fn new_token() -> Result<String, Error> {
 struct Ctx {
     node: Node,
     token: String,
+    /// One permit per open event stream.
+    streams: Arc<Semaphore>,
+    max_streams: usize,
 }
 
 /// An API error response.
@@ -109,9 +120,20 @@ where
         .map_err(|e| bad_request(format!("{what} {text:?}: {e}")))
 }
 
-/// The API's routes over `node`, requiring `token`.
+/// The API's routes over `node`, requiring `token`, with the default cap on event streams.
 pub fn router(node: Node, token: String) -> Router {
-    let ctx = Ctx { node, token };
+    router_with(node, token, server::MAX_EVENT_STREAMS)
+}
+
+/// The API's routes over `node`, requiring `token`, serving at most `max_event_streams`
+/// event streams at once.
+pub fn router_with(node: Node, token: String, max_event_streams: usize) -> Router {
+    let ctx = Ctx {
+        node,
+        token,
+        streams: Arc::new(Semaphore::new(max_event_streams)),
+        max_streams: max_event_streams,
+    };
     Router::new()
         .route("/v1/id", get(id))
         .route("/v1/peers", get(peers))
@@ -146,13 +168,21 @@ async fn auth(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !constant_time_eq(given.as_bytes(), ctx.token.as_bytes()) {
-        return ApiError(
+        return closing(ApiError(
             StatusCode::UNAUTHORIZED,
             "missing or wrong API token".into(),
-        )
-        .into_response();
+        ));
     }
     next.run(req).await
+}
+
+/// An error answer after which the server closes the connection: a client without the
+/// token, or one refused for load, cannot keep the connection it was answered on.
+fn closing(e: ApiError) -> Response {
+    let mut res = e.into_response();
+    res.headers_mut()
+        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    res
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -439,16 +469,35 @@ fn event_group(ev: &NodeEvent) -> Option<&str> {
     }
 }
 
-async fn events(
-    State(ctx): State<Ctx>,
-    Query(q): Query<EventsQuery>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+/// `GET /v1/events`: at most `max_event_streams` at once (503 past it); the stream's permit
+/// and its broadcast receiver are dropped when the client goes away.
+async fn events(State(ctx): State<Ctx>, Query(q): Query<EventsQuery>) -> Response {
+    let Ok(permit) = ctx.streams.clone().try_acquire_owned() else {
+        return closing(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many event streams: {} are open, the most this daemon serves",
+                ctx.max_streams
+            ),
+        ));
+    };
+    match event_stream(&ctx, q, permit).await {
+        Ok(sse) => sse.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn event_stream(
+    ctx: &Ctx,
+    q: EventsQuery,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
     let filter = match q.group {
         Some(g) => Some(ctx.node.resolve(&g).await?.to_string()),
         None => None,
     };
     let rx = ctx.node.subscribe();
-    let stream = futures::stream::unfold((rx, filter), |(mut rx, filter)| async move {
+    let stream = futures::stream::unfold((rx, filter, permit), |(mut rx, filter, permit)| async move {
         loop {
             match rx.recv().await {
                 Ok(ev) => {
@@ -458,11 +507,11 @@ async fn events(
                         continue;
                     }
                     let data = serde_json::to_string(&ev).unwrap_or_default();
-                    return Some((Ok(Event::default().data(data)), (rx, filter)));
+                    return Some((Ok(Event::default().data(data)), (rx, filter, permit)));
                 }
                 Err(RecvError::Lagged(n)) => {
                     let data = json!({ "type": "lagged", "missed": n }).to_string();
-                    return Some((Ok(Event::default().data(data)), (rx, filter)));
+                    return Some((Ok(Event::default().data(data)), (rx, filter, permit)));
                 }
                 Err(RecvError::Closed) => return None,
             }
@@ -471,14 +520,24 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, with the default limits.
 pub async fn serve(
     node: Node,
     token: String,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(node, token))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(node, token, listener, shutdown, server::Limits::default()).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, within `limits`.
+pub async fn serve_with(
+    node: Node,
+    token: String,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: server::Limits,
+) -> std::io::Result<()> {
+    let app = router_with(node, token, limits.max_event_streams);
+    server::run(listener, app, limits, shutdown).await
 }

@@ -52,6 +52,56 @@ pub enum Error {
     Invalid(String),
 }
 
+/// Most established connections, in and out (`ConnLimits::max_established`).
+pub const MAX_ESTABLISHED: u32 = 512;
+/// Most established inbound connections: strangers cannot take the slots the node needs to
+/// dial its own peers (`ConnLimits::max_established_incoming`).
+pub const MAX_ESTABLISHED_INCOMING: u32 = 384;
+/// Most connections with one peer (two nodes dialling each other at once make two).
+pub const MAX_PER_PEER: u32 = 4;
+/// Most inbound connections still in their handshakes.
+pub const MAX_PENDING_INCOMING: u32 = 64;
+/// Most outbound dials in progress (Kademlia lookups dial several peers at once).
+pub const MAX_PENDING_OUTGOING: u32 = 128;
+/// No new connection while the process holds more than this (1 GiB); a daemon holds
+/// well under 200 MB.
+pub const MAX_MEMORY_BYTES: usize = 1 << 30;
+
+/// Connection limits. Members of our private and listed groups and the bootstrap peers
+/// bypass the counts (not the memory figure): a flood of fresh identities fills the
+/// stranger slots, never a member's. Sources: libp2p's `connection-limits` and
+/// `memory-connection-limits`; the figures suit a daemon (`ulimit -n` 1024) and a
+/// simulator raises them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Established connections in total.
+    pub max_established: u32,
+    /// Established inbound connections.
+    pub max_established_incoming: u32,
+    /// Established connections with one peer.
+    pub max_per_peer: u32,
+    /// Inbound connections in their handshakes.
+    pub max_pending_incoming: u32,
+    /// Outbound dials in progress.
+    pub max_pending_outgoing: u32,
+    /// Refuse new connections while the process's resident memory is above this many
+    /// bytes (`None`: no memory limit, e.g. many nodes in one process).
+    pub max_memory_bytes: Option<usize>,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            max_established: MAX_ESTABLISHED,
+            max_established_incoming: MAX_ESTABLISHED_INCOMING,
+            max_per_peer: MAX_PER_PEER,
+            max_pending_incoming: MAX_PENDING_INCOMING,
+            max_pending_outgoing: MAX_PENDING_OUTGOING,
+            max_memory_bytes: Some(MAX_MEMORY_BYTES),
+        }
+    }
+}
+
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -110,6 +160,8 @@ pub struct Config {
     /// time (stamps, the skew check, since-join bounds, group stats), to play a node whose
     /// clock is wrong. 0 in real use; the CLI has no flag for it.
     pub clock_offset_ms: i64,
+    /// Connection limits.
+    pub limits: ConnLimits,
 }
 
 impl Default for Config {
@@ -136,6 +188,7 @@ impl Default for Config {
             metrics: false,
             transport: Transport::Tcp,
             clock_offset_ms: 0,
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -212,6 +265,20 @@ impl Config {
         {
             return Err(Error::Invalid(
                 "store flush interval must be at least 1 ms".into(),
+            ));
+        }
+        let l = &self.limits;
+        if l.max_established == 0
+            || l.max_established_incoming == 0
+            || l.max_per_peer == 0
+            || l.max_pending_incoming == 0
+            || l.max_pending_outgoing == 0
+        {
+            return Err(Error::Invalid("connection limits must be at least 1".into()));
+        }
+        if l.max_memory_bytes.is_some_and(|b| b < 64 * 1024 * 1024) {
+            return Err(Error::Invalid(
+                "the memory limit for new connections must be at least 64 MiB".into(),
             ));
         }
         if self.cache_bytes < 1024 * 1024 {

@@ -12,6 +12,7 @@ pub mod discovery;
 mod event_loop;
 pub mod keys;
 pub mod net;
+pub mod rate;
 pub mod records;
 pub mod skew;
 pub mod store;

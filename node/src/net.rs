@@ -7,7 +7,13 @@
 //!   groups per peer; peer scoring tuned for quiet chat topics; publishing to the mesh
 //!   only (no flood publishing), which keeps the bytes on the wire near D × the payload.
 //! * kademlia with a qun protocol name, in server mode;
-//! * identify (feeds kademlia), ping, and mDNS (optional).
+//! * identify (feeds kademlia), ping, and mDNS (optional);
+//! * connection limits ([`crate::config::ConnLimits`]): established connections in total,
+//!   inbound and per peer, handshakes in progress, and no new connection while the process
+//!   holds more than a memory figure. Members of our private and listed groups and the
+//!   bootstrap peers bypass the counts (the event loop keeps that list), so a flood of
+//!   fresh identities cannot lock a member out; a handshake that does not finish within
+//!   [`HANDSHAKE_TIMEOUT`] is dropped.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -23,8 +29,8 @@ use libp2p::gossipsub::{
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
-    PeerId, StreamProtocol, Swarm, identify, identity::Keypair, kad, mdns, noise, ping,
-    request_response, tcp, yamux,
+    PeerId, StreamProtocol, Swarm, connection_limits, identify, identity::Keypair, kad, mdns,
+    memory_connection_limits, noise, ping, request_response, tcp, yamux,
 };
 use prometheus_client::registry::Registry;
 use qun_protocol::id::sha256;
@@ -41,6 +47,17 @@ pub const MAX_PEER_TOPICS: usize = 4096;
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/qun/kad/1.0.0");
 /// Identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/qun/id/1.0.0";
+/// Longest a TCP connection may take to finish its security and multiplexing handshakes
+/// before it is dropped (a half-open handshake otherwise holds a pending slot for good).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Sync streams (ours and the peer's) open at once on one connection; an inbound stream
+/// past it is dropped before it is read, an outbound request fails (the next anti-entropy
+/// round retries). One group's session keeps at most 1 + `FETCH_PIPELINE` (4) requests in
+/// flight, so this serves 16 groups syncing at once with a peer.
+pub const SYNC_MAX_STREAMS: usize = 64;
+/// Discovery streams (search questions, join requests, approvals) open at once on one
+/// connection.
+pub const DISCOVERY_MAX_STREAMS: usize = 32;
 
 type Filter = MaxCountSubscriptionFilter<AllowAllSubscriptionFilter>;
 /// The gossipsub behaviour with our subscription filter.
@@ -49,6 +66,10 @@ pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, Filter>;
 /// All behaviours of a qun node.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Connection counts (first: a denied connection builds no other handler).
+    pub limits: connection_limits::Behaviour,
+    /// No new connection while the process holds more than `ConnLimits::max_memory_bytes`.
+    pub memory: Toggle<memory_connection_limits::Behaviour>,
     /// Group messages.
     pub gossipsub: Gossipsub,
     /// The DHT (off with `Config::dht = false`).
@@ -191,7 +212,19 @@ fn behaviour(
     } else {
         None
     };
+    let l = &cfg.limits;
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(l.max_established))
+        .with_max_established_incoming(Some(l.max_established_incoming))
+        .with_max_established_per_peer(Some(l.max_per_peer))
+        .with_max_pending_incoming(Some(l.max_pending_incoming))
+        .with_max_pending_outgoing(Some(l.max_pending_outgoing));
     Ok(Behaviour {
+        limits: connection_limits::Behaviour::new(limits),
+        memory: l
+            .max_memory_bytes
+            .map(memory_connection_limits::Behaviour::with_max_bytes)
+            .into(),
         gossipsub: gossipsub(cfg, metrics)?,
         kad: kad.into(),
         identify: identify::Behaviour::new(identify::Config::new(
@@ -205,14 +238,18 @@ fn behaviour(
                 crate::discovery::PROTOCOL,
                 request_response::ProtocolSupport::Full,
             )],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            request_response::Config::default()
+                .with_request_timeout(Duration::from_secs(10))
+                .with_max_concurrent_streams(DISCOVERY_MAX_STREAMS),
         ),
         sync: request_response::Behaviour::new(
             [(
                 crate::sync::PROTOCOL,
                 request_response::ProtocolSupport::Full,
             )],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            request_response::Config::default()
+                .with_request_timeout(Duration::from_secs(30))
+                .with_max_concurrent_streams(SYNC_MAX_STREAMS),
         ),
     })
 }
@@ -225,6 +262,7 @@ fn tcp_transport(key: &Keypair) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Error
             .upgrade(Version::V1Lazy)
             .authenticate(noise::Config::new(key).map_err(setup)?)
             .multiplex(yamux::Config::default())
+            .timeout(HANDSHAKE_TIMEOUT)
             .boxed(),
     )
 }

@@ -27,7 +27,7 @@ use libp2p::core::transport::Transport as _;
 use libp2p::core::upgrade::Version;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, noise, plaintext, yamux};
-use qun_node::config::{Transport, TransportFactory};
+use qun_node::config::{ConnLimits, MAX_PER_PEER, Transport, TransportFactory};
 use qun_node::{Config, CreateGroup, NetStats, Node, NodeEvent};
 use qun_protocol::{GroupId, Identity};
 use rand::{RngCore, SeedableRng};
@@ -224,6 +224,17 @@ impl Runner {
             store_flush_every: None,
             metrics: true,
             transport,
+            // Hundreds of nodes share one process (its memory is no node's own) and all
+            // dial the bootstrap nodes at once at start: the daemon's limits would refuse
+            // them.
+            limits: ConnLimits {
+                max_established: 4096,
+                max_established_incoming: 4096,
+                max_per_peer: MAX_PER_PEER,
+                max_pending_incoming: 1024,
+                max_pending_outgoing: 1024,
+                max_memory_bytes: None,
+            },
             ..Config::default()
         }
     }

@@ -20,7 +20,9 @@
 //! one we asked for. A page is checked whole before anything in it is stored: one bad frame
 //! and nothing from the page is stored, the peer is disconnected, never asked again, and a
 //! `Rejected` event names it. A malformed reconciliation message is treated the same way.
-//! Each peer may send [`RATE_BURST`] requests at once and [`RATE_PER_SECOND`] after that.
+//! Each peer has budgets ([`crate::rate`]): reconciliation requests, fetch requests, and
+//! the bytes of frames served to it (and to everyone together); a request over budget gets
+//! `Refused { RateLimited }` before any work is done for it.
 //!
 //! ## Stamps ahead of our clock
 //! A key stamped more than `order::MAX_SKEW_MS` ahead of our clock is not fetched (nor
@@ -62,11 +64,6 @@ const PARALLEL_OPEN_FROM: usize = 64;
 /// are still fetched.
 pub const SINCE_JOIN_SLACK_MS: u64 = 60_000;
 
-/// Requests a peer may send at once.
-pub const RATE_BURST: f64 = 400.0;
-/// Requests per second a peer may send after its burst.
-pub const RATE_PER_SECOND: f64 = 100.0;
-
 /// One sync with one peer for one group, on the initiating side.
 pub(crate) struct Session {
     /// Reconciliation in progress (`None` once it finished).
@@ -100,13 +97,6 @@ pub(crate) struct SyncStats {
     pub last_fetched: usize,
     pub last_rounds: u32,
     pub last_peer: Option<PeerId>,
-}
-
-/// A token bucket per peer.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Bucket {
-    tokens: f64,
-    at: Instant,
 }
 
 impl EventLoop {
@@ -217,31 +207,20 @@ impl EventLoop {
         }
     }
 
-    fn rate_ok(&mut self, peer: PeerId) -> bool {
-        let now = Instant::now();
-        let b = self.sync_rate.entry(peer).or_insert(Bucket {
-            tokens: RATE_BURST,
-            at: now,
-        });
-        b.tokens =
-            (b.tokens + now.duration_since(b.at).as_secs_f64() * RATE_PER_SECOND).min(RATE_BURST);
-        b.at = now;
-        if b.tokens < 1.0 {
-            return false;
-        }
-        b.tokens -= 1.0;
-        true
-    }
-
     fn serve_sync(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
-        let resp = if !self.rate_ok(peer) {
-            tracing::debug!(%peer, "sync rate limit");
+        let fetch = matches!(req, Request::Fetch { .. });
+        let resp = if !self.limits.sync_allowed(&peer, fetch, Instant::now()) {
+            tracing::debug!(%peer, fetch, "sync rate limit");
             Response::Refused {
                 reason: Refusal::RateLimited,
             }
         } else {
             self.answer(req)
         };
+        if let Response::Frames { frames } = &resp {
+            let bytes = frames.iter().map(Vec::len).sum();
+            self.limits.fetch_served(&peer, bytes, Instant::now());
+        }
         let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
     }
 
@@ -316,7 +295,10 @@ impl EventLoop {
             Response::Reconcile { message } => self.on_reconcile(peer, group, &message),
             Response::Frames { frames } => self.on_frames(peer, group, &frames, asked),
             Response::Refused { reason } => {
+                // Over the peer's budget (or it left the group): the keys asked for are free
+                // for another sync, and the next anti-entropy round takes it up again.
                 tracing::debug!(%peer, %group, ?reason, "sync refused");
+                self.release_fetch(&group, &asked);
                 self.sessions.remove(&(peer, group));
             }
         }

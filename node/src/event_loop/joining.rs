@@ -7,7 +7,9 @@
 //! reach it); it sends it again every `join_retry_interval` while it waits, so an
 //! approval made while we were away still arrives. The owner keeps each request on disk;
 //! `approve` seals the current secret to the requester's key, keeps the approval (so a
-//! repeated request is answered with it) and pushes it to the requester at once.
+//! repeated request is answered with it) and pushes it to the requester at once. A group
+//! keeps at most [`MAX_PENDING_JOIN_REQUESTS`] waiting, one per requester; a remote request
+//! is written without an inline flush (the event loop never waits on the disk for a peer).
 
 use std::time::Instant;
 
@@ -22,6 +24,7 @@ use qun_protocol::{AuthorId, GroupId, GroupSecret};
 
 use super::search::Sent;
 use super::{EventLoop, nonce, now_ms};
+use crate::rate::MAX_PENDING_JOIN_REQUESTS;
 use crate::records::{Incoming, Outgoing};
 use crate::view::{JoinOutcome, JoinRequestView};
 use crate::{Error, History, NodeEvent, Reply, keys};
@@ -277,34 +280,56 @@ impl EventLoop {
             return Response::Refused("this group does not take join requests".into());
         }
         let res = match self.records.incoming(&group, &r.signer) {
-            Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => Ok(status_of(&inc)),
-            Ok(prev) => {
-                let fresh = prev.is_none();
-                let inc = Incoming {
-                    request: r.clone(),
-                    approval: None,
-                    rejected: false,
-                };
-                self.records
-                    .put_incoming(&group, &inc)
-                    .and_then(|()| self.store.flush_blocking())
-                    .map(|()| {
-                        if fresh {
-                            self.emit(NodeEvent::JoinRequested {
-                                group: group.to_string(),
-                                requester: r.signer.to_string(),
-                                note: r.value.note.clone(),
-                            });
-                        }
-                        JoinStatus::Pending
-                    })
-            }
+            Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => Ok(Some(status_of(&inc))),
+            Ok(prev) => self.keep_join_request(group, r, prev.is_none()),
             Err(e) => Err(e),
         };
         match res {
-            Ok(s) => Response::Join(s),
+            Ok(Some(s)) => Response::Join(s),
+            Ok(None) => Response::Refused(format!(
+                "this group has {MAX_PENDING_JOIN_REQUESTS} join requests waiting: try later"
+            )),
             Err(e) => Response::Refused(format!("store: {e}")),
         }
+    }
+
+    /// Keeps a pending join request (one per requester and group: a repeated one replaces
+    /// the last), unless it is new and the group already has
+    /// [`MAX_PENDING_JOIN_REQUESTS`] waiting (`None`). Not flushed here: the background
+    /// flusher writes it within `store_flush_every`, and a request lost in a crash is sent
+    /// again by the requester every `join_retry_interval`.
+    fn keep_join_request(
+        &mut self,
+        group: GroupId,
+        r: SignedRequest,
+        fresh: bool,
+    ) -> Result<Option<JoinStatus>, crate::store::Error> {
+        if fresh {
+            let waiting = self
+                .records
+                .incoming_all(&group)?
+                .iter()
+                .filter(|i| i.approval.is_none() && !i.rejected)
+                .count();
+            if waiting >= MAX_PENDING_JOIN_REQUESTS {
+                tracing::debug!(%group, waiting, "join request refused: too many waiting");
+                return Ok(None);
+            }
+        }
+        let inc = Incoming {
+            request: r,
+            approval: None,
+            rejected: false,
+        };
+        self.records.put_incoming(&group, &inc)?;
+        if fresh {
+            self.emit(NodeEvent::JoinRequested {
+                group: group.to_string(),
+                requester: inc.request.signer.to_string(),
+                note: inc.request.value.note.clone(),
+            });
+        }
+        Ok(Some(JoinStatus::Pending))
     }
 
     pub(crate) fn join_requests(&self, group: &GroupId) -> Result<Vec<JoinRequestView>, Error> {

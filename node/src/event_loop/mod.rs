@@ -98,7 +98,11 @@ pub(crate) struct EventLoop {
     pub listen_addrs: Vec<Multiaddr>,
     /// Sync requests in flight: peer, group, and the keys asked for (fetches only).
     pub sync_pending: HashMap<OutboundRequestId, (PeerId, GroupId, Vec<OrderKey>)>,
-    pub sync_rate: HashMap<PeerId, catchup::Bucket>,
+    /// Peers that bypass the connection limits: members of our private and listed groups,
+    /// and the bootstrap peers (kept equal to `connection_limits`' bypass list).
+    pub trusted: HashSet<PeerId>,
+    /// Per-peer budgets of the requests we serve.
+    pub limits: crate::rate::Limits<PeerId>,
     pub bad_sync_peers: HashSet<PeerId>,
     /// Running syncs, one per (peer, group) at most.
     pub sessions: HashMap<(PeerId, GroupId), catchup::Session>,
@@ -227,7 +231,8 @@ impl EventLoop {
             connected: HashMap::new(),
             listen_addrs: Vec::new(),
             sync_pending: HashMap::new(),
-            sync_rate: HashMap::new(),
+            limits: crate::rate::Limits::default(),
+            trusted: HashSet::new(),
             bad_sync_peers: HashSet::new(),
             sessions: HashMap::new(),
             fetch_in_flight: HashMap::new(),
@@ -261,6 +266,7 @@ impl EventLoop {
             }
             lp.dial_addr(addr);
         }
+        lp.refresh_trusted();
         Ok((lp, tx, events, peer_id))
     }
 
@@ -538,9 +544,40 @@ impl EventLoop {
         Ok(true)
     }
 
+    /// Brings the connection limits' bypass list up to date: members of our private and
+    /// listed groups (they needed an invite or an admin's approval) and the bootstrap peers.
+    /// Members of public groups do not bypass: anyone can become one.
+    pub(crate) fn refresh_trusted(&mut self) {
+        let me = *self.swarm.local_peer_id();
+        let mut now: HashSet<PeerId> = self.redial.keys().copied().collect();
+        for rt in self.groups.values() {
+            if rt.record.genesis.genesis.visibility == qun_protocol::Visibility::Public {
+                continue;
+            }
+            now.extend(rt.state.members.iter().filter_map(joining::peer_of));
+        }
+        now.remove(&me);
+        let limits = &mut self.swarm.behaviour_mut().limits;
+        for gone in self.trusted.difference(&now) {
+            limits.remove_peer_id(gone);
+        }
+        for new in now.difference(&self.trusted) {
+            limits.bypass_peer_id(new);
+        }
+        self.trusted = now;
+    }
+
     /// Re-folds the state of groups that got control ops, once per loop iteration however
     /// many ops arrived (a sync page may carry hundreds).
     fn refold_dirty(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        self.refold_groups();
+        self.refresh_trusted();
+    }
+
+    fn refold_groups(&mut self) {
         for id in std::mem::take(&mut self.dirty) {
             let ops = match self.store.control_ops(&id) {
                 Ok(ops) => ops,

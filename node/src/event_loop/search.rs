@@ -294,19 +294,28 @@ impl EventLoop {
     }
 
     fn serve_discovery(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
-        let res = match req {
-            Request::Search { tokens } => Response::Cards(self.matching_cards(&tokens)),
-            Request::Join(r) => self.serve_join_request(peer, *r),
-            Request::Approved(a) => match self.complete_approval(*a) {
-                Ok(()) => Response::Ack,
-                Err(e) => Response::Refused(e.to_string()),
-            },
+        let res = if !self.limits.discovery.try_take(&peer, 1.0, Instant::now()) {
+            tracing::debug!(%peer, "discovery rate limit");
+            Response::Refused("too many requests: try later".into())
+        } else {
+            self.answer_discovery(peer, req)
         };
         let _ = self
             .swarm
             .behaviour_mut()
             .discovery
             .send_response(channel, res);
+    }
+
+    fn answer_discovery(&mut self, peer: PeerId, req: Request) -> Response {
+        match req {
+            Request::Search { tokens } => Response::Cards(self.matching_cards(&tokens)),
+            Request::Join(r) => self.serve_join_request(peer, *r),
+            Request::Approved(a) => match self.complete_approval(*a) {
+                Ok(()) => Response::Ack,
+                Err(e) => Response::Refused(e.to_string()),
+            },
+        }
     }
 
     fn on_discovery_response(&mut self, peer: PeerId, id: OutboundRequestId, res: Response) {

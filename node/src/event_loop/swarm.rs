@@ -90,7 +90,8 @@ impl EventLoop {
                 if num_established == 0 {
                     self.connected.remove(&peer_id);
                     self.disc.listen_of.remove(&peer_id);
-                    self.sync_rate.remove(&peer_id);
+                    self.limits
+                        .disconnected(&peer_id, std::time::Instant::now());
                     self.sessions.retain(|(p, _), _| *p != peer_id);
                     self.emit(NodeEvent::PeerDisconnected {
                         peer: peer_id.to_string(),
