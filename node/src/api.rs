@@ -180,8 +180,10 @@ async fn auth(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
 /// token, or one refused for load, cannot keep the connection it was answered on.
 fn closing(e: ApiError) -> Response {
     let mut res = e.into_response();
-    res.headers_mut()
-        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    res.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
     res
 }
 
@@ -497,26 +499,29 @@ async fn event_stream(
         None => None,
     };
     let rx = ctx.node.subscribe();
-    let stream = futures::stream::unfold((rx, filter, permit), |(mut rx, filter, permit)| async move {
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    if let Some(f) = &filter
-                        && event_group(&ev) != Some(f.as_str())
-                    {
-                        continue;
+    let stream = futures::stream::unfold(
+        (rx, filter, permit),
+        |(mut rx, filter, permit)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        if let Some(f) = &filter
+                            && event_group(&ev) != Some(f.as_str())
+                        {
+                            continue;
+                        }
+                        let data = serde_json::to_string(&ev).unwrap_or_default();
+                        return Some((Ok(Event::default().data(data)), (rx, filter, permit)));
                     }
-                    let data = serde_json::to_string(&ev).unwrap_or_default();
-                    return Some((Ok(Event::default().data(data)), (rx, filter, permit)));
+                    Err(RecvError::Lagged(n)) => {
+                        let data = json!({ "type": "lagged", "missed": n }).to_string();
+                        return Some((Ok(Event::default().data(data)), (rx, filter, permit)));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Lagged(n)) => {
-                    let data = json!({ "type": "lagged", "missed": n }).to_string();
-                    return Some((Ok(Event::default().data(data)), (rx, filter, permit)));
-                }
-                Err(RecvError::Closed) => return None,
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

@@ -274,7 +274,9 @@ impl Config {
             || l.max_pending_incoming == 0
             || l.max_pending_outgoing == 0
         {
-            return Err(Error::Invalid("connection limits must be at least 1".into()));
+            return Err(Error::Invalid(
+                "connection limits must be at least 1".into(),
+            ));
         }
         if l.max_memory_bytes.is_some_and(|b| b < 64 * 1024 * 1024) {
             return Err(Error::Invalid(

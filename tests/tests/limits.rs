@@ -39,14 +39,7 @@ async fn serve_api(node: &Node, limits: server::Limits) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     let node = node.clone();
     tokio::spawn(async move {
-        api::serve_with(
-            node,
-            TOKEN.into(),
-            listener,
-            std::future::pending(),
-            limits,
-        )
-        .await
+        api::serve_with(node, TOKEN.into(), listener, std::future::pending(), limits).await
     });
     addr
 }
@@ -148,8 +141,10 @@ async fn connection_flood(addr: &Multiaddr, n: u32) -> (usize, Vec<tokio::task::
                             },
                         )
                         .ok()?;
-                    let (_, mut muxer) =
-                        tokio::time::timeout(Duration::from_secs(10), dial).await.ok()?.ok()?;
+                    let (_, mut muxer) = tokio::time::timeout(Duration::from_secs(10), dial)
+                        .await
+                        .ok()?
+                        .ok()?;
                     // The victim may refuse after the handshake: a refused connection is
                     // closed at once, an accepted one stays up.
                     let alive = tokio::time::timeout(Duration::from_millis(300), async {
@@ -212,7 +207,10 @@ async fn a_connection_flood_from_fresh_identities_does_not_lock_out_a_member_or_
         held <= 24,
         "the node kept {held} connections from strangers, over its inbound limit of 24"
     );
-    assert!(held >= 10, "only {held} flood connections were accepted: the test proves nothing");
+    assert!(
+        held >= 10,
+        "only {held} flood connections were accepted: the test proves nothing"
+    );
     let took = api_answers(api, Duration::from_secs(5), "during the connection flood").await;
     eprintln!("flood: {held} of 80 stranger connections kept; API answered in {took:?}");
 
@@ -227,7 +225,11 @@ async fn a_connection_flood_from_fresh_identities_does_not_lock_out_a_member_or_
     })
     .await;
     let mut cfg = Config::for_test(db.path());
-    cfg.bootstrap = vec![a_addr.clone().with(libp2p::multiaddr::Protocol::P2p(a.peer_id()))];
+    cfg.bootstrap = vec![
+        a_addr
+            .clone()
+            .with(libp2p::multiaddr::Protocol::P2p(a.peer_id())),
+    ];
     let b = Node::start(cfg).await.unwrap();
     wait_topic_peers(&[("a", &a, 1), ("b", &b, 1)], group).await;
     b.send(group, "still here", None).await.unwrap();
@@ -255,7 +257,12 @@ async fn half_open_http_requests_are_closed_after_the_timeout_and_the_api_answer
             .unwrap();
         half.push(s);
     }
-    let took = api_answers(api, Duration::from_secs(3), "with 100 half-sent requests open").await;
+    let took = api_answers(
+        api,
+        Duration::from_secs(3),
+        "with 100 half-sent requests open",
+    )
+    .await;
     eprintln!("API answered in {took:?} with 100 half-sent requests open");
     // Every half-sent request is closed by the server: by the timeout, or to make room.
     let t = Instant::now();
@@ -292,7 +299,9 @@ async fn event_streams_past_the_cap_get_a_503_json_error_and_a_closed_one_frees_
     let json: serde_json::Value = serde_json::from_str(body.trim())
         .unwrap_or_else(|e| panic!("503 body is not JSON ({e}): {body:?}"));
     assert!(
-        json["error"].as_str().is_some_and(|e| e.contains("event streams")),
+        json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("event streams")),
         "{json}"
     );
     // The API still answers other requests.
@@ -313,7 +322,12 @@ struct Stranger {
 }
 
 /// Sends one signed join request for `group` from a fresh identity; returns the answer.
-async fn join_request_from_stranger(i: u32, addr: Multiaddr, owner: PeerId, group: qun_protocol::GroupId) -> Option<DiscResponse> {
+async fn join_request_from_stranger(
+    i: u32,
+    addr: Multiaddr,
+    owner: PeerId,
+    group: qun_protocol::GroupId,
+) -> Option<DiscResponse> {
     let mut seed = [0x5au8; 32];
     seed[..4].copy_from_slice(&i.to_le_bytes());
     let identity = Identity::from_seed(seed);
@@ -331,7 +345,11 @@ async fn join_request_from_stranger(i: u32, addr: Multiaddr, owner: PeerId, grou
     let mut swarm =
         libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(&identity).unwrap())
             .with_tokio()
-            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
             .unwrap()
             .with_behaviour(|_| Stranger {
                 discovery: request_response::Behaviour::new(
@@ -396,7 +414,10 @@ async fn a_join_request_flood_from_strangers_keeps_at_most_the_cap() {
         JOIN_REQUEST_CAP,
         "{flood} strangers asked: {pending} answered pending, {refused} refused"
     );
-    assert_eq!((pending, refused), (JOIN_REQUEST_CAP, flood as usize - JOIN_REQUEST_CAP));
+    assert_eq!(
+        (pending, refused),
+        (JOIN_REQUEST_CAP, flood as usize - JOIN_REQUEST_CAP)
+    );
     owner.shutdown().await.unwrap();
 }
 
@@ -425,7 +446,11 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
     let mut swarm =
         libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(&identity).unwrap())
             .with_tokio()
-            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
             .unwrap()
             .with_behaviour(|_| Flooder {
                 sync: request_response::Behaviour::new(
@@ -514,11 +539,18 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
         "fetch flood: {sent} fetches in {secs:.1} s, {:.1} MiB served, {limited} refused",
         bytes as f64 / 1048576.0
     );
-    assert!(keys.len() >= 200, "reconciliation found {} keys", keys.len());
+    assert!(
+        keys.len() >= 200,
+        "reconciliation found {} keys",
+        keys.len()
+    );
     let budget = qun_node::rate::SYNC_FETCH_BYTES;
     // What the budget allows in that time, plus one page past the line.
     let allowed = budget.burst + budget.per_second * secs + 6.0 * 1048576.0;
-    assert!(bytes > 0, "nothing was served: the flood was not a member's fetch");
+    assert!(
+        bytes > 0,
+        "nothing was served: the flood was not a member's fetch"
+    );
     assert!(
         (bytes as f64) <= allowed,
         "served {:.1} MiB in {secs:.1} s, over the budget of {:.1} MiB",

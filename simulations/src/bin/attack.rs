@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use futures::StreamExt;
+use libp2p::core::Endpoint;
 use libp2p::core::muxing::{StreamMuxerBox, StreamMuxerExt, SubstreamBox};
 use libp2p::core::transport::{DialOpts, PortUse, Transport as _};
 use libp2p::core::upgrade::Version;
-use libp2p::core::Endpoint;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, identity::Keypair, noise, tcp, yamux};
@@ -139,7 +139,8 @@ impl Victim {
 
     /// Resident memory in MB.
     fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -165,7 +166,8 @@ impl Victim {
     /// `GET /v1/id`: milliseconds to answer, or `None` past `within`.
     async fn api_ms(&self, within: Duration) -> Option<f64> {
         let t = Instant::now();
-        match tokio::time::timeout(within, http(self.api, &self.token, "GET", "/v1/id", None)).await {
+        match tokio::time::timeout(within, http(self.api, &self.token, "GET", "/v1/id", None)).await
+        {
             Ok(Ok((200, _))) => Some(t.elapsed().as_secs_f64() * 1000.0),
             _ => None,
         }
@@ -315,10 +317,15 @@ async fn wait_connected(node: &Node, peer: PeerId, within: Duration) -> bool {
 async fn attack_half(args: &Args, v: &Victim) -> anyhow::Result<()> {
     let mut open = Vec::new();
     for _ in 0..args.half {
-        let Ok(Ok(mut s)) = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(v.api)).await else {
+        let Ok(Ok(mut s)) =
+            tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(v.api)).await
+        else {
             continue;
         };
-        if s.write_all(b"GET /v1/id HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.is_ok() {
+        if s.write_all(b"GET /v1/id HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .is_ok()
+        {
             open.push(s);
         }
     }
@@ -338,7 +345,10 @@ async fn attack_half(args: &Args, v: &Victim) -> anyhow::Result<()> {
         }
     }
     let closed = if still == 0 {
-        format!("all closed by the daemon within {:.1} s", t.elapsed().as_secs_f64())
+        format!(
+            "all closed by the daemon within {:.1} s",
+            t.elapsed().as_secs_f64()
+        )
     } else {
         format!("{still} still open after 30 s")
     };
@@ -459,7 +469,11 @@ impl Member {
                 }
             })
             .await;
-            out.push(if got.is_ok() { t.elapsed().as_secs_f64() * 1000.0 } else { 10_000.0 });
+            out.push(if got.is_ok() {
+                t.elapsed().as_secs_f64() * 1000.0
+            } else {
+                10_000.0
+            });
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Ok(out)
@@ -484,7 +498,11 @@ type FloodSwarm = libp2p::Swarm<Flooder>;
 fn flooder(v: &Victim) -> anyhow::Result<FloodSwarm> {
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
         .with_behaviour(|_| Flooder {
             sync: request_response::Behaviour::new(
                 [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
@@ -527,7 +545,8 @@ async fn flood(
         if in_flight == 0 {
             return t;
         }
-        let Ok(ev) = tokio::time::timeout(Duration::from_secs(30), swarm.select_next_some()).await else {
+        let Ok(ev) = tokio::time::timeout(Duration::from_secs(30), swarm.select_next_some()).await
+        else {
             return t;
         };
         match ev {
@@ -545,9 +564,9 @@ async fn flood(
                     Response::Reconcile { .. } => t.answered += 1,
                 }
             }
-            SwarmEvent::Behaviour(FlooderEvent::Sync(request_response::Event::OutboundFailure {
-                ..
-            })) => {
+            SwarmEvent::Behaviour(FlooderEvent::Sync(
+                request_response::Event::OutboundFailure { .. },
+            )) => {
                 in_flight -= 1;
                 t.failed += 1;
             }
@@ -557,7 +576,11 @@ async fn flood(
 }
 
 /// The group's order keys, learnt by reconciliation from an empty set.
-async fn learn_keys(swarm: &mut FloodSwarm, peer: PeerId, group: GroupId) -> anyhow::Result<Vec<OrderKey>> {
+async fn learn_keys(
+    swarm: &mut FloodSwarm,
+    peer: PeerId,
+    group: GroupId,
+) -> anyhow::Result<Vec<OrderKey>> {
     let empty = std::collections::BTreeSet::<OrderKey>::new();
     let (mut init, first) = reconcile::Initiator::new(&empty, None, Default::default())?;
     let mut keys = Vec::new();
@@ -569,7 +592,8 @@ async fn learn_keys(swarm: &mut FloodSwarm, peer: PeerId, group: GroupId) -> any
         };
         swarm.behaviour_mut().sync.send_request(&peer, req);
         loop {
-            let ev = tokio::time::timeout(Duration::from_secs(30), swarm.select_next_some()).await?;
+            let ev =
+                tokio::time::timeout(Duration::from_secs(30), swarm.select_next_some()).await?;
             match ev {
                 SwarmEvent::Behaviour(FlooderEvent::Sync(request_response::Event::Message {
                     message: request_response::Message::Response { response, .. },
@@ -583,10 +607,9 @@ async fn learn_keys(swarm: &mut FloodSwarm, peer: PeerId, group: GroupId) -> any
                     }
                     break;
                 }
-                SwarmEvent::Behaviour(FlooderEvent::Sync(request_response::Event::OutboundFailure {
-                    error,
-                    ..
-                })) => bail!("reconciliation failed: {error}"),
+                SwarmEvent::Behaviour(FlooderEvent::Sync(
+                    request_response::Event::OutboundFailure { error, .. },
+                )) => bail!("reconciliation failed: {error}"),
                 _ => {}
             }
         }
@@ -703,7 +726,9 @@ async fn main() -> anyhow::Result<()> {
     let mut member = Member::join(&invite, group).await?;
     let n = member.node.as_ref().context("member stopped")?;
     let started = Instant::now();
-    while n.history(group, 1, None).await.map_or(0, |h| h.len()) == 0 || !wait_connected(n, victim.peer, Duration::from_millis(1)).await {
+    while n.history(group, 1, None).await.map_or(0, |h| h.len()) == 0
+        || !wait_connected(n, victim.peer, Duration::from_millis(1)).await
+    {
         if started.elapsed() > Duration::from_secs(30) {
             bail!("the member did not join in 30 s");
         }
