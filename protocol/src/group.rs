@@ -19,6 +19,7 @@ use crate::id::{self, AuthorId, GroupId, MsgId};
 use crate::identity::{self, DOMAIN_GENESIS, Identity, Signature};
 use crate::limits::*;
 use crate::message::{self, Kind, Verified};
+use crate::text;
 
 /// Who can find and join a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,15 +82,10 @@ pub struct SignedGenesis {
     pub signature: Signature,
 }
 
-/// Checks a group name against the limits.
-pub fn validate_name(name: &str) -> Result<(), message::Error> {
-    if name.trim().is_empty() || name.len() > MAX_NAME_BYTES {
-        return Err(message::Error::Invalid(format!(
-            "group name is {} bytes; it must be 1..={MAX_NAME_BYTES} and not blank",
-            name.len()
-        )));
-    }
-    Ok(())
+/// Checks a group name: at most `MAX_NAME_BYTES`, something visible, no control, format or
+/// bidi characters ([`text::validate_name`]). Every node runs it on every genesis it meets.
+pub fn validate_name(name: &str) -> Result<(), text::NameError> {
+    text::validate_name(text::NameKind::Group, name, MAX_NAME_BYTES)
 }
 
 impl SignedGenesis {

@@ -20,6 +20,7 @@ pub mod order;
 pub mod reconcile;
 pub mod secret;
 pub mod sync;
+pub mod text;
 
 pub use frame::{Frame, OpenError};
 pub use group::{Genesis, SignedGenesis, Visibility};

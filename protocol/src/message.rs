@@ -18,6 +18,7 @@ use crate::id::{self, AuthorId, GroupId, MsgId};
 use crate::identity::{self, DOMAIN_ENVELOPE, Identity, Signature, SignatureError};
 use crate::limits::*;
 use crate::order::{MAX_COUNTER, OrderKey, Stamp};
+use crate::text;
 
 /// Why a message is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +38,9 @@ pub enum Error {
         /// The stamp.
         stamp: Stamp,
     },
+    /// A group name or tag is refused ([`crate::text::validate_name`]).
+    #[error(transparent)]
+    Name(#[from] crate::text::NameError),
 }
 
 /// A text message.
@@ -213,12 +217,7 @@ pub fn validate_meta(m: &Meta) -> Result<(), Error> {
         )));
     }
     for t in &m.tags {
-        if t.is_empty() || t.len() > MAX_TAG_BYTES {
-            return Err(Error::Invalid(format!(
-                "tag of {} bytes; tags are 1..={MAX_TAG_BYTES}",
-                t.len()
-            )));
-        }
+        text::validate_name(text::NameKind::Tag, t, MAX_TAG_BYTES)?;
     }
     Ok(())
 }

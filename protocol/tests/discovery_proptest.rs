@@ -74,7 +74,11 @@ fn text(max_chars: usize) -> impl Strategy<Value = String> {
 fn meta() -> impl Strategy<Value = Meta> {
     (
         text(64),
-        proptest::collection::vec("[a-z0-9\u{4e00}-\u{9fa5} ]{1,10}", 0..=MAX_TAGS),
+        // Tags show something (a blank tag is refused).
+        proptest::collection::vec(
+            "[a-z0-9\u{4e00}-\u{9fa5}][a-z0-9\u{4e00}-\u{9fa5} ]{0,9}",
+            0..=MAX_TAGS,
+        ),
     )
         .prop_map(|(description, tags)| Meta { description, tags })
 }

@@ -131,18 +131,29 @@ fn assert_refused(kind: Kind) {
     let b = body(kind);
     let sent = Envelope::sign(&owner(), &b);
     assert!(
-        matches!(sent, Err(message::Error::Invalid(_))),
+        matches!(
+            sent,
+            Err(message::Error::Invalid(_) | message::Error::Name(_))
+        ),
         "sign: {sent:?}"
     );
     let envelope = sign_unchecked(&owner(), &b);
     let received = Envelope::decode_verified(&envelope.encode().unwrap());
     assert!(
-        matches!(received, Err(message::Error::Invalid(_))),
+        matches!(
+            received,
+            Err(message::Error::Invalid(_) | message::Error::Name(_))
+        ),
         "decode_verified: {received:?}"
     );
     let opened = open(&seal(&envelope));
     assert!(
-        matches!(opened, Err(OpenError::Message(message::Error::Invalid(_)))),
+        matches!(
+            opened,
+            Err(OpenError::Message(
+                message::Error::Invalid(_) | message::Error::Name(_)
+            ))
+        ),
         "open: {opened:?}"
     );
 }
@@ -198,6 +209,10 @@ fn tags() {
     assert_refused(tags(MAX_TAGS + 1, 1));
     assert_refused(tags(1, MAX_TAG_BYTES + 1));
     assert_refused(tags(1, 0));
+    // A tag that shows nothing or hides a control, bidi or zero-width character.
+    for bad in ["\u{200b}", "  ", "a\u{202e}b", "a\nb", "\u{3164}"] {
+        assert_refused(meta(String::new(), vec![bad.to_owned()]));
+    }
 }
 
 #[test]
@@ -285,9 +300,17 @@ fn group_name() {
         " \t\n\u{3000}".into(),
         "n".repeat(MAX_NAME_BYTES + 1),
         "群".repeat(MAX_NAME_BYTES / 3 + 1),
+        // Issue 11: nothing visible, a bidi override, a line break, a control byte.
+        "\u{200b}".into(),
+        "official\u{202e}gnp.exe".into(),
+        "line1\nline2".into(),
+        "\u{200d}\u{2060}\u{feff}".into(),
+        "\u{3164}".into(),
+        "\u{2800}".into(),
+        "a\u{1}b".into(),
     ] {
         assert!(
-            matches!(create(&name), Err(message::Error::Invalid(_))),
+            matches!(create(&name), Err(message::Error::Name(_))),
             "{name:?}"
         );
         // Signed anyway, the receiver refuses it too (or it is over the genesis limit).

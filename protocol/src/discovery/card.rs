@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Error, Signed, check_addrs, check_text, check_time, check_version};
+use super::{Error, Signed, check_addrs, check_time, check_version};
 use crate::group::{SignedGenesis, Visibility};
 use crate::id::{AuthorId, GroupId};
 use crate::identity::{DOMAIN_CARD, Identity};
@@ -71,11 +71,15 @@ impl Card {
 
     fn validate(&self) -> Result<(), Error> {
         check_version(self.version)?;
-        self.genesis
-            .verify()
-            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
-        validate_meta(&self.meta).map_err(|e| Error::Invalid(e.to_string()))?;
-        check_text("group name", self.name(), MAX_NAME_BYTES, true)?;
+        // The genesis check includes the name's.
+        self.genesis.verify().map_err(|e| match e {
+            crate::message::Error::Name(n) => Error::Name(n),
+            e => Error::Invalid(format!("genesis: {e}")),
+        })?;
+        validate_meta(&self.meta).map_err(|e| match e {
+            crate::message::Error::Name(n) => Error::Name(n),
+            e => Error::Invalid(e.to_string()),
+        })?;
         check_addrs(&self.addrs, MAX_CARD_ADDRS)?;
         match (self.visibility(), &self.secret) {
             (Visibility::Public, Some(_)) | (Visibility::Listed, None) => Ok(()),

@@ -2,9 +2,13 @@
 //!
 //! Text is first normalised: Unicode NFKC (full-width "ＡＢＣ" becomes "abc", compatibility
 //! ideographs become their unified form) and then lowercased. It is then cut into runs:
-//! * a run of CJK characters (Han, kana, Hangul) gives every single character and every
-//!   pair of neighbours (bigram): "深圳摄影" → 深 圳 摄 影 深圳 圳摄 摄影. A Chinese name is
-//!   found by any two-character part of it, and by any single character;
+//! * a run of text written without spaces between words gives every unit and every pair of
+//!   neighbouring units (bigram). For CJK (Han, kana, Hangul) a unit is a character:
+//!   "深圳摄影" → 深 圳 摄 影 深圳 圳摄 摄影, so a Chinese name is found by any two-character
+//!   part of it, and by any single character. Thai, Lao, Khmer and Myanmar are written
+//!   without spaces too, with vowel signs and tone marks that are characters of their own:
+//!   there a unit is a grapheme cluster (UAX #29), so a mark stays with its letter and
+//!   "ภาพ" finds "ชมรมถ่ายภาพ";
 //! * a run of other letters and digits is a word; it gives itself (if at least 2
 //!   characters) and its prefixes from 3 characters up to [`MAX_PREFIX_CHARS`]:
 //!   "photography" → pho phot photo ... photography (cut at 12 characters);
@@ -23,6 +27,7 @@ use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::limits::{MAX_INDEX_TOKENS, MAX_PREFIX_CHARS, MAX_QUERY_TOKENS};
 
@@ -56,39 +61,70 @@ pub fn is_cjk(c: char) -> bool {
     )
 }
 
+/// Whether `c` is of a script written without spaces whose units are grapheme clusters:
+/// Thai, Lao, Myanmar (with its extensions A and B) and Khmer (with its symbols), marks
+/// included.
+pub fn is_spaceless(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0E7F        // Thai
+        | 0x0E80..=0x0EFF      // Lao
+        | 0x1000..=0x109F      // Myanmar
+        | 0x1780..=0x17FF      // Khmer
+        | 0x19E0..=0x19FF      // Khmer symbols
+        | 0xA9E0..=0xA9FF      // Myanmar extended B
+        | 0xAA60..=0xAA7F      // Myanmar extended A
+    )
+}
+
 /// A run of normalised text.
 #[derive(Debug, PartialEq, Eq)]
 enum Run {
-    Cjk(Vec<char>),
+    /// Text without spaces, cut into units (characters, or grapheme clusters).
+    Cjk(Vec<String>),
+    /// A word of letters and digits.
     Word(Vec<char>),
+}
+
+/// Which run a character belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Spaceless,
+    Word,
+    Separator,
+}
+
+fn class(c: char) -> Class {
+    if is_cjk(c) || is_spaceless(c) {
+        Class::Spaceless
+    } else if c.is_alphanumeric() {
+        Class::Word
+    } else {
+        Class::Separator
+    }
 }
 
 fn runs(normalized: &str) -> Vec<Run> {
     let mut out = Vec::new();
-    let mut cur: Option<Run> = None;
-    for c in normalized.chars() {
-        let cjk = is_cjk(c);
-        let word = !cjk && c.is_alphanumeric();
-        match (&mut cur, cjk, word) {
-            (Some(Run::Cjk(v)), true, _) | (Some(Run::Word(v)), _, true) => v.push(c),
-            _ => {
-                out.extend(cur.take());
-                cur = if cjk {
-                    Some(Run::Cjk(vec![c]))
-                } else if word {
-                    Some(Run::Word(vec![c]))
-                } else {
-                    None
-                };
-            }
+    let mut start = 0;
+    let mut cur = Class::Separator;
+    let mut push = |class: Class, s: &str| match class {
+        Class::Spaceless => out.push(Run::Cjk(s.graphemes(true).map(str::to_owned).collect())),
+        Class::Word => out.push(Run::Word(s.chars().collect())),
+        Class::Separator => {}
+    };
+    for (i, c) in normalized.char_indices() {
+        let k = class(c);
+        if k != cur {
+            push(cur, &normalized[start..i]);
+            (start, cur) = (i, k);
         }
     }
-    out.extend(cur);
+    push(cur, &normalized[start..]);
     out
 }
 
-fn bigrams(chars: &[char]) -> impl Iterator<Item = String> + '_ {
-    chars.windows(2).map(|w| w.iter().collect())
+fn bigrams(units: &[String]) -> impl Iterator<Item = String> + '_ {
+    units.windows(2).map(|w| w.concat())
 }
 
 /// Pushes tokens in order, once each, up to the cap.
@@ -117,9 +153,9 @@ impl Tokens {
 fn index_text(text: &str, out: &mut Tokens) {
     for run in runs(&normalize(text)) {
         match run {
-            Run::Cjk(chars) => {
-                bigrams(&chars).for_each(|b| out.push(b));
-                chars.iter().for_each(|c| out.push(c.to_string()));
+            Run::Cjk(units) => {
+                bigrams(&units).for_each(|b| out.push(b));
+                units.into_iter().for_each(|u| out.push(u));
             }
             Run::Word(chars) => {
                 if chars.len() >= 2 {
@@ -153,8 +189,8 @@ pub fn query_tokens(query: &str) -> Vec<String> {
     let mut out = Tokens::new(MAX_QUERY_TOKENS);
     for run in runs(&normalize(query)) {
         match run {
-            Run::Cjk(chars) if chars.len() == 1 => out.push(chars[0].to_string()),
-            Run::Cjk(chars) => bigrams(&chars).for_each(|b| out.push(b)),
+            Run::Cjk(mut units) if units.len() == 1 => out.push(units.remove(0)),
+            Run::Cjk(units) => bigrams(&units).for_each(|b| out.push(b)),
             Run::Word(chars) if chars.len() >= 2 => {
                 out.push(chars.iter().take(MAX_PREFIX_CHARS).collect())
             }
@@ -254,6 +290,38 @@ mod tests {
             index_tokens(&word, &[])
                 .iter()
                 .all(|t| t.chars().count() <= MAX_PREFIX_CHARS)
+        );
+    }
+
+    #[test]
+    fn thai_lao_khmer_myanmar_by_grapheme_clusters() {
+        let idx = index_tokens("ชมรมถ่ายภาพ", &[]);
+        // The tone mark stays with its letter: ถ่ is one unit, never ่ alone.
+        assert!(idx.contains(&"ถ่".to_string()), "{idx:?}");
+        assert!(!idx.contains(&"\u{e48}".to_string()), "{idx:?}");
+        assert_eq!(query_tokens("ภาพ"), s(&["ภา", "าพ"]));
+        assert_eq!(matched(&query_tokens("ภาพ"), &idx), 2);
+        assert_eq!(matched(&query_tokens("ถ่าย"), &idx), 2);
+        assert_eq!(matched(&query_tokens("ชมรม"), &idx), 3);
+        assert_eq!(matched(&query_tokens("อาหาร"), &idx), 0);
+        // Lao, Khmer and Myanmar are cut the same way.
+        for (name, part) in [
+            ("ສະມາຄົມຖ່າຍຮູບ", "ຖ່າຍ"),
+            ("ក្លឹបថតរូប", "ថតរូប"),
+            ("ဓာတ်ပုံအသင်း", "အသင်း"),
+        ] {
+            let q = query_tokens(part);
+            assert!(!q.is_empty(), "{part}");
+            assert_eq!(
+                matched(&q, &index_tokens(name, &[])),
+                q.len(),
+                "{part} in {name}"
+            );
+        }
+        // Mixed with Latin and CJK, runs still split where the script changes.
+        assert_eq!(
+            query_tokens("photo ภาพ 摄影"),
+            s(&["photo", "ภา", "าพ", "摄影"])
         );
     }
 

@@ -70,6 +70,9 @@ pub enum Error {
     /// A field breaks a protocol limit or rule.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A name, tag or display name is refused ([`crate::text::validate_name`]).
+    #[error(transparent)]
+    Name(#[from] crate::text::NameError),
     /// A sealed secret did not open.
     #[error("sealed secret does not open: not sealed to us, or tampered with")]
     Seal,

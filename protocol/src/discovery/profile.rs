@@ -12,6 +12,7 @@ use crate::id::{AuthorId, GroupId};
 use crate::identity::DOMAIN_PROFILE;
 use crate::identity::Identity;
 use crate::limits::*;
+use crate::text::{NameKind, validate_name};
 
 /// Prefix of profile record keys.
 pub const KEY_PREFIX: &[u8] = b"/qun/profile/";
@@ -112,7 +113,7 @@ impl Profile {
     /// Checks limits; `now_ms` bounds the birth year.
     pub fn validate(&self, now_ms: u64) -> Result<(), Error> {
         check_version(self.version)?;
-        check_text("display name", &self.name, MAX_DISPLAY_NAME_BYTES, true)?;
+        validate_name(NameKind::Display, &self.name, MAX_DISPLAY_NAME_BYTES)?;
         if let Some(bio) = &self.bio {
             check_text("bio", bio, MAX_BIO_BYTES, false)?;
         }
@@ -131,7 +132,7 @@ impl Profile {
             )));
         }
         for g in &self.groups {
-            check_text("group name", &g.name, MAX_NAME_BYTES, true)?;
+            crate::group::validate_name(&g.name)?;
         }
         Ok(())
     }

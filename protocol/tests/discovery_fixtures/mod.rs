@@ -123,7 +123,7 @@ pub fn join_request(note: &str, issued_ms: u64) -> join::Request {
 }
 
 pub fn is_invalid<T: std::fmt::Debug>(r: Result<T, Error>) -> bool {
-    matches!(r, Err(Error::Invalid(_)))
+    matches!(r, Err(Error::Invalid(_) | Error::Name(_)))
 }
 
 /// The largest card the rules allow: every text and list at its limit.
