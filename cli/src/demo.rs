@@ -96,7 +96,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 .zip(&nodes)
                 .find(|(_, node)| node.peer_id().to_string() == m.author)
                 .map_or("?", |(n, _)| *n);
-            println!("  [{}] {who}: {}", m.kind, m.text);
+            println!(
+                "  [{}] {who}: {}",
+                m.kind,
+                qun_protocol::text::escape(&m.text)
+            );
         }
         let same = h.iter().map(|m| &m.id).eq(reference.iter().map(|m| &m.id));
         if !same {

@@ -1,14 +1,17 @@
 //! Discovery commands: `qun search`, joining by group id, join requests, group stats and
 //! profiles. Each is one or two calls to the daemon's API; the printing lives here too,
 //! as pure functions from the API's JSON to lines, so it can be tested without a daemon.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! Every text field is read through [`crate::output::s`], which escapes it for a terminal.
+
+use std::io::Write as _;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::{self, Client};
-use crate::output::Out;
+use crate::outln;
+use crate::output::{Out, s, strings, who};
 
 /// `qun search`.
 #[derive(Args, Debug)]
@@ -109,18 +112,6 @@ pub fn join_body(args: &JoinArgs) -> anyhow::Result<Value> {
     })
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(|x| x.as_str()).unwrap_or("")
-}
-
-fn strings(v: &Value) -> Vec<&str> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str())
-        .collect()
-}
-
 /// The lines of one search hit: id, name, visibility and members; then the description
 /// and tags when there are any.
 pub fn hit_lines(h: &Value) -> Vec<String> {
@@ -182,14 +173,14 @@ pub fn profile_lines(p: &Value) -> Vec<String> {
         format!("name:    {}", s(p, "name")),
         format!("author:  {}", s(p, "author")),
     ];
-    if let Some(g) = p["gender"].as_str() {
-        lines.push(format!("gender:  {g}"));
+    if p["gender"].is_string() {
+        lines.push(format!("gender:  {}", s(p, "gender")));
     }
     if let Some(y) = p["birth_year"].as_u64() {
         lines.push(format!("born:    {y}"));
     }
-    if let Some(b) = p["bio"].as_str() {
-        lines.push(format!("bio:     {b}"));
+    if p["bio"].is_string() {
+        lines.push(format!("bio:     {}", s(p, "bio")));
     }
     for g in p["groups"].as_array().into_iter().flatten() {
         lines.push(format!("group:   {}  {}", s(g, "name"), s(g, "group")));
@@ -205,13 +196,19 @@ pub fn request_line(r: &Value) -> String {
     } else {
         format!("  \"{note}\"")
     };
-    format!("{}  {}{note}", s(r, "requester"), s(r, "status"))
+    let id = r["requester"].as_str().unwrap_or("");
+    let name = match r["requester_name"].as_str() {
+        Some(_) => format!("  {}", who(id, r["requester_name"].as_str())),
+        None => String::new(),
+    };
+    format!("{}{name}  {}{note}", s(r, "requester"), s(r, "status"))
 }
 
-fn print_lines(lines: &[String]) {
+fn print_lines(lines: &[String]) -> anyhow::Result<()> {
     for l in lines {
-        println!("{l}");
+        outln!("{l}")?;
     }
+    Ok(())
 }
 
 /// `qun search QUERY...`.
@@ -226,12 +223,12 @@ pub fn search(c: &Client, out: &Out, args: &SearchArgs) -> anyhow::Result<()> {
     }
     let hits = r["hits"].as_array().cloned().unwrap_or_default();
     if hits.is_empty() {
-        println!("no groups found");
+        outln!("no groups found")?;
     }
     for h in &hits {
-        print_lines(&hit_lines(h));
+        print_lines(&hit_lines(h))?;
     }
-    eprintln!("{}", search_footer(&r));
+    let _ = writeln!(std::io::stderr(), "{}", search_footer(&r));
     Ok(())
 }
 
@@ -242,12 +239,11 @@ pub fn join(c: &Client, out: &Out, args: &JoinArgs) -> anyhow::Result<()> {
         return out.json(&v);
     }
     let (name, group) = (s(&v, "name"), s(&v, "group"));
-    if s(&v, "status") == "requested" {
-        println!("asked to join {name}: waiting for an admin's approval");
+    if v["status"] == "requested" {
+        outln!("asked to join {name}: waiting for an admin's approval")
     } else {
-        println!("joined {name} ({group})");
+        outln!("joined {name} ({group})")
     }
-    Ok(())
 }
 
 /// `qun group requests GROUP`.
@@ -258,10 +254,10 @@ pub fn requests(c: &Client, out: &Out, group: &str) -> anyhow::Result<()> {
     }
     let list = v.as_array().cloned().unwrap_or_default();
     if list.is_empty() {
-        println!("no join requests");
+        outln!("no join requests")?;
     }
     for r in &list {
-        println!("{}", request_line(r));
+        outln!("{}", request_line(r))?;
     }
     Ok(())
 }
@@ -284,8 +280,13 @@ pub fn decide(
     if out.json {
         return out.json(&v);
     }
-    println!("{} {}", s(&v, "status"), s(&v, "requester"));
-    Ok(())
+    match v["requester_name"].as_str() {
+        Some(name) => {
+            let named = who(v["requester"].as_str().unwrap_or(""), Some(name));
+            outln!("{} {named} ({})", s(&v, "status"), s(&v, "requester"))
+        }
+        None => outln!("{} {}", s(&v, "status"), s(&v, "requester")),
+    }
 }
 
 /// `qun group stats GROUP`.
@@ -294,8 +295,7 @@ pub fn stats(c: &Client, out: &Out, group: &str) -> anyhow::Result<()> {
     if out.json {
         return out.json(&v);
     }
-    println!("{}: {}", s(&v, "name"), stats_line(&v));
-    Ok(())
+    outln!("{}: {}", s(&v, "name"), stats_line(&v))
 }
 
 /// `qun profile set|show`.
@@ -332,8 +332,7 @@ pub fn profile(c: &Client, out: &Out, cmd: ProfileCmd) -> anyhow::Result<()> {
     if out.json {
         return out.json(&v);
     }
-    print_lines(&profile_lines(&v));
-    Ok(())
+    print_lines(&profile_lines(&v))
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ mod sync;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::Write as _;
+
 use clap::{Args, Parser, Subcommand};
 
 /// qun: peer-to-peer group chat. Groups live on their members' machines and nowhere else.
@@ -216,8 +218,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`qun history G | head -1`): nothing more to say.
+        Err(e) if e.downcast_ref::<output::StdoutClosed>().is_some() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("qun: {e:#}");
+            // Errors quote text from others (names, notes): escaped like every other line.
+            let text = qun_protocol::text::escape(&format!("{e:#}")).into_owned();
+            let _ = writeln!(std::io::stderr(), "qun: {text}");
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,61 @@
 //! How the CLI prints: human text by default, JSON with `--json`.
-#![allow(clippy::print_stdout)]
+//!
+//! ## Safe human output
+//! Every text the daemon returns may have been written by someone else (a message, a note,
+//! a group name, a profile). Human-readable lines read every field through [`s`] and
+//! [`strings`], which pass it through [`qun_protocol::text::escape`]: control, format,
+//! bidi and line-separator characters become visible escapes (`\e`, `\r`, `\u{202e}`), so
+//! no text can move the cursor, set the window title, clear the screen or start a forged
+//! line. `--json` prints the exact text (JSON escapes controls itself).
+//!
+//! ## Authors
+//! An author is shown by the display name of their profile, when the daemon holds it, and
+//! the last [`NAME_TAIL`] characters of their id to tell namesakes apart (`小林 ·a1b2c3`);
+//! by the last 8 characters of the id when no profile is known ([`who`]).
+//!
+//! ## A closed standard output
+//! Lines are written with [`line`] (the `outln!` macro): when standard output is closed
+//! (`qun history G | head -1`), the write fails with [`StdoutClosed`] and the command ends
+//! quietly with success instead of panicking.
 
+use std::borrow::Cow;
+use std::io::Write as _;
+
+use qun_protocol::text::escape;
 use serde_json::Value;
+
+/// Characters of the author id shown after a display name.
+pub const NAME_TAIL: usize = 6;
+
+/// Standard output was closed by the reader; the command stops quietly.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Writes one line to standard output; a closed pipe is [`StdoutClosed`].
+pub fn line(text: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}") {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `println!` that returns an error instead of panicking when stdout is closed.
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::output::line(format_args!($($t)*))
+    };
+}
 
 /// The printer.
 pub struct Out {
@@ -9,8 +63,19 @@ pub struct Out {
     pub json: bool,
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(|x| x.as_str()).unwrap_or("")
+/// A string field of `v`, escaped for a terminal ("" when missing).
+pub fn s<'a>(v: &'a Value, k: &str) -> Cow<'a, str> {
+    escape(v.get(k).and_then(|x| x.as_str()).unwrap_or(""))
+}
+
+/// The strings of an array field, escaped for a terminal.
+pub fn strings(v: &Value) -> Vec<Cow<'_, str>> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .map(escape)
+        .collect()
 }
 
 fn time(ms: u64) -> String {
@@ -19,25 +84,54 @@ fn time(ms: u64) -> String {
     format!("{h:02}:{m:02}:{sec:02}")
 }
 
-fn short(id: &str) -> &str {
-    let end = id.len().min(8);
-    &id[id.len().saturating_sub(end)..]
+/// The last `n` characters of an id.
+fn tail(id: &str, n: usize) -> Cow<'_, str> {
+    let start = id
+        .char_indices()
+        .rev()
+        .nth(n.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    escape(&id[start..])
+}
+
+fn short(id: &str) -> Cow<'_, str> {
+    tail(id, 8)
+}
+
+/// An author: `name ·tail` with a known display name, the id's tail otherwise.
+pub fn who(id: &str, name: Option<&str>) -> String {
+    match name.filter(|n| !n.is_empty()) {
+        Some(n) => format!("{} ·{}", escape(n), tail(id, NAME_TAIL)),
+        None => short(id).into_owned(),
+    }
+}
+
+/// The author `v[id_key]`, named from `v[name_key]`.
+fn who_of(v: &Value, id_key: &str, name_key: &str) -> String {
+    who(
+        v.get(id_key).and_then(Value::as_str).unwrap_or(""),
+        v.get(name_key).and_then(Value::as_str),
+    )
+}
+
+/// The author `id`, named from a map of names (`group info`'s `names`).
+fn who_in(names: &Value, id: &str) -> String {
+    who(id, names.get(id).and_then(Value::as_str))
 }
 
 impl Out {
     /// Prints `v` as pretty JSON.
     pub fn json(&self, v: &Value) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(v)?);
-        Ok(())
+        outln!("{}", serde_json::to_string_pretty(v)?)
     }
 
     pub fn id(&self, v: &Value) -> anyhow::Result<()> {
         if self.json {
             return self.json(v);
         }
-        println!("peer id: {}", s(v, "peer_id"));
-        for a in v["addrs"].as_array().into_iter().flatten() {
-            println!("  {}", a.as_str().unwrap_or(""));
+        outln!("peer id: {}", s(v, "peer_id"))?;
+        for a in strings(&v["addrs"]) {
+            outln!("  {a}")?;
         }
         Ok(())
     }
@@ -48,16 +142,10 @@ impl Out {
         }
         let list = v.as_array().cloned().unwrap_or_default();
         if list.is_empty() {
-            println!("no peers connected");
+            outln!("no peers connected")?;
         }
         for p in list {
-            let addrs: Vec<&str> = p["addrs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a.as_str())
-                .collect();
-            println!("{}  {}", s(&p, "peer_id"), addrs.join(" "));
+            outln!("{}  {}", s(&p, "peer_id"), strings(&p["addrs"]).join(" "))?;
         }
         Ok(())
     }
@@ -66,17 +154,15 @@ impl Out {
         if self.json {
             return self.json(&serde_json::json!({ "id": v["id"] }));
         }
-        println!("{}", s(v, "id"));
-        Ok(())
+        outln!("{}", s(v, "id"))
     }
 
     pub fn created(&self, v: &Value) -> anyhow::Result<()> {
         if self.json {
             return self.json(v);
         }
-        println!("group:  {}", s(v, "group"));
-        println!("invite: {}", s(v, "invite"));
-        Ok(())
+        outln!("group:  {}", s(v, "group"))?;
+        outln!("invite: {}", s(v, "invite"))
     }
 
     pub fn invite(&self, v: &Value, qr: bool) -> anyhow::Result<()> {
@@ -84,7 +170,7 @@ impl Out {
             return self.json(&serde_json::json!({ "invite": v["invite"] }));
         }
         let code = s(v, "invite");
-        println!("{code}");
+        outln!("{code}")?;
         if qr {
             // Upper case puts bech32 into the QR alphanumeric mode: a smaller code.
             let q = qrcode::QrCode::with_error_correction_level(
@@ -96,7 +182,7 @@ impl Out {
                 .dark_color(qrcode::render::unicode::Dense1x2::Light)
                 .light_color(qrcode::render::unicode::Dense1x2::Dark)
                 .build();
-            println!("{art}");
+            outln!("{art}")?;
         }
         Ok(())
     }
@@ -105,8 +191,7 @@ impl Out {
         if self.json {
             return self.json(v);
         }
-        println!("left {}", s(v, "group"));
-        Ok(())
+        outln!("left {}", s(v, "group"))
     }
 
     pub fn groups(&self, v: &Value) -> anyhow::Result<()> {
@@ -115,53 +200,60 @@ impl Out {
         }
         let list = v.as_array().cloned().unwrap_or_default();
         if list.is_empty() {
-            println!("no groups yet: `qun group create NAME` or `qun group join INVITE`");
+            outln!("no groups yet: `qun group create NAME` or `qun group join INVITE`")?;
         }
         for g in list {
-            println!(
+            outln!(
                 "{}  {}  ({} members, {} messages, {})",
                 s(&g, "group"),
                 s(&g, "name"),
                 g["members"].as_array().map_or(0, |m| m.len()),
                 g["messages"].as_u64().unwrap_or(0),
                 s(&g, "visibility"),
-            );
+            )?;
         }
         Ok(())
     }
 
-    pub fn group_info(&self, g: &Value) -> anyhow::Result<()> {
-        if self.json {
-            return self.json(g);
-        }
-        println!("group:       {}", s(g, "group"));
-        println!("name:        {}", s(g, "name"));
-        println!("visibility:  {}", s(g, "visibility"));
-        println!("owner:       {}", s(g, "owner"));
+    /// The lines of `qun group info`.
+    pub fn group_info_lines(g: &Value) -> Vec<String> {
+        let names = &g["names"];
+        let mut lines = vec![
+            format!("group:       {}", s(g, "group")),
+            format!("name:        {}", s(g, "name")),
+            format!("visibility:  {}", s(g, "visibility")),
+            format!(
+                "owner:       {}",
+                who_in(names, g["owner"].as_str().unwrap_or(""))
+            ),
+        ];
         if !s(g, "description").is_empty() {
-            println!("description: {}", s(g, "description"));
+            lines.push(format!("description: {}", s(g, "description")));
         }
-        let tags: Vec<&str> = g["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str())
-            .collect();
+        let tags = strings(&g["tags"]);
         if !tags.is_empty() {
-            println!("tags:        {}", tags.join(", "));
+            lines.push(format!("tags:        {}", tags.join(", ")));
         }
-        println!("topic:       {} (epoch {})", s(g, "topic"), g["epoch"]);
-        println!(
+        lines.push(format!(
+            "topic:       {} (epoch {})",
+            s(g, "topic"),
+            g["epoch"]
+        ));
+        lines.push(format!(
             "mesh peers:  {} ({} subscribed)",
             g["mesh_peers"], g["topic_peers"]
-        );
-        println!(
+        ));
+        lines.push(format!(
             "messages:    {} ({} waiting for peers)",
             g["messages"], g["queued"]
-        );
+        ));
         match g.get("announcement").filter(|a| !a.is_null()) {
-            Some(a) => println!("announcement: {}", s(a, "text")),
-            None => println!("announcement: (none)"),
+            Some(a) => lines.push(format!(
+                "announcement: {} (by {})",
+                s(a, "text"),
+                who_in(names, a["author"].as_str().unwrap_or(""))
+            )),
+            None => lines.push("announcement: (none)".to_owned()),
         }
         let members: Vec<&str> = g["members"]
             .as_array()
@@ -169,16 +261,30 @@ impl Out {
             .flatten()
             .filter_map(|m| m.as_str())
             .collect();
-        println!("members ({}):", members.len());
+        lines.push(format!("members ({}):", members.len()));
         for m in members {
-            println!("  {m}");
+            match names.get(m).and_then(Value::as_str) {
+                Some(n) => lines.push(format!("  {}  {}", escape(m), escape(n))),
+                None => lines.push(format!("  {}", escape(m))),
+            }
+        }
+        lines
+    }
+
+    pub fn group_info(&self, g: &Value) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(g);
+        }
+        for l in Self::group_info_lines(g) {
+            outln!("{l}")?;
         }
         Ok(())
     }
 
-    fn message_line(m: &Value) -> String {
-        let kind = s(m, "kind");
-        let who = short(s(m, "author"));
+    /// The line of one message in `qun history` and `qun watch`.
+    pub fn message_line(m: &Value) -> String {
+        let kind = m["kind"].as_str().unwrap_or("");
+        let who = who_of(m, "author", "author_name");
         let when = time(m["timestamp_ms"].as_u64().unwrap_or(0));
         let reply = m
             .get("reply_to")
@@ -189,7 +295,7 @@ impl Out {
             "text" => format!(
                 "[{when}] {who}: {}{reply}  #{}",
                 s(m, "text"),
-                short(s(m, "id"))
+                short(m["id"].as_str().unwrap_or(""))
             ),
             "announcement" => format!("[{when}] {who} set the announcement: {}", s(m, "text")),
             _ => format!("[{when}] {who} {}", s(m, "text")),
@@ -201,7 +307,7 @@ impl Out {
             return self.json(v);
         }
         for m in v.as_array().into_iter().flatten() {
-            println!("{}", Self::message_line(m));
+            outln!("{}", Self::message_line(m))?;
         }
         Ok(())
     }
@@ -209,7 +315,7 @@ impl Out {
     /// The line `qun watch` prints for a join event, or `None` for events it skips.
     fn join_event_line(ev: &Value) -> Option<String> {
         let group = s(ev, "group");
-        match s(ev, "type") {
+        match ev["type"].as_str().unwrap_or("") {
             "join_requested" => {
                 let note = s(ev, "note");
                 let note = if note.is_empty() {
@@ -217,10 +323,11 @@ impl Out {
                 } else {
                     format!(": \"{note}\"")
                 };
-                let who = s(ev, "requester");
+                let who = who_of(ev, "requester", "requester_name");
+                let id = s(ev, "requester");
                 Some(format!(
                     "join request for {group} from {who}{note} \
-                     (qun group approve|reject {group} {who})"
+                     (qun group approve|reject {group} {id})"
                 ))
             }
             "joined" => Some(format!("joined {group}: your join request was approved")),
@@ -233,12 +340,12 @@ impl Out {
     /// `--json` a message is printed without its `type` (as it always was); a join event
     /// keeps it (`join_requested`, `joined`, `join_rejected`).
     pub fn event(&self, ev: &Value) -> anyhow::Result<()> {
-        if s(ev, "type") != "message" {
+        if ev["type"] != "message" {
             if let Some(line) = Self::join_event_line(ev) {
                 if self.json {
-                    println!("{}", serde_json::to_string(ev)?);
+                    outln!("{}", serde_json::to_string(ev)?)?;
                 } else {
-                    println!("{line}");
+                    outln!("{line}")?;
                 }
             }
             return Ok(());
@@ -248,11 +355,10 @@ impl Out {
             if let Some(o) = m.as_object_mut() {
                 o.remove("type");
             }
-            println!("{}", serde_json::to_string(&m)?);
+            outln!("{}", serde_json::to_string(&m)?)
         } else {
-            println!("{}", Self::message_line(ev));
+            outln!("{}", Self::message_line(ev))
         }
-        Ok(())
     }
 }
 
@@ -268,11 +374,80 @@ mod tests {
             Out::join_event_line(&ev).unwrap(),
             "join request for G from R: \"hi\" (qun group approve|reject G R)"
         );
+        let ev = json!({
+            "type": "join_requested", "group": "G", "requester": "12D3KooWabcdef",
+            "requester_name": "小林", "note": "hi\u{1b}[2J\r",
+        });
+        assert_eq!(
+            Out::join_event_line(&ev).unwrap(),
+            "join request for G from 小林 ·abcdef: \"hi\\e[2J\\r\" \
+             (qun group approve|reject G 12D3KooWabcdef)"
+        );
         let ev = json!({ "type": "joined", "group": "G" });
         assert!(Out::join_event_line(&ev).unwrap().starts_with("joined G"));
         let ev = json!({ "type": "join_rejected", "group": "G" });
         assert!(Out::join_event_line(&ev).unwrap().contains("rejected"));
         let ev = json!({ "type": "peer_connected", "peer": "P" });
         assert_eq!(Out::join_event_line(&ev), None);
+    }
+
+    const ATTACK: &str =
+        "hi\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{1b}[31mfake\u{1b}[0m\rX\u{202e}z\u{200d}\nY";
+
+    /// No byte that a terminal acts on: C0/C1 controls, DEL, bidi and zero-width characters.
+    fn assert_safe(line: &str) {
+        assert!(
+            !line.chars().any(qun_protocol::text::is_unsafe),
+            "unsafe character in {line:?}"
+        );
+    }
+
+    #[test]
+    fn messages_are_escaped_and_named() {
+        let m = json!({
+            "kind": "text", "author": "12D3KooWQbDmzHv7a1b2c3", "author_name": "小林\u{202e}",
+            "timestamp_ms": 0, "text": ATTACK, "id": "5kQm3x",
+        });
+        let line = Out::message_line(&m);
+        assert_safe(&line);
+        assert_eq!(
+            line,
+            "[00:00:00] 小林\\u{202e} ·a1b2c3: hi\\e]0;PWNED\\a\\e[2J\\e[31mfake\\e[0m\\rX\\u{202e}z\\u{200d}\\nY  #5kQm3x"
+        );
+        // Without a known profile: the id's tail alone.
+        let m = json!({ "kind": "join", "author": "12D3KooWQbDmzHv7a1b2c3", "timestamp_ms": 0,
+            "text": "joined the group" });
+        assert_eq!(
+            Out::message_line(&m),
+            "[00:00:00] v7a1b2c3 joined the group"
+        );
+    }
+
+    #[test]
+    fn group_info_is_escaped() {
+        let g = json!({
+            "group": "G", "name": "n\u{1b}]0;x\u{7}", "visibility": "listed", "owner": "OWNER1",
+            "description": ATTACK, "tags": ["t\r"], "topic": "T", "epoch": 0,
+            "mesh_peers": 0, "topic_peers": 0, "messages": 1, "queued": 0,
+            "announcement": { "text": ATTACK, "author": "OWNER1" },
+            "members": ["OWNER1", "M2"], "names": { "OWNER1": "Li\u{2066}" },
+        });
+        let lines = Out::group_info_lines(&g);
+        for l in &lines {
+            assert_safe(l);
+        }
+        assert!(
+            lines.contains(&"owner:       Li\\u{2066} ·OWNER1".to_owned()),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&"  M2".to_owned()), "{lines:?}");
+    }
+
+    #[test]
+    fn who_shows_the_name_and_a_tail() {
+        assert_eq!(who("12D3KooWabc123", Some("小林")), "小林 ·abc123");
+        assert_eq!(who("12D3KooWabc123", None), "oWabc123");
+        assert_eq!(who("ab", Some("x")), "x ·ab");
+        assert_eq!(who("", None), "");
     }
 }

@@ -1,6 +1,5 @@
 //! `qun sync GROUP`: start a sync with connected members and follow it to the end, with a
 //! progress bar when much is missing.
-#![allow(clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use crate::client::{self, Client};
+use crate::outln;
 use crate::output::Out;
 
 /// Above this many missing messages a progress bar is drawn.
@@ -61,13 +61,12 @@ pub fn run(c: &Client, out: &Out, group: &str, timeout: Duration) -> anyhow::Res
         let v = serde_json::json!({
             "group": info["group"], "new": new, "messages": count(&info), "sync": info["sync"],
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)
     } else {
-        println!(
+        outln!(
             "synced {}: {new} new messages, {} in all",
-            info["name"].as_str().unwrap_or(group),
+            qun_protocol::text::escape(info["name"].as_str().unwrap_or(group)),
             count(&info)
-        );
+        )
     }
-    Ok(())
 }

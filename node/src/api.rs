@@ -3,7 +3,8 @@
 //! The daemon writes `DATA_DIR/api.json` (`{"addr", "token"}`, owner-only permissions); the
 //! CLI reads it to find and authenticate to its daemon. Every route is under `/v1`;
 //! `GROUP` in a path is a group id, an unambiguous id prefix, or an unambiguous name.
-//! Errors are `{"error": "..."}` with a 4xx/5xx status. `GET /v1/events` is a Server-Sent
+//! Errors are `{"error": "..."}` with a 4xx/5xx status, axum's own rejections included
+//! ([`json_errors`]). `GET /v1/events` is a Server-Sent
 //! Events stream of [`NodeEvent`]s. The README lists every route.
 //!
 //! Discovery (search, joining by group id, join requests, profiles, group stats) goes
@@ -157,7 +158,36 @@ pub fn router_with(node: Node, token: String, max_event_streams: usize) -> Route
         .route("/v1/discovery/announce", post(announce_discovery))
         .route("/v1/events", get(events))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
+        .layer(middleware::map_response(json_errors))
         .with_state(ctx)
+}
+
+/// Most bytes of a plain-text error body kept as the `error` text of [`json_errors`].
+const MAX_ERROR_TEXT_BYTES: usize = 4096;
+
+/// Makes every error answer `{"error": "..."}`, keeping its status: axum's own answers are
+/// plain text or empty (extractor rejections: bad JSON 400/422, wrong content type 415,
+/// body over the limit 413, a bad path or query 400; no such route 404, wrong method 405).
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let body = axum::body::to_bytes(res.into_body(), MAX_ERROR_TEXT_BYTES)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let text = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    ApiError(status, text).into_response()
 }
 
 async fn auth(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {

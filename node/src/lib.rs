@@ -116,6 +116,9 @@ pub enum NodeEvent {
         group: String,
         /// Who asks.
         requester: String,
+        /// The display name on the requester's profile, when this node holds it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        requester_name: Option<String>,
         /// Their note.
         note: String,
     },

@@ -6,6 +6,12 @@
 //! * `join_out`: group id → a join request we sent and still wait on.
 //!
 //! Everything here was validated before it was written; it is decoded with limits anyway.
+//!
+//! The display names of the held profiles are also kept in memory ([`Records::name`]), read
+//! once at start and updated by every [`Records::put_profile`], so that showing authors by
+//! name costs a map lookup, not a decode (and never a DHT lookup).
+
+use std::collections::HashMap;
 
 use qun_protocol::codec;
 use qun_protocol::discovery::card::SignedCard;
@@ -56,12 +62,13 @@ pub struct Outgoing {
 }
 
 /// The discovery trees.
-#[derive(Clone)]
 pub struct Records {
     cards: sled::Tree,
     profiles: sled::Tree,
     join_in: sled::Tree,
     join_out: sled::Tree,
+    /// The display name of every profile in `profiles`.
+    names: HashMap<AuthorId, String>,
 }
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, Error> {
@@ -90,12 +97,27 @@ fn pair_key(group: &GroupId, author: &AuthorId) -> [u8; 64] {
 impl Records {
     /// Opens the trees in `store`'s database.
     pub fn open(store: &Store) -> Result<Self, Error> {
+        let profiles = store.open_tree("profiles")?;
+        let mut names = HashMap::new();
+        for kv in profiles.iter() {
+            let (_, v) = kv?;
+            match dec::<SignedProfile>(&v) {
+                Ok(p) => drop(names.insert(p.signer, p.value.name)),
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable profile"),
+            }
+        }
         Ok(Self {
             cards: store.open_tree("cards")?,
-            profiles: store.open_tree("profiles")?,
+            profiles,
             join_in: store.open_tree("join_in")?,
             join_out: store.open_tree("join_out")?,
+            names,
         })
+    }
+
+    /// The display name of `author`'s held profile (signature-checked when it was stored).
+    pub fn name(&self, author: &AuthorId) -> Option<&str> {
+        self.names.get(author).map(String::as_str)
     }
 
     /// The card held for a group.
@@ -121,9 +143,11 @@ impl Records {
     }
 
     /// Holds a profile (the caller checked it is valid and newer).
-    pub fn put_profile(&self, profile: &SignedProfile) -> Result<(), Error> {
+    pub fn put_profile(&mut self, profile: &SignedProfile) -> Result<(), Error> {
         self.profiles
             .insert(profile.signer.as_bytes(), enc(profile)?)?;
+        self.names
+            .insert(profile.signer, profile.value.name.clone());
         Ok(())
     }
 

@@ -14,6 +14,10 @@ pub struct MessageView {
     pub group: String,
     /// Author id (same text as the author's PeerId).
     pub author: String,
+    /// The display name on the author's profile, when this node holds it (a signed profile
+    /// looked up in the DHT; see [`crate::records::Records::name`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub author_name: Option<String>,
     /// The author's clock, ms since the Unix epoch: the physical part of the message's
     /// hybrid stamp (for a message stored before hybrid stamps, the time it carried).
     pub timestamp_ms: u64,
@@ -62,6 +66,7 @@ impl MessageView {
             id: msg.id.to_string(),
             group: msg.body.group.to_string(),
             author: msg.author().to_string(),
+            author_name: None,
             timestamp_ms: msg.body.stamp.wall_ms(),
             logical: if msg.body.stamp.is_legacy() {
                 msg.body.stamp.ms
@@ -73,6 +78,12 @@ impl MessageView {
             reply_to,
             mentions,
         }
+    }
+
+    /// The view with the author's display name, if known.
+    pub fn named(mut self, name: Option<&str>) -> Self {
+        self.author_name = name.map(str::to_owned);
+        self
     }
 }
 
@@ -110,6 +121,10 @@ pub struct GroupInfo {
     pub tags: Vec<String>,
     /// Members known from the group's history.
     pub members: Vec<String>,
+    /// Display names of the owner, the members and the announcement's author, by author
+    /// id, for those whose profile this node holds.
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
     /// Peers in our gossipsub mesh for the topic.
     pub mesh_peers: usize,
     /// Peers subscribed to the topic that we know of.
@@ -254,6 +269,9 @@ pub struct JoinRequestView {
     pub group: String,
     /// Who asks.
     pub requester: String,
+    /// The display name on the requester's profile, when this node holds it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub requester_name: Option<String>,
     /// Their note.
     pub note: String,
     /// When they signed it, ms since the Unix epoch.

@@ -8,6 +8,7 @@ use qun_protocol::frame::seal_verified;
 use qun_protocol::group::{SignedGenesis, State};
 use qun_protocol::invite::{self, Content, Invite};
 use qun_protocol::message::{Join, Kind, Meta};
+use qun_protocol::text;
 use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId};
 
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
@@ -57,7 +58,10 @@ impl EventLoop {
                 limit,
                 before,
                 reply,
-            } => drop(reply.send(self.history(&group, limit, before))),
+            } => {
+                let res = self.history(&group, limit, before);
+                drop(reply.send(res))
+            }
             Command::PublishRaw {
                 group,
                 bytes,
@@ -195,15 +199,18 @@ impl EventLoop {
         }
     }
 
+    /// Creates a group. The name and tags are trimmed and put in NFC first
+    /// ([`text::normalize_name`]), as [`Self::resolve`] reads a name.
     fn handle_create(&mut self, req: CreateGroup) -> Result<Created, Error> {
         let mut gnonce = [0u8; 16];
         keys::random_fill(&mut gnonce)?;
+        let name = text::normalize_name(&req.name);
         let genesis =
-            SignedGenesis::create(&self.identity, &req.name, now_ms(), req.visibility, gnonce)?;
+            SignedGenesis::create(&self.identity, &name, now_ms(), req.visibility, gnonce)?;
         let id = genesis.id().map_err(|e| Error::Invalid(e.to_string()))?;
         let meta = Kind::Meta(Meta {
             description: req.description,
-            tags: req.tags,
+            tags: req.tags.iter().map(|t| text::normalize_name(t)).collect(),
         });
         meta.validate()?;
         let secret = GroupSecret::from_bytes(keys::random32()?);
@@ -348,6 +355,11 @@ impl EventLoop {
             description: st.description.clone(),
             tags: st.tags.clone(),
             members: st.members.iter().map(|m| m.to_string()).collect(),
+            names: self.names_of(
+                std::iter::once(&st.owner)
+                    .chain(&st.members)
+                    .chain(st.announcement.as_ref().map(|a| &a.author)),
+            ),
             mesh_peers: gs.mesh_peers(&hash).count(),
             topic_peers: gs.all_peers().filter(|(_, ts)| ts.contains(&&hash)).count(),
             announcement: st.announcement.as_ref().map(|a| AnnouncementView {
@@ -401,6 +413,9 @@ impl EventLoop {
         Ok(self.sync_progress(group).0)
     }
 
+    /// The group `query` names: a joined group's id, its name (both sides trimmed and in
+    /// NFC, so `"hiking "` and a decomposed `Café` are found), or a unique id prefix of at
+    /// least 4 characters.
     pub(crate) fn resolve(&self, query: &str) -> Result<GroupId, Error> {
         let q = query.trim();
         if let Ok(id) = q.parse::<GroupId>()
@@ -408,10 +423,11 @@ impl EventLoop {
         {
             return Ok(id);
         }
+        let name = text::normalize_name(q);
         let by_name: Vec<GroupId> = self
             .groups
             .iter()
-            .filter(|(_, g)| g.state.name == q)
+            .filter(|(_, g)| text::normalize_name(&g.state.name) == name)
             .map(|(id, _)| *id)
             .collect();
         let matches = if by_name.is_empty() && q.len() >= 4 {
@@ -437,8 +453,10 @@ impl EventLoop {
         }
     }
 
+    /// A page of history; authors without a known name are looked up in the background
+    /// for the next page ([`Self::want_name`]).
     fn history(
-        &self,
+        &mut self,
         group: &GroupId,
         limit: usize,
         before: Option<MsgId>,
@@ -449,7 +467,11 @@ impl EventLoop {
         let msgs = self
             .store
             .history(group, limit.min(MAX_HISTORY_PAGE), before.as_ref())?;
-        Ok(msgs.iter().map(MessageView::of).collect())
+        let views = msgs.iter().map(|m| self.message_view(m)).collect();
+        for m in &msgs {
+            self.want_name(m.author());
+        }
+        Ok(views)
     }
 
     /// Signs a message for the group's current epoch and stores it (not yet flushed).

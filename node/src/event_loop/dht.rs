@@ -551,6 +551,8 @@ pub(crate) struct Discovery {
     pub profile_waiters: HashMap<AuthorId, Vec<super::profiles::ProfileWaiter>>,
     /// When each profile was last looked up (fresh ones are not looked up again for stats).
     pub profile_checked: HashMap<AuthorId, Instant>,
+    /// When each author's profile was last looked up for their name ([`super::names`]).
+    pub name_asked: HashMap<AuthorId, super::names::NameAsked>,
     /// Stats waiting for profiles.
     pub stats: HashMap<u64, super::profiles::StatsJob>,
     /// The id of the next stats job.

@@ -279,6 +279,7 @@ impl EventLoop {
         if rt.record.genesis.genesis.visibility != Visibility::Listed {
             return Response::Refused("this group does not take join requests".into());
         }
+        self.want_name(r.signer);
         let res = match self.records.incoming(&group, &r.signer) {
             Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => Ok(Some(status_of(&inc))),
             Ok(prev) => self.keep_join_request(group, r, prev.is_none()),
@@ -326,6 +327,7 @@ impl EventLoop {
             self.emit(NodeEvent::JoinRequested {
                 group: group.to_string(),
                 requester: inc.request.signer.to_string(),
+                requester_name: self.author_name(&inc.request.signer),
                 note: inc.request.value.note.clone(),
             });
         }
@@ -340,7 +342,7 @@ impl EventLoop {
             .records
             .incoming_all(group)?
             .iter()
-            .map(|i| request_view(group, i))
+            .map(|i| request_view(group, i, self.author_name(&i.request.signer)))
             .collect();
         v.sort_by_key(|r| r.issued_ms);
         Ok(v)
@@ -386,7 +388,7 @@ impl EventLoop {
         }
         self.records.put_incoming(&group, &inc)?;
         self.store.flush_blocking()?;
-        Ok(request_view(&group, &inc))
+        Ok(request_view(&group, &inc, self.author_name(&requester)))
     }
 
     fn push_approval(&mut self, request: &SignedRequest, approval: SignedApproval) {
@@ -415,10 +417,11 @@ fn status_of(inc: &Incoming) -> JoinStatus {
     }
 }
 
-fn request_view(group: &GroupId, inc: &Incoming) -> JoinRequestView {
+fn request_view(group: &GroupId, inc: &Incoming, name: Option<String>) -> JoinRequestView {
     JoinRequestView {
         group: group.to_string(),
         requester: inc.request.signer.to_string(),
+        requester_name: name,
         note: inc.request.value.note.clone(),
         issued_ms: inc.request.value.issued_ms,
         status: inc.status().to_owned(),

@@ -15,6 +15,7 @@ mod catchup;
 mod commands;
 mod dht;
 mod joining;
+mod names;
 mod profiles;
 mod search;
 mod swarm;
@@ -37,7 +38,6 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::net::{self, Behaviour};
 use crate::store::{GroupRecord, Store};
-use crate::view::MessageView;
 use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, keys};
 
 /// Frames kept per topic while no peer is subscribed; older ones are dropped first (they
@@ -538,8 +538,9 @@ impl EventLoop {
         if msg.body.kind.is_control() {
             self.dirty.insert(group);
         }
+        self.want_name(msg.author());
         if self.events.receiver_count() > 0 {
-            self.emit(NodeEvent::Message(MessageView::of(msg)));
+            self.emit(NodeEvent::Message(self.message_view(msg)));
         }
         Ok(true)
     }

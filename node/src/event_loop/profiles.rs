@@ -91,7 +91,7 @@ impl EventLoop {
             },
         };
         if let Some(n) = u.name {
-            p.name = n;
+            p.name = qun_protocol::text::normalize_name(&n);
         }
         if let Some(b) = u.bio {
             p.bio = (!b.is_empty()).then_some(b);
@@ -118,8 +118,10 @@ impl EventLoop {
             }
         }
         for q in &u.hide_groups {
-            let q = q.trim();
-            p.groups.retain(|s| s.group.to_string() != q && s.name != q);
+            let q = qun_protocol::text::normalize_name(q);
+            p.groups.retain(|s| {
+                s.group.to_string() != q && qun_protocol::text::normalize_name(&s.name) != q
+            });
         }
         p.updated_ms = now.max(old.as_ref().map_or(0, |o| o.value.updated_ms + 1));
         let signed = SignedProfile::create(&self.identity, p, now)?;
