@@ -341,7 +341,9 @@ fn a_closed_stdout_ends_quietly_and_api_errors_are_json() {
     let base = format!("http://{}", file["addr"].as_str().unwrap());
     let auth = format!("Bearer {}", file["token"].as_str().unwrap());
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(3 << 20));
-    let cases: [(&str, &str, Option<(&str, &str)>, u16); 7] = [
+    /// Method, path, content type and body, and the status wanted.
+    type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>, u16);
+    let cases: [Case<'_>; 7] = [
         (
             "POST",
             "/v1/groups",
