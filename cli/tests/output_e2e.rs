@@ -274,6 +274,7 @@ fn hostile_text_is_escaped_in_every_human_line() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // ureq's error, in a test
 fn a_closed_stdout_ends_quietly_and_api_errors_are_json() {
     let bin = qun_bin();
     let logs = TempDir::new().unwrap();
