@@ -87,7 +87,8 @@ impl From<Error> for ApiError {
         let status = match &e {
             Error::UnknownGroup(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Ambiguous { .. } => StatusCode::CONFLICT,
-            Error::NotAllowed(_) => StatusCode::FORBIDDEN,
+            Error::NotAllowed(_) | Error::NotAdmitted(_) => StatusCode::FORBIDDEN,
+            Error::NoMemberReachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Invalid(_) | Error::Invite(_) | Error::Message(_) | Error::Discovery(_) => {
                 StatusCode::BAD_REQUEST
             }

@@ -89,6 +89,19 @@ pub enum Error {
     /// A discovery record was refused.
     #[error("discovery: {0}")]
     Discovery(#[from] qun_protocol::discovery::Error),
+    /// A member refused to admit us with an invite.
+    #[error("not admitted: {0}")]
+    NotAdmitted(qun_protocol::invite::admit::Refusal),
+    /// No member of the group answered an admission request.
+    #[error(
+        "no member of the group answered ({asked} peer(s) asked: the inviter, the peers in \
+         the invite, peers we are connected to); nothing was joined: try again when the \
+         inviter is online"
+    )]
+    NoMemberReachable {
+        /// How many peers were asked.
+        asked: usize,
+    },
     /// A libp2p operation failed.
     #[error("network: {0}")]
     Network(String),
@@ -211,6 +224,10 @@ pub(crate) enum Command {
     Info {
         group: GroupId,
         reply: Reply<GroupInfo>,
+    },
+    EpochSecret {
+        group: GroupId,
+        reply: Reply<(u64, qun_protocol::GroupSecret)>,
     },
     Resolve {
         query: String,
@@ -422,6 +439,16 @@ impl Node {
     /// One group.
     pub async fn group_info(&self, group: GroupId) -> Result<GroupInfo, Error> {
         self.call(|reply| Command::Info { group, reply }).await
+    }
+
+    /// The current epoch of a joined group and its secret. For tests and tools in the same
+    /// process (a hostile peer played by a test needs the key); the API never serves it.
+    pub async fn epoch_secret(
+        &self,
+        group: GroupId,
+    ) -> Result<(u64, qun_protocol::GroupSecret), Error> {
+        self.call(|reply| Command::EpochSecret { group, reply })
+            .await
     }
 
     /// Finds a joined group by id, unambiguous id prefix, or unambiguous name.

@@ -29,6 +29,12 @@ pub const DOMAIN_PROFILE: &[u8] = b"qun/v1/profile\0";
 pub const DOMAIN_JOIN_REQUEST: &[u8] = b"qun/v1/join-request\0";
 /// Domain prefix of join approval signatures.
 pub const DOMAIN_APPROVAL: &[u8] = b"qun/v1/approval\0";
+/// Domain prefix of the invite key's proof in an admission request.
+pub const DOMAIN_ADMIT_PROOF: &[u8] = b"qun/v1/admit-proof\0";
+/// Domain prefix of admissions (a member lets an invite holder in).
+pub const DOMAIN_ADMISSION: &[u8] = b"qun/v1/admission\0";
+/// Domain prefix of short invite DHT records.
+pub const DOMAIN_INVITE_RECORD: &[u8] = b"qun/v1/invite-record\0";
 
 /// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

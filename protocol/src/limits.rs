@@ -35,6 +35,14 @@ pub const MAX_ADDR_BYTES: usize = 64;
 pub const MAX_INVITE_BYTES: usize = 630;
 /// Longest invite code text accepted (the bech32m code length).
 pub const MAX_INVITE_CHARS: usize = 1023;
+/// How long after its expiry an invite is still taken, for the inviter's and the
+/// member's clocks to disagree (ms).
+pub const MAX_INVITE_EXPIRY_SKEW_MS: u64 = 2 * 60 * 1000;
+/// Longest lifetime of an invite (366 days, in ms): the API's limit, and what a DHT node
+/// accepts as the expiry of an invite record.
+pub const MAX_INVITE_TTL_MS: u64 = 366 * 24 * 3600 * 1000;
+/// Largest encoded signed short-invite DHT record.
+pub const MAX_INVITE_RECORD_BYTES: usize = 1024;
 /// Longest pasted text searched for an invite code, in bytes (a code of
 /// [`MAX_INVITE_CHARS`] with a message around it, folded, in full-width forms).
 pub const MAX_PASTE_BYTES: usize = 16 * 1024;

@@ -18,6 +18,7 @@ use crate::id::GroupId;
 
 const INFO_TOPIC: &[u8] = b"qun/v1/topic";
 const INFO_MESSAGE_KEY: &[u8] = b"qun/v1/message-key";
+const INFO_INVITE_CHECK: &[u8] = b"qun/v1/invite-check";
 
 /// The secret of one epoch of a group.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,5 +81,13 @@ impl GroupSecret {
         let mut k = [0u8; 32];
         self.expand(group, INFO_MESSAGE_KEY, epoch, &mut k);
         MessageKey(k)
+    }
+
+    /// The check value of `epoch` an invite carries: lets a joiner tell this secret from a
+    /// made-up one, and reveals nothing of it (16 bytes of HKDF output).
+    pub fn invite_check(&self, group: &GroupId, epoch: u64) -> [u8; 16] {
+        let mut c = [0u8; 16];
+        self.expand(group, INFO_INVITE_CHECK, epoch, &mut c);
+        c
     }
 }

@@ -11,18 +11,23 @@ use qun_protocol::invite::{self, Invite};
 mod common;
 use common::*;
 
-fn invite(expires_ms: u64) -> Invite {
-    let content = invite::Content {
+fn content(expires_ms: u64) -> invite::Content {
+    let group = genesis().id().unwrap();
+    invite::Content {
         version: invite::VERSION,
-        genesis: genesis(),
+        group,
+        inviter: owner().author(),
         epoch: 1,
-        secret: secret(),
+        check: secret().invite_check(&group, 1),
+        key: owner().author(),
         // /ip4/127.0.0.1/tcp/4001
         addrs: vec![vec![0x04, 127, 0, 0, 1, 0x06, 0x0f, 0xa1]],
         expires_ms,
-        inviter: owner().author(),
-    };
-    Invite::create(&owner(), content).unwrap()
+    }
+}
+
+fn invite(expires_ms: u64) -> Invite {
+    Invite::create(&owner(), content(expires_ms), [5; 16]).unwrap()
 }
 
 const CHARSET: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
@@ -38,8 +43,30 @@ fn invite_round_trips_and_names_its_group() {
     );
     let parsed = Invite::parse(&code, NOW_MS).unwrap();
     assert_eq!(parsed, inv);
-    assert_eq!(parsed.group().unwrap(), genesis().id().unwrap());
-    assert_eq!(parsed.content.secret, secret());
+    assert_eq!(parsed.group(), genesis().id().unwrap());
+    assert_eq!(parsed.key().author(), parsed.ticket.content.key);
+}
+
+/// Issue 11, reproduction 3: an invite carried the group secret, so its holder decrypted
+/// all history without joining, expired or not. The code now holds no secret, nor anything
+/// the message key can be derived from.
+#[test]
+fn an_invite_code_carries_no_group_secret() {
+    let inv = invite(NOW_MS + 1);
+    let bytes = codec::encode(&inv).unwrap();
+    let group = genesis().id().unwrap();
+    let key = secret().message_key(&group, 1);
+    for needle in [&secret().as_bytes()[..], &key.as_bytes()[..]] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the code holds a secret"
+        );
+    }
+    // The check value tells the real secret from another, and is not the secret.
+    assert_ne!(
+        secret().invite_check(&group, 1),
+        qun_protocol::GroupSecret::from_bytes([8; 32]).invite_check(&group, 1)
+    );
 }
 
 #[test]
@@ -68,14 +95,17 @@ fn every_single_typo_is_a_checksum_error() {
 
 #[test]
 fn expired_invites_are_refused() {
+    use qun_protocol::limits::MAX_INVITE_EXPIRY_SKEW_MS as SKEW;
     let expires = NOW_MS + 1000;
     let code = invite(expires).to_text().unwrap();
     assert!(Invite::parse(&code, expires - 1).is_ok());
+    // The inviter's clock may be behind ours by up to the allowed skew.
+    assert!(Invite::parse(&code, expires + SKEW - 1).is_ok());
     assert_eq!(
-        Invite::parse(&code, expires),
+        Invite::parse(&code, expires + SKEW),
         Err(invite::Error::Expired {
             expires_ms: expires,
-            now_ms: expires
+            now_ms: expires + SKEW
         })
     );
     assert!(matches!(
@@ -90,13 +120,13 @@ fn tampered_invites_are_refused() {
 
     // A flipped signature bit, re-encoded with a valid checksum.
     let mut bad_sig = inv.clone();
-    bad_sig.signature.0[3] ^= 0x40;
+    bad_sig.ticket.signature.0[3] ^= 0x40;
     let code = bad_sig.to_text().unwrap();
     assert_eq!(Invite::parse(&code, NOW_MS), Err(invite::Error::Signature));
 
     // Content changed after signing (a longer expiry).
     let mut later = inv.clone();
-    later.content.expires_ms = u64::MAX;
+    later.ticket.content.expires_ms = u64::MAX;
     assert_eq!(
         Invite::parse(&later.to_text().unwrap(), NOW_MS),
         Err(invite::Error::Signature)
@@ -104,31 +134,36 @@ fn tampered_invites_are_refused() {
 
     // Another inviter's key under the owner's signature.
     let mut other = inv.clone();
-    other.content.inviter = member().author();
+    other.ticket.content.inviter = member().author();
     assert_eq!(
         Invite::parse(&other.to_text().unwrap(), NOW_MS),
         Err(invite::Error::Signature)
     );
 
-    // A genesis whose owner signature no longer matches (renamed group).
-    let mut renamed = inv.clone();
-    renamed.content.genesis.genesis.name = "另一个群".into();
-    let signed = codec::encode(&renamed.content).unwrap();
-    renamed.signature = owner().sign(qun_protocol::identity::DOMAIN_INVITE, &signed);
-    assert_eq!(
-        Invite::parse(&renamed.to_text().unwrap(), NOW_MS),
-        Err(invite::Error::Signature)
-    );
+    // Another seed than the one whose key was signed.
+    let mut reseeded = inv.clone();
+    reseeded.seed[0] ^= 1;
+    assert!(matches!(
+        Invite::parse(&reseeded.to_text().unwrap(), NOW_MS),
+        Err(invite::Error::Malformed(_))
+    ));
 }
 
 #[test]
 fn unknown_invite_version() {
     let mut inv = invite(NOW_MS + 1);
-    inv.content.version = 2;
+    inv.ticket.content.version = 3;
     let code = inv.to_text().unwrap();
     assert_eq!(
         Invite::parse(&code, NOW_MS),
-        Err(invite::Error::UnknownVersion { version: 2 })
+        Err(invite::Error::UnknownVersion { version: 3 })
+    );
+    // Version 1 codes carried the group secret: they are refused, by name.
+    let mut old = codec::encode(&invite(NOW_MS + 1)).unwrap();
+    old[0] = 1;
+    assert_eq!(
+        Invite::from_bytes(&old, NOW_MS),
+        Err(invite::Error::UnknownVersion { version: 1 })
     );
 }
 
@@ -266,7 +301,10 @@ fn errors_stay_precise_after_cleaning() {
     );
     let expired = format!("{}\u{200B}{}", &code[..40], &code[40..]);
     assert!(matches!(
-        Invite::parse(&expired, NOW_MS + 1),
+        Invite::parse(
+            &expired,
+            NOW_MS + 1 + qun_protocol::limits::MAX_INVITE_EXPIRY_SKEW_MS
+        ),
         Err(invite::Error::Expired { .. })
     ));
     let huge = format!(

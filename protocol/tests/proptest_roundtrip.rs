@@ -223,30 +223,31 @@ fn addrs() -> impl Strategy<Value = Vec<Vec<u8>>> {
 
 fn content() -> impl Strategy<Value = invite::Content> {
     (
-        signed_genesis(),
+        group_id(),
         any::<u64>(),
-        any::<[u8; 32]>(),
+        any::<[u8; 16]>(),
         addrs(),
         NOW_MS + 1..,
         author(),
     )
         .prop_map(
-            |(genesis, epoch, secret, addrs, expires_ms, inviter)| invite::Content {
+            |(group, epoch, check, addrs, expires_ms, inviter)| invite::Content {
                 version: invite::VERSION,
-                genesis,
+                group,
+                inviter,
                 epoch,
-                secret: GroupSecret::from_bytes(secret),
+                check,
+                key: inviter,
                 addrs,
                 expires_ms,
-                inviter,
             },
         )
 }
 
 /// A valid invite signed by a random inviter.
 fn signed_invite() -> impl Strategy<Value = Invite> {
-    (seed(), content()).prop_map(|(s, content)| {
-        Invite::create(&Identity::from_seed(s), content).expect("invite fits")
+    (seed(), content(), any::<[u8; 16]>()).prop_map(|(s, content, key_seed)| {
+        Invite::create(&Identity::from_seed(s), content, key_seed).expect("invite fits")
     })
 }
 
@@ -545,7 +546,7 @@ proptest! {
 
     #[test]
     fn invite_roundtrip(inv in signed_invite()) {
-        roundtrip(&inv.content, MAX_INVITE_BYTES)?;
+        roundtrip(&inv.ticket.content, MAX_INVITE_BYTES)?;
         roundtrip(&inv, MAX_INVITE_BYTES)?;
         let bytes = codec::encode(&inv).expect("encode");
         prop_assert_eq!(Invite::from_bytes(&bytes, NOW_MS), Ok(inv.clone()));

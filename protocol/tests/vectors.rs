@@ -155,16 +155,18 @@ fn compute() -> Vec<(&'static str, String)> {
         None,
     );
 
+    let group = genesis.id().unwrap();
     let content = invite::Content {
         version: invite::VERSION,
-        genesis,
+        group,
+        inviter: owner.author(),
         epoch: 1,
-        secret: secret.clone(),
+        check: secret.invite_check(&group, 1),
+        key: owner.author(),
         addrs: vec![ADDR.to_vec()],
         expires_ms: INVITE_EXPIRES_MS,
-        inviter: owner.author(),
     };
-    let inv = Invite::create(&owner, content).unwrap();
+    let inv = Invite::create(&owner, content, [0x5e; 16]).unwrap();
     v.push(("invite_code", inv.to_text().unwrap()));
     v
 }
@@ -258,7 +260,7 @@ fn stored_vectors_decode() {
     assert_eq!(unknown.body.kind.tag(), 100);
 
     let inv = Invite::parse(get("invite_code"), CREATED_MS).unwrap();
-    assert_eq!(inv.group().unwrap(), group);
-    assert_eq!(inv.content.addrs, vec![ADDR.to_vec()]);
-    assert_eq!(inv.content.secret, secret);
+    assert_eq!(inv.group(), group);
+    assert_eq!(inv.ticket.content.addrs, vec![ADDR.to_vec()]);
+    assert_eq!(inv.ticket.content.check, secret.invite_check(&group, 1));
 }

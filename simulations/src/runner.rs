@@ -5,7 +5,9 @@
 //!    listens on `/memory/<10000 + i>` (or loopback TCP) and has the topology's edges from
 //!    it as bootstrap peers, which it keeps re-dialling while they are apart.
 //! 2. Node 0 creates one group; every node that is not a late joiner joins it with an
-//!    invite code that carries no address (so nobody dials node 0 because of it).
+//!    invite code that carries no address (so nobody dials node 0 because of it). A joiner
+//!    is admitted by a member it is connected to, so nodes join in rounds outward from
+//!    node 0 over the topology.
 //! 3. Warm-up: wait until every member holds every member's join message and no new
 //!    connection has opened for a second (the DHT has finished introducing nodes).
 //! 4. The schedule runs in real time (libp2p's timers do not follow a paused clock): sends
@@ -294,14 +296,43 @@ impl Runner {
             p.set_position(0);
             p.set_message("joining the group");
         }
-        for i in 1..self.nodes.len() {
-            if !late.contains(&i) {
-                self.node(i)?.join(&self.invite).await?;
+        // A joiner is admitted by a member it can reach (the invite names none but node 0):
+        // join in rounds, each node once a peer it is connected to is a member.
+        let mut pending: Vec<usize> = (1..self.nodes.len())
+            .filter(|i| !late.contains(i))
+            .collect();
+        if let Some(p) = &self.progress {
+            p.inc(late.len() as u64);
+        }
+        while !pending.is_empty() {
+            let members: std::collections::HashSet<String> = (0..self.nodes.len())
+                .filter(|i| self.nodes[*i].member)
+                .filter_map(|i| self.node(i).ok().map(|n| n.peer_id().to_string()))
+                .collect();
+            let (mut next, mut rest) = (Vec::new(), Vec::new());
+            for i in pending {
+                let peers = self.node(i)?.peers().await?;
+                if peers.iter().any(|p| members.contains(&p.peer_id)) {
+                    next.push(i);
+                } else {
+                    rest.push(i);
+                }
+            }
+            if next.is_empty() {
+                // Nobody reaches a member: try anyway, so the error says why.
+                next.push(rest.remove(0));
+            }
+            for i in next {
+                self.node(i)?
+                    .join(&self.invite)
+                    .await
+                    .with_context(|| format!("node {i} joining by invite"))?;
                 self.nodes[i].member = true;
+                if let Some(p) = &self.progress {
+                    p.inc(1);
+                }
             }
-            if let Some(p) = &self.progress {
-                p.inc(1);
-            }
+            pending = rest;
         }
         self.warm_up().await
     }

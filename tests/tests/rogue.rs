@@ -127,11 +127,11 @@ async fn rogue_frames_are_rejected() {
         wait_topic_peers(&[(r.name, &r.node, 1)], group).await;
     }
 
-    // What a rogue knows from the invite: group, epoch and secret.
+    // What a rogue knows as a member: group, epoch and secret.
     let invite = Invite::parse(&created.invite, now_ms()).unwrap();
-    assert_eq!(invite.group().unwrap(), group);
-    let epoch = invite.content.epoch;
-    let key = invite.content.secret.message_key(&group, epoch);
+    assert_eq!(invite.group(), group);
+    let (epoch, secret) = rogues[0].node.epoch_secret(group).await.unwrap();
+    let key = secret.message_key(&group, epoch);
     let a_author: AuthorId = a.peer_id().to_string().parse().unwrap();
 
     let mut events = a.subscribe();

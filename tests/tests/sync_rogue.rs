@@ -36,11 +36,11 @@ async fn tampering_sync_peer_is_rejected_and_nothing_it_sent_is_stored() {
     let dir = TempDir::new().unwrap();
     let victim = start(dir.path()).await;
     let created = victim.create_group(group_req("反作弊", "")).await.unwrap();
-    let invite = Invite::parse(&created.invite, now_ms()).unwrap();
-    let group = invite.group().unwrap();
-    let epoch = invite.content.epoch;
-    let key = invite.content.secret.message_key(&group, epoch);
-    let topic = IdentTopic::new(invite.content.secret.topic(&group, epoch));
+    let group = Invite::parse(&created.invite, now_ms()).unwrap().group();
+    // The rogue played a member who knows the secret (an invite no longer carries it).
+    let (epoch, secret) = victim.epoch_secret(group).await.unwrap();
+    let key = secret.message_key(&group, epoch);
+    let topic = IdentTopic::new(secret.topic(&group, epoch));
 
     // The rogue's five messages, signed correctly by the rogue.
     let identity = Identity::from_seed([0x42; 32]);

@@ -16,7 +16,7 @@ use crate::store::{EpochSecret, GroupRecord};
 use crate::view::{
     AnnouncementView, Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo, SyncView,
 };
-use crate::{Command, CreateGroup, Error, keys, net};
+use crate::{Command, CreateGroup, Error, Reply, keys, net};
 
 /// Peers asked for the history when we join a group whose members we are connected to.
 pub const JOIN_SYNC_PEERS: usize = 2;
@@ -43,7 +43,7 @@ impl EventLoop {
                 invite,
                 history,
                 reply,
-            } => drop(reply.send(self.handle_join(&invite, history))),
+            } => self.handle_join(&invite, history, reply),
             Command::Leave { group, reply } => drop(reply.send(self.handle_leave(&group))),
             Command::Groups(r) => {
                 let ids: Vec<GroupId> = self.groups.keys().copied().collect();
@@ -51,6 +51,15 @@ impl EventLoop {
                 drop(r.send(infos))
             }
             Command::Info { group, reply } => drop(reply.send(self.group_info(&group))),
+            Command::EpochSecret { group, reply } => {
+                let res = self
+                    .groups
+                    .get(&group)
+                    .and_then(|rt| rt.record.current())
+                    .map(|e| (e.epoch, e.secret.clone()))
+                    .ok_or_else(|| Error::UnknownGroup(group.to_string()));
+                drop(reply.send(res))
+            }
             Command::Resolve { query, reply } => drop(reply.send(self.resolve(&query))),
             Command::Post { group, kind, reply } => self.handle_post(group, kind, Some(reply)),
             Command::History {
@@ -178,17 +187,20 @@ impl EventLoop {
             Vec::new()
         };
         addrs.truncate(qun_protocol::limits::MAX_INVITE_ADDRS);
+        let mut seed = [0u8; 16];
+        keys::random_fill(&mut seed)?;
         loop {
             let content = Content {
                 version: invite::VERSION,
-                genesis: rt.record.genesis.clone(),
+                group: *group,
+                inviter: self.identity.author(),
                 epoch: current.epoch,
-                secret: current.secret.clone(),
+                check: current.secret.invite_check(group, current.epoch),
+                key: self.identity.author(),
                 addrs: addrs.clone(),
                 expires_ms: now_ms().saturating_add(ttl.as_millis() as u64),
-                inviter: self.identity.author(),
             };
-            match Invite::create(&self.identity, content) {
+            match Invite::create(&self.identity, content, seed) {
                 Ok(inv) => return Ok(inv.to_text()?),
                 // Too large: fewer addresses.
                 Err(invite::Error::Malformed(_)) if !addrs.is_empty() => {
@@ -236,17 +248,13 @@ impl EventLoop {
         })
     }
 
-    fn handle_join(&mut self, text: &str, history: crate::History) -> Result<GroupId, Error> {
-        let inv = Invite::parse(text, now_ms())?;
-        let c = inv.content;
-        self.enter_group(super::joining::Entry {
-            genesis: c.genesis,
-            epoch: c.epoch,
-            secret: c.secret,
-            inviter: Some(c.inviter),
-            addrs: c.addrs,
-            history,
-        })
+    /// Joins by invite: asks a member to admit us (see `admission`); the reply waits for
+    /// its answer.
+    fn handle_join(&mut self, text: &str, history: crate::History, reply: Reply<GroupId>) {
+        match Invite::parse(text, now_ms()) {
+            Ok(inv) => self.start_admission(inv, history, reply),
+            Err(e) => drop(reply.send(Err(e.into()))),
+        }
     }
 
     /// Joins a group we hold a secret of (from an invite, a public card or an approval):

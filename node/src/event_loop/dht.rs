@@ -565,6 +565,12 @@ pub(crate) struct Discovery {
     pub card_retry: HashMap<GroupId, Instant>,
     /// Keyword keys whose announcement failed, and when to try again.
     pub provide_retry: HashMap<Vec<u8>, Instant>,
+    /// Joins by invite waiting for a member's admission, by id.
+    pub admitting: HashMap<u64, super::admission::Admitting>,
+    /// The id of the next join by invite.
+    pub next_admission: u64,
+    /// Admission requests per peer (a cap on what strangers make us seal and sign).
+    pub admit_rate: super::admission::AdmitRate,
     /// Listen addresses connected peers reported (identify), for the member addresses on
     /// our cards.
     pub listen_of: HashMap<PeerId, Vec<Multiaddr>>,

@@ -11,6 +11,7 @@
 //! subscribed peer goes to the topic's outbox and is retried when a peer subscribes and on
 //! a timer, so nothing is silently dropped.
 
+mod admission;
 mod catchup;
 mod commands;
 mod dht;
@@ -435,6 +436,7 @@ impl EventLoop {
         self.retry_provides();
         self.expire_searches();
         self.expire_stats();
+        self.expire_admissions();
     }
 
     pub(crate) fn emit(&self, event: NodeEvent) {

@@ -55,6 +55,8 @@ pub(crate) enum Sent {
     Join { group: GroupId },
     /// An approval pushed to a requester.
     Approval,
+    /// An admission request of a join by invite.
+    Admit { join: u64 },
 }
 
 impl EventLoop {
@@ -286,6 +288,7 @@ impl EventLoop {
                     Some(Sent::Join { group }) => {
                         self.disc.join_sent.remove(&group);
                     }
+                    Some(Sent::Admit { join }) => self.on_admission_answer(join, peer, None),
                     _ => {}
                 }
             }
@@ -315,6 +318,7 @@ impl EventLoop {
                 Ok(()) => Response::Ack,
                 Err(e) => Response::Refused(e.to_string()),
             },
+            Request::Admit(r) => self.serve_admission(peer, *r),
         }
     }
 
@@ -330,6 +334,7 @@ impl EventLoop {
             (Some(Sent::Join { group }), other) => {
                 tracing::debug!(%peer, %group, ?other, "join request not taken");
             }
+            (Some(Sent::Admit { join }), res) => self.on_admission_answer(join, peer, Some(res)),
             (Some(Sent::Approval), other) => {
                 tracing::debug!(%peer, ?other, "approval pushed");
             }

@@ -67,6 +67,14 @@ pub enum Error {
         /// Our time.
         now_ms: u64,
     },
+    /// Past its expiry (an invite record).
+    #[error("expired at {expires_ms} (now {now_ms})")]
+    Expired {
+        /// Expiry, ms since the Unix epoch.
+        expires_ms: u64,
+        /// Our time.
+        now_ms: u64,
+    },
     /// A field breaks a protocol limit or rule.
     #[error("invalid: {0}")]
     Invalid(String),

@@ -10,6 +10,8 @@
 //!   still reaches it.
 //! * `Approved(approval)`: an admin pushes an approval to the requester as soon as it is
 //!   made.
+//! * `Admit(request)`: the holder of an invite asks a member to let it in; the answer is
+//!   `Admitted` (the secret sealed to it) or `AdmitRefused` with the reason.
 //!
 //! Both directions are decoded with limits ([`MAX_DISCOVERY_REQUEST_BYTES`],
 //! [`MAX_DISCOVERY_RESPONSE_BYTES`]).
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::card::SignedCard;
 use super::join::{SignedApproval, SignedRequest};
 use crate::codec;
+use crate::invite::admit::{self, Refusal, SignedAdmission};
 use crate::limits::*;
 
 /// The protocol name.
@@ -36,6 +39,8 @@ pub enum Request {
     Join(Box<SignedRequest>),
     /// An approval pushed to the requester.
     Approved(Box<SignedApproval>),
+    /// A request to be admitted by invite ([`crate::invite::admit`]).
+    Admit(Box<admit::Request>),
 }
 
 /// Where a join request stands.
@@ -60,6 +65,10 @@ pub enum Response {
     Ack,
     /// Refused, with the reason.
     Refused(String),
+    /// Admitted by invite: the secret sealed to the joiner.
+    Admitted(Box<SignedAdmission>),
+    /// Not admitted, and why.
+    AdmitRefused(Refusal),
 }
 
 impl Request {

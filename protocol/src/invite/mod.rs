@@ -1,41 +1,53 @@
-//! Invite codes: one pasteable string that brings a friend into a group.
+//! Invite codes: one pasteable string that brings a friend into a group, without the
+//! group's secret in it.
 //!
-//! The payload carries the group's signed genesis (so the group id, name and owner are
-//! verifiable), the current epoch and its secret, up to [`MAX_INVITE_ADDRS`] peer addresses
-//! (binary multiaddrs), an expiry, the inviter's key, and the inviter's signature over all
-//! of it. It is written as a bech32m string with the prefix `qun`: lowercase letters and
-//! digits only (it survives being pasted into WeChat, QQ or Weibo, and upper-cased it is a
-//! compact alphanumeric QR code), and its BCH checksum guarantees that any typo of up to
-//! four characters is detected and never misread as another code.
+//! An invite is a [`Ticket`] (the group id, the inviter, the epoch it was made in with a
+//! check value of that epoch's secret, up to [`MAX_INVITE_ADDRS`] peer addresses, an expiry,
+//! and the public half of a fresh *invite key*, all signed by the inviter) plus the 16
+//! random bytes the invite key is derived from ([`Invite::seed`]). The code carries no
+//! group secret: holding a code, even an expired one, decrypts nothing. To join, the holder
+//! asks a member ([`admit`]): it presents the ticket and a proof made with the invite key,
+//! bound to both peer ids; the member checks the ticket (signed by an admin of the group,
+//! not expired) and the proof, then seals the current epoch secret to the joiner's key.
 //!
-//! [`Invite::parse`] finds the code inside pasted text ("join us: qun1...") whatever the
-//! paste did to it (folded lines, zero-width characters, a capital first letter, full-width
-//! forms: see [`paste`]), and says what is wrong: checksum, too long, unknown version, bad
-//! signature, or expired.
+//! Two text forms:
+//! * the **long** code (`qun1…`, [`Invite::to_text`]): the whole invite as a bech32m
+//!   string, self-contained (it names peers to ask), for networks without a DHT;
+//!
+//! Both are bech32m: lowercase letters and digits only (they survive being pasted into
+//! WeChat, QQ or Weibo, and upper-cased they are compact alphanumeric QR codes), and the
+//! BCH checksum guarantees that any typo of up to four characters is detected and never
+//! misread as another code. [`Invite::parse`] finds the code inside pasted text ("join us:
+//! qun1...") whatever the paste did to it (folded lines, zero-width characters, a capital
+//! first letter, full-width forms: see [`paste`]), and says what is wrong: checksum, too
+//! long, unknown version, bad signature, or expired.
 
+pub mod admit;
 pub mod paste;
 
 use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, ChecksumError};
 use bech32::{Bech32m, Hrp};
+use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::codec;
-use crate::group::SignedGenesis;
 use crate::id::{AuthorId, GroupId};
 use crate::identity::{self, DOMAIN_INVITE, Identity, Signature};
 use crate::limits::*;
-use crate::secret::GroupSecret;
 
-/// The invite format version this code writes and reads.
-pub const VERSION: u8 = 1;
-/// The human-readable prefix of invite codes.
+/// The invite format version this code writes and reads (1 carried the group secret).
+pub const VERSION: u8 = 2;
+/// The human-readable prefix of long invite codes.
 pub const PREFIX: &str = "qun";
+/// HKDF label of the invite key, derived from an invite's seed.
+const INFO_INVITE_KEY: &[u8] = b"qun/v1/invite-key";
 
 /// Why an invite code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// No `qun1...` code in the text.
-    #[error("no invite code found: an invite starts with \"qun1\"")]
+    /// No `qun1...` (or `quns1...`) code in the text.
+    #[error("no invite code found: an invite starts with \"qun1\" or \"quns1\"")]
     NotFound,
     /// The pasted text is longer than any text an invite comes in.
     #[error("pasted text is {len} bytes; an invite comes in at most {max}")]
@@ -60,7 +72,7 @@ pub enum Error {
     #[error("invite code is not well formed: {0}")]
     Format(String),
     /// A version this code does not read.
-    #[error("unknown invite version {version}: upgrade qun")]
+    #[error("unknown invite version {version}: upgrade qun (or ask for a new invite)")]
     UnknownVersion {
         /// The version byte.
         version: u8,
@@ -68,7 +80,7 @@ pub enum Error {
     /// The payload did not decode or breaks a limit.
     #[error("invite payload is malformed: {0}")]
     Malformed(String),
-    /// The inviter's signature (or the group's genesis signature) does not verify.
+    /// The inviter's signature does not verify.
     #[error("invite signature does not verify")]
     Signature,
     /// Past its expiry.
@@ -79,6 +91,9 @@ pub enum Error {
         /// The time of parsing.
         now_ms: u64,
     },
+    /// A short code's record did not open with the code's key (not the record of this code).
+    #[error("the invite record does not open with this code")]
+    Record,
 }
 
 /// The signed part of an invite.
@@ -86,31 +101,59 @@ pub enum Error {
 pub struct Content {
     /// Format version ([`VERSION`]).
     pub version: u8,
-    /// The group's signed genesis.
-    pub genesis: SignedGenesis,
-    /// The current epoch.
+    /// The group.
+    pub group: GroupId,
+    /// Who invites (an admin of the group; members check that).
+    pub inviter: AuthorId,
+    /// The epoch the invite was made in.
     pub epoch: u64,
-    /// The current epoch's secret.
-    pub secret: GroupSecret,
-    /// Peer addresses (binary multiaddrs) to dial.
+    /// [`crate::GroupSecret::invite_check`] of that epoch: lets the joiner tell the group's
+    /// real secret from one a peer made up, and reveals nothing of it.
+    pub check: [u8; 16],
+    /// The invite key's public half; the joiner proves it holds the private half.
+    pub key: AuthorId,
+    /// Peer addresses (binary multiaddrs with `/p2p/`) of members to ask.
     pub addrs: Vec<Vec<u8>>,
     /// Expiry, ms since the Unix epoch.
     pub expires_ms: u64,
-    /// Who invites.
-    pub inviter: AuthorId,
 }
 
-/// A signed invite.
+/// The signed invite, as a member sees it: no invite key, no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Invite {
+pub struct Ticket {
     /// What is signed.
     pub content: Content,
     /// The inviter's signature over `DOMAIN_INVITE || encode(content)`.
     pub signature: Signature,
 }
 
+/// An invite code's content: the ticket and the seed of the invite key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    /// The signed invite.
+    pub ticket: Ticket,
+    /// The random bytes the invite key is derived from ([`invite_key`]).
+    pub seed: [u8; 16],
+}
+
+/// The invite key of `seed`: an ed25519 key from HKDF-SHA256(seed, "qun/v1/invite-key").
+pub fn invite_key(seed: &[u8; 16]) -> Identity {
+    let hk = Hkdf::<Sha256>::new(None, seed);
+    let mut key = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's output limit.
+    if hk.expand(INFO_INVITE_KEY, &mut key).is_err() {
+        key.fill(0);
+    }
+    Identity::from_seed(key)
+}
+
 impl Content {
     fn validate(&self) -> Result<(), Error> {
+        if self.version != VERSION {
+            return Err(Error::UnknownVersion {
+                version: self.version,
+            });
+        }
         if self.addrs.len() > MAX_INVITE_ADDRS {
             return Err(Error::Malformed(format!(
                 "{} addresses; at most {MAX_INVITE_ADDRS}",
@@ -127,15 +170,48 @@ impl Content {
                 a.len()
             )));
         }
-        self.genesis.verify().map_err(|_| Error::Signature)
+        Ok(())
+    }
+}
+
+impl Ticket {
+    /// Checks version, limits and the inviter's signature (not the expiry: see
+    /// [`Ticket::check_expiry`]).
+    pub fn verify(&self) -> Result<(), Error> {
+        self.content.validate()?;
+        let signed = codec::encode(&self.content).map_err(|e| Error::Malformed(e.to_string()))?;
+        identity::verify(
+            &self.content.inviter,
+            DOMAIN_INVITE,
+            &signed,
+            &self.signature,
+        )
+        .map_err(|_| Error::Signature)
+    }
+
+    /// Refuses a ticket whose expiry, plus [`MAX_INVITE_EXPIRY_SKEW_MS`] for the inviter's
+    /// and our clocks to disagree, has passed at `now_ms`.
+    pub fn check_expiry(&self, now_ms: u64) -> Result<(), Error> {
+        let expires_ms = self.content.expires_ms;
+        if now_ms >= expires_ms.saturating_add(MAX_INVITE_EXPIRY_SKEW_MS) {
+            return Err(Error::Expired { expires_ms, now_ms });
+        }
+        Ok(())
     }
 }
 
 impl Invite {
-    /// Signs an invite. Addresses beyond the limit are dropped (the first ones are kept).
-    pub fn create(inviter: &Identity, mut content: Content) -> Result<Invite, Error> {
+    /// Signs an invite. Addresses beyond the limit are dropped (the first ones are kept);
+    /// `seed` is 16 random bytes from the caller. The content's `version`, `inviter` and
+    /// `key` are set here.
+    pub fn create(
+        inviter: &Identity,
+        mut content: Content,
+        seed: [u8; 16],
+    ) -> Result<Invite, Error> {
         content.version = VERSION;
         content.inviter = inviter.author();
+        content.key = invite_key(&seed).author();
         content
             .addrs
             .retain(|a| !a.is_empty() && a.len() <= MAX_ADDR_BYTES);
@@ -143,12 +219,13 @@ impl Invite {
         content.validate()?;
         let bytes = codec::encode(&content).map_err(|e| Error::Malformed(e.to_string()))?;
         let invite = Invite {
-            signature: inviter.sign(DOMAIN_INVITE, &bytes),
-            content,
+            ticket: Ticket {
+                signature: inviter.sign(DOMAIN_INVITE, &bytes),
+                content,
+            },
+            seed,
         };
-        let len = codec::encode(&invite)
-            .map_err(|e| Error::Malformed(e.to_string()))?
-            .len();
+        let len = invite.to_bytes()?.len();
         if len > MAX_INVITE_BYTES {
             return Err(Error::Malformed(format!(
                 "invite of {len} bytes; at most {MAX_INVITE_BYTES} (use fewer addresses)"
@@ -158,52 +235,53 @@ impl Invite {
     }
 
     /// The group this invites to.
-    pub fn group(&self) -> Result<GroupId, Error> {
-        self.content
-            .genesis
-            .id()
-            .map_err(|e| Error::Malformed(e.to_string()))
+    pub fn group(&self) -> GroupId {
+        self.ticket.content.group
     }
 
-    /// The pasteable code (`qun1...`).
+    /// The invite key (derived from the seed).
+    pub fn key(&self) -> Identity {
+        invite_key(&self.seed)
+    }
+
+    /// The canonical binary form (the payload of the long code and of the DHT record of a
+    /// short code).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        codec::encode(self).map_err(|e| Error::Malformed(e.to_string()))
+    }
+
+    /// The long, self-contained code (`qun1...`).
     pub fn to_text(&self) -> Result<String, Error> {
-        let bytes = codec::encode(self).map_err(|e| Error::Malformed(e.to_string()))?;
+        let bytes = self.to_bytes()?;
         let hrp = Hrp::parse_unchecked(PREFIX);
         bech32::encode::<Bech32m>(hrp, &bytes).map_err(|e| Error::Format(e.to_string()))
     }
 
-    /// Finds the code in `text` (see [`paste`]), checks checksum, version, limits,
-    /// signatures and expiry.
+    /// Finds a long code in `text` (see [`paste`]), checks checksum, version, limits,
+    /// signature and expiry. When no candidate passes, the error is the one of the first
+    /// code's longest candidate (the whole run: what the user most likely meant).
     pub fn parse(text: &str, now_ms: u64) -> Result<Invite, Error> {
         let bytes = paste::decode(text, PREFIX)?;
         Self::from_bytes(&bytes, now_ms)
     }
 
-    /// Decodes and checks the binary payload of a code.
+    /// Decodes and checks the binary form of an invite.
     pub fn from_bytes(bytes: &[u8], now_ms: u64) -> Result<Invite, Error> {
         match bytes.first() {
             Some(&VERSION) => {}
             Some(&version) => return Err(Error::UnknownVersion { version }),
             None => return Err(Error::Malformed("empty".into())),
         }
-        // Wire layout: the content comes first, and it starts with its version byte.
+        // Wire layout: the ticket's content comes first, and it starts with its version.
         let invite: Invite =
             codec::decode(bytes, MAX_INVITE_BYTES).map_err(|e| Error::Malformed(e.to_string()))?;
-        invite.content.validate()?;
-        let signed = codec::encode(&invite.content).map_err(|e| Error::Malformed(e.to_string()))?;
-        identity::verify(
-            &invite.content.inviter,
-            DOMAIN_INVITE,
-            &signed,
-            &invite.signature,
-        )
-        .map_err(|_| Error::Signature)?;
-        if now_ms >= invite.content.expires_ms {
-            return Err(Error::Expired {
-                expires_ms: invite.content.expires_ms,
-                now_ms,
-            });
+        invite.ticket.verify()?;
+        if invite.key().author() != invite.ticket.content.key {
+            return Err(Error::Malformed(
+                "the seed does not give the signed invite key".into(),
+            ));
         }
+        invite.ticket.check_expiry(now_ms)?;
         Ok(invite)
     }
 }

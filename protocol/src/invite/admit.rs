@@ -1,0 +1,249 @@
+//! Admission: how the holder of an invite becomes a member, by asking one.
+//!
+//! The joiner sends a member (the inviter, a peer named in the invite, or a peer it is
+//! connected to) a [`Request`]: the signed [`Ticket`] and a [`proof`], the invite key's
+//! signature over (group, joiner, member). Binding both peer ids means a proof sent to one
+//! peer cannot be replayed by that peer, or anyone who saw it, to another member, nor by
+//! another joiner. The member checks ([`Request::check`]) the ticket's signature, its
+//! expiry (with [`crate::limits::MAX_INVITE_EXPIRY_SKEW_MS`] of clock skew) and the proof;
+//! the node then checks that it is a member and that the inviter is an admin of the group
+//! (the group state is the node's), and answers with an [`Admission`]: the genesis, the
+//! current epoch and its secret sealed to the joiner's key ([`crate::discovery::seal`],
+//! context = "qun/v1/admission" ‖ group id ‖ joiner), signed by the member. Or it refuses
+//! with a [`Refusal`] that says why ("invite expired").
+//!
+//! The joiner checks the admission ([`SignedAdmission::open_for`]): signed by the peer it
+//! asked, for the invited group (the genesis hashes to its id), for itself, and, when the
+//! epoch is the invite's, the secret matches the invite's check value, so a peer that is no
+//! member cannot hand it a made-up secret.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error as InviteError, Ticket};
+use crate::discovery::seal::{self, Sealed};
+use crate::discovery::{Error, Signed, check_addrs, check_time};
+use crate::group::SignedGenesis;
+use crate::id::{AuthorId, GroupId};
+use crate::identity::{self, DOMAIN_ADMISSION, DOMAIN_ADMIT_PROOF, Identity, Signature};
+use crate::limits::{MAX_CARD_ADDRS, MAX_JOIN_BYTES};
+use crate::secret::GroupSecret;
+
+/// The admission format version.
+pub const VERSION: u8 = 1;
+
+/// A request to be admitted by invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The signed invite.
+    pub ticket: Ticket,
+    /// [`proof`] for (group, joiner, member).
+    pub proof: Signature,
+}
+
+/// Why a member refused to admit (sent on the wire, shown to the joiner).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// The invite's expiry has passed (by the member's clock, with the allowed skew).
+    #[error("invite expired at {expires_ms} (the member's time is {now_ms}); ask for a new one")]
+    Expired {
+        /// Expiry, ms since the Unix epoch.
+        expires_ms: u64,
+        /// The member's time.
+        now_ms: u64,
+    },
+    /// The ticket's signature does not verify, or it breaks a limit.
+    #[error("the invite is not validly signed")]
+    BadTicket,
+    /// The proof does not verify for this joiner and this member.
+    #[error("the proof of the invite key does not verify")]
+    BadProof,
+    /// The asked peer is not a member of the group.
+    #[error("this peer is not a member of the group")]
+    NotMember,
+    /// The inviter is not (or no longer) an admin of the group.
+    #[error("the inviter {inviter} may not invite to this group")]
+    NotAllowed {
+        /// Who signed the invite.
+        inviter: AuthorId,
+    },
+    /// The member is answering too many admission requests from this peer.
+    #[error("too many admission requests; try again in a minute")]
+    Busy,
+    /// The member could not make the admission (a local fault).
+    #[error("the member could not admit: {0}")]
+    Failed(String),
+}
+
+/// What a member answers when it admits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admission {
+    /// Format version ([`VERSION`]).
+    pub version: u8,
+    /// The group's signed genesis.
+    pub genesis: SignedGenesis,
+    /// Who is admitted.
+    pub joiner: AuthorId,
+    /// The current epoch.
+    pub epoch: u64,
+    /// That epoch's secret, sealed to the joiner.
+    pub sealed: Sealed,
+    /// Member addresses to dial (binary multiaddrs).
+    pub addrs: Vec<Vec<u8>>,
+    /// When it was signed, ms since the Unix epoch.
+    pub issued_ms: u64,
+}
+
+/// A signed admission; the signer is the admitting member.
+pub type SignedAdmission = Signed<Admission>;
+
+/// What a joiner gets from an admission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    /// The group's signed genesis.
+    pub genesis: SignedGenesis,
+    /// The current epoch.
+    pub epoch: u64,
+    /// Its secret.
+    pub secret: GroupSecret,
+    /// Member addresses to dial.
+    pub addrs: Vec<Vec<u8>>,
+}
+
+fn proof_message(group: &GroupId, joiner: &AuthorId, member: &AuthorId) -> Vec<u8> {
+    let mut m = Vec::with_capacity(96);
+    m.extend_from_slice(group.as_bytes());
+    m.extend_from_slice(joiner.as_bytes());
+    m.extend_from_slice(member.as_bytes());
+    m
+}
+
+/// The proof that `joiner` holds the invite key (`key`), for asking `member` to admit it
+/// to `group`.
+pub fn proof(key: &Identity, group: &GroupId, joiner: &AuthorId, member: &AuthorId) -> Signature {
+    key.sign(DOMAIN_ADMIT_PROOF, &proof_message(group, joiner, member))
+}
+
+impl Request {
+    /// The member's checks that need no group state: ticket signature and limits, expiry
+    /// at `now_ms` (with skew), and the proof for `joiner` (the peer that sent it) and
+    /// `member` (us). Returns the group asked for.
+    pub fn check(
+        &self,
+        joiner: &AuthorId,
+        member: &AuthorId,
+        now_ms: u64,
+    ) -> Result<GroupId, Refusal> {
+        self.ticket.verify().map_err(|_| Refusal::BadTicket)?;
+        match self.ticket.check_expiry(now_ms) {
+            Err(InviteError::Expired { expires_ms, now_ms }) => {
+                return Err(Refusal::Expired { expires_ms, now_ms });
+            }
+            Err(_) => return Err(Refusal::BadTicket),
+            Ok(()) => {}
+        }
+        let c = &self.ticket.content;
+        identity::verify(
+            &c.key,
+            DOMAIN_ADMIT_PROOF,
+            &proof_message(&c.group, joiner, member),
+            &self.proof,
+        )
+        .map_err(|_| Refusal::BadProof)?;
+        Ok(c.group)
+    }
+}
+
+fn seal_context(group: &GroupId, joiner: &AuthorId) -> Vec<u8> {
+    let mut c = b"qun/v1/admission\0".to_vec();
+    c.extend_from_slice(group.as_bytes());
+    c.extend_from_slice(joiner.as_bytes());
+    c
+}
+
+impl Signed<Admission> {
+    /// Seals `secret` of `epoch` to `joiner` and signs the admission as `member`.
+    /// `randomness` is an ephemeral X25519 secret and a nonce from the caller.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        member: &Identity,
+        genesis: SignedGenesis,
+        joiner: AuthorId,
+        epoch: u64,
+        secret: &GroupSecret,
+        addrs: Vec<Vec<u8>>,
+        issued_ms: u64,
+        randomness: ([u8; 32], [u8; 24]),
+    ) -> Result<Self, Error> {
+        let group = genesis.id()?;
+        let sealed = seal::seal(
+            &joiner,
+            secret.as_bytes(),
+            &seal_context(&group, &joiner),
+            randomness.0,
+            randomness.1,
+        )?;
+        let admission = Admission {
+            version: VERSION,
+            genesis,
+            joiner,
+            epoch,
+            sealed,
+            addrs,
+            issued_ms,
+        };
+        check_addrs(&admission.addrs, MAX_CARD_ADDRS)?;
+        let signed = Signed::sign(member, DOMAIN_ADMISSION, admission)?;
+        signed.encode(MAX_JOIN_BYTES)?;
+        Ok(signed)
+    }
+
+    /// Checks an admission for `me`, answered by `from` (the peer we asked) to `ticket`,
+    /// and opens the secret.
+    pub fn open_for(
+        &self,
+        me: &Identity,
+        from: &AuthorId,
+        ticket: &Ticket,
+        now_ms: u64,
+    ) -> Result<Admitted, Error> {
+        self.verify(DOMAIN_ADMISSION)?;
+        if self.signer != *from {
+            return Err(Error::NotAllowed {
+                signer: self.signer,
+            });
+        }
+        let a = &self.value;
+        if a.version != VERSION {
+            return Err(Error::UnknownVersion { version: a.version });
+        }
+        check_addrs(&a.addrs, MAX_CARD_ADDRS)?;
+        check_time(a.issued_ms, now_ms)?;
+        a.genesis
+            .verify()
+            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
+        let group = a.genesis.id()?;
+        let c = &ticket.content;
+        if group != c.group {
+            return Err(Error::Invalid("admission is for another group".into()));
+        }
+        if a.joiner != me.author() {
+            return Err(Error::Invalid("admission is for someone else".into()));
+        }
+        let bytes = seal::open(me, &a.sealed, &seal_context(&group, &a.joiner))?;
+        let secret: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::Invalid("sealed secret is not 32 bytes".into()))?;
+        let secret = GroupSecret::from_bytes(secret);
+        if a.epoch == c.epoch && secret.invite_check(&group, a.epoch) != c.check {
+            return Err(Error::Invalid(
+                "the secret does not match the invite: the peer is no member".into(),
+            ));
+        }
+        Ok(Admitted {
+            genesis: a.genesis.clone(),
+            epoch: a.epoch,
+            secret,
+            addrs: a.addrs.clone(),
+        })
+    }
+}
