@@ -186,9 +186,8 @@ async fn hostile_stamps_do_not_brick_the_group() {
     wait_topic_peers(&[("A", &a, 2), ("B", &b, 1), ("R", &r, 1)], group).await;
 
     // What the rogue member knows: the key, and its own signing key.
-    let invite = Invite::parse(&created.invite, now_ms()).unwrap();
-    let epoch = invite.content.epoch;
-    let key = invite.content.secret.message_key(&group, epoch);
+    let (epoch, secret) = r.epoch_secret(group).await.unwrap();
+    let key = secret.message_key(&group, epoch);
     let rogue = keys::load_or_create(dr.path()).unwrap();
 
     // Gossip: the hostile frames, one with a counter at the bound (valid: the clocks that
@@ -457,7 +456,7 @@ async fn stats_online_ignores_future_stamps() {
             kind: Kind::Join(qun_protocol::message::Join { inviter: None }),
             ..text(
                 group,
-                invite.content.epoch,
+                invite.ticket.content.epoch,
                 Stamp::new(now_ms() - 10 * 60_000, 0),
                 "",
             )
@@ -467,7 +466,7 @@ async fn stats_online_ignores_future_stamps() {
             .unwrap();
         let future = text(
             group,
-            invite.content.epoch,
+            invite.ticket.content.epoch,
             Stamp::new(now_ms() + 3_600_000, 0),
             "from the future",
         );
