@@ -185,10 +185,7 @@ async fn a_connection_flood_from_fresh_identities_does_not_lock_out_a_member_or_
     let a = Node::start(small_limits(da.path(), 24)).await.unwrap();
     let api = serve_api(&a, server::Limits::default()).await;
     let created = a.create_group(group_req("围城", "")).await.unwrap();
-    let group = Invite::parse(&created.invite, now_ms())
-        .unwrap()
-        .group()
-        .unwrap();
+    let group = Invite::parse(&created.invite, now_ms()).unwrap().group();
     let b = start(db.path()).await;
     b.join(&created.invite).await.unwrap();
     wait_topic_peers(&[("a", &a, 1), ("b", &b, 1)], group).await;
@@ -390,10 +387,7 @@ async fn a_join_request_flood_from_strangers_keeps_at_most_the_cap() {
     let mut req = group_req("热门", "");
     req.visibility = Visibility::Listed;
     let created = owner.create_group(req).await.unwrap();
-    let group = Invite::parse(&created.invite, now_ms())
-        .unwrap()
-        .group()
-        .unwrap();
+    let group = Invite::parse(&created.invite, now_ms()).unwrap().group();
     let addr: Multiaddr = owner.id().await.unwrap().addrs[0].parse().unwrap();
     let flood = JOIN_REQUEST_CAP as u32 + 40;
     let (mut pending, mut refused) = (0, 0);
@@ -432,7 +426,7 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
     let a = start(da.path()).await;
     let created = a.create_group(group_req("仓库", "")).await.unwrap();
     let invite = Invite::parse(&created.invite, now_ms()).unwrap();
-    let group = invite.group().unwrap();
+    let group = invite.group();
     // 200 messages of 15 KiB: one fetch of all of them is a ~3 MiB page.
     let text = "書".repeat(5 * 1024);
     let mut want = BTreeSet::new();
