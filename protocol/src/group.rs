@@ -9,8 +9,19 @@
 //! held the right at its position in the order (today: announcement and meta are the
 //! owner's). Any two nodes holding the same ops compute the same state, whatever order the
 //! ops arrived in, because the node folds them sorted.
+//!
+//! ## Members who left
+//! A member's membership ops (join, leave) sit in group order like everything else. A
+//! message (any kind but join and leave) whose author's last membership op before it, in
+//! group order, is a leave is refused by every node ([`State::admits`]): what a member
+//! writes between its leave and a new join is never stored nor forwarded. A member whose
+//! latest op is a leave is out ([`State::has_left`]): its sync requests are answered as a
+//! stranger's. The rule depends only on the ops, so every node that holds them decides the
+//! same; a node that lacks a rejoin refuses a post written after it for now, and takes it
+//! when sync brings the post again after the rejoin arrived. (A member who left still holds
+//! the epoch secret; only re-keying, which is not built yet, takes that away.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +30,7 @@ use crate::id::{self, AuthorId, GroupId, MsgId};
 use crate::identity::{self, DOMAIN_GENESIS, Identity, Signature};
 use crate::limits::*;
 use crate::message::{self, Kind, Verified};
+use crate::order::OrderKey;
 use crate::text;
 
 /// Who can find and join a group.
@@ -161,6 +173,22 @@ pub struct State {
     pub members: BTreeSet<AuthorId>,
     /// Current announcement, if any.
     pub announcement: Option<Announcement>,
+    /// Each author's join (`true`) and leave (`false`) ops by order key; the owner's leaves,
+    /// which have no effect, are not kept.
+    pub membership: BTreeMap<AuthorId, BTreeMap<OrderKey, bool>>,
+}
+
+/// Why the group state refuses a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The author's last membership op before this message, in group order, is a leave.
+    #[error("{author} left the group (at {}) before this message", left_at.stamp)]
+    AuthorLeft {
+        /// The author.
+        author: AuthorId,
+        /// The order key of its leave op.
+        left_at: OrderKey,
+    },
 }
 
 /// The outcome of applying one op.
@@ -182,6 +210,7 @@ impl State {
             tags: Vec::new(),
             members: BTreeSet::from([genesis.owner]),
             announcement: None,
+            membership: BTreeMap::new(),
         }
     }
 
@@ -190,9 +219,41 @@ impl State {
         *author == self.owner
     }
 
+    /// Whether `author`'s latest membership op is a leave.
+    pub fn has_left(&self, author: &AuthorId) -> bool {
+        self.membership
+            .get(author)
+            .and_then(|ops| ops.last_key_value())
+            .is_some_and(|(_, joined)| !joined)
+    }
+
+    /// Whether a node takes `msg` (stores and forwards it) given the ops folded so far:
+    /// membership ops always; anything else is refused when its author's last membership
+    /// op before it is a leave.
+    pub fn admits(&self, msg: &Verified) -> Result<(), Refused> {
+        if matches!(msg.body.kind, Kind::Join(_) | Kind::Leave) {
+            return Ok(());
+        }
+        let author = msg.author();
+        let last = self
+            .membership
+            .get(&author)
+            .and_then(|ops| ops.range(..msg.order_key()).next_back());
+        match last {
+            Some((left_at, false)) => Err(Refused::AuthorLeft {
+                author,
+                left_at: *left_at,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Applies one message. Messages must be applied in group order.
     pub fn apply(&mut self, msg: &Verified) -> Applied {
         let author = msg.author();
+        if self.admits(msg).is_err() {
+            return Applied::NotAllowed;
+        }
         match &msg.body.kind {
             Kind::Announcement(a) => {
                 if !self.is_admin(&author) {
@@ -212,12 +273,27 @@ impl State {
                 self.description = m.description.clone();
                 self.tags = m.tags.clone();
             }
-            Kind::Join(_) | Kind::Text(_) => {
+            Kind::Join(_) => {
+                self.membership
+                    .entry(author)
+                    .or_default()
+                    .insert(msg.order_key(), true);
+                if !self.has_left(&author) {
+                    self.members.insert(author);
+                }
+            }
+            Kind::Text(_) => {
                 self.members.insert(author);
             }
             Kind::Leave => {
                 if author != self.owner {
-                    self.members.remove(&author);
+                    self.membership
+                        .entry(author)
+                        .or_default()
+                        .insert(msg.order_key(), false);
+                    if self.has_left(&author) {
+                        self.members.remove(&author);
+                    }
                 }
             }
             Kind::Unknown { .. } => {}

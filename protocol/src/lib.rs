@@ -29,4 +29,4 @@ pub use identity::{Identity, Signature};
 pub use invite::Invite;
 pub use message::{Body, Envelope, Kind, Verified};
 pub use order::{Clock, OrderKey, Stamp};
-pub use secret::{GroupSecret, MessageKey};
+pub use secret::{GroupSecret, MessageKey, SyncKey};

@@ -4,7 +4,9 @@
 //! ikm = epoch secret) and a distinct `info` label per purpose, it yields:
 //! * the gossipsub topic name of that epoch (`qun/1/<hex>`), so relaying peers and the DHT
 //!   see neither the group name nor the secret;
-//! * the epoch's AEAD message key.
+//! * the epoch's AEAD message key;
+//! * the epoch's sync key, which keys the proof a sync request carries
+//!   ([`crate::sync::Proof`]): only a holder of the epoch secret can make one.
 //!
 //! Knowing the secret is what makes a node able to find and read the group.
 
@@ -19,6 +21,7 @@ use crate::id::GroupId;
 const INFO_TOPIC: &[u8] = b"qun/v1/topic";
 const INFO_MESSAGE_KEY: &[u8] = b"qun/v1/message-key";
 const INFO_INVITE_CHECK: &[u8] = b"qun/v1/invite-check";
+const INFO_SYNC_KEY: &[u8] = b"qun/v1/sync-key";
 
 /// The secret of one epoch of a group.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +47,24 @@ impl MessageKey {
     /// The raw key bytes (for test vectors).
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+}
+
+/// The HMAC key of one epoch of a group for sync proofs ([`crate::sync::Proof`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SyncKey(pub(crate) [u8; 32]);
+
+impl fmt::Debug for SyncKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SyncKey(..)")
+    }
+}
+
+impl SyncKey {
+    /// A key no group has: a responder checks a proof for a group it does not hold against
+    /// it, so that answer takes as long as a real check (the bytes are the same either way).
+    pub const fn unknown() -> Self {
+        Self([0; 32])
     }
 }
 
@@ -89,5 +110,12 @@ impl GroupSecret {
         let mut c = [0u8; 16];
         self.expand(group, INFO_INVITE_CHECK, epoch, &mut c);
         c
+    }
+
+    /// The sync proof key of `epoch` of `group`.
+    pub fn sync_key(&self, group: &GroupId, epoch: u64) -> SyncKey {
+        let mut k = [0u8; 32];
+        self.expand(group, INFO_SYNC_KEY, epoch, &mut k);
+        SyncKey(k)
     }
 }

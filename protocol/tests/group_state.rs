@@ -216,3 +216,65 @@ fn member_leave_is_folded() {
     assert!(!state.members.contains(&m.author()));
     assert!(state.members.contains(&owner().author()));
 }
+
+#[test]
+fn what_a_member_writes_between_its_leave_and_a_rejoin_is_refused() {
+    let genesis = genesis().genesis;
+    let (o, m) = (owner(), member());
+    let join = |at| signed(&m, &body(G1, 0, at, Kind::Join(Join { inviter: None })));
+    let post = |at| signed(&m, &body(G1, 0, at, hi()));
+    let before = post(2);
+    let leave = signed(&m, &body(G1, 0, 3, Kind::Leave));
+    let between = post(4);
+    let unknown_between = signed(
+        &m,
+        &body(
+            G1,
+            0,
+            4,
+            Kind::Unknown {
+                tag: 200,
+                payload: vec![1],
+            },
+        ),
+    );
+    let mut state = group::State::fold(&genesis, [&join(1), &before, &leave]);
+    assert!(state.has_left(&m.author()));
+    assert!(!state.members.contains(&m.author()));
+    // Written before the leave: still taken (it may arrive late).
+    assert_eq!(state.admits(&before), Ok(()));
+    // Stamped after the leave: refused, whatever its kind, and the refusal names the leave.
+    let refused = Err(group::Refused::AuthorLeft {
+        author: m.author(),
+        left_at: leave.order_key(),
+    });
+    assert_eq!(state.admits(&between), refused);
+    assert_eq!(state.admits(&unknown_between), refused);
+    // Folding it has no effect (it does not make the author a member again).
+    assert_eq!(state.apply(&between), group::Applied::NotAllowed);
+    assert!(!state.members.contains(&m.author()));
+
+    // A post written after a rejoin that has not arrived yet is refused for now...
+    let after_rejoin = post(6);
+    assert!(state.admits(&after_rejoin).is_err());
+    // ...and taken once the rejoin is folded; what was written between stays refused.
+    let rejoin = join(5);
+    assert_eq!(state.admits(&rejoin), Ok(()));
+    state.apply(&rejoin);
+    assert!(!state.has_left(&m.author()));
+    assert!(state.members.contains(&m.author()));
+    assert_eq!(state.admits(&after_rejoin), Ok(()));
+    assert_eq!(state.admits(&between), refused);
+    assert_eq!(state.admits(&before), Ok(()));
+
+    // The fold gives the same whatever order the ops came in.
+    let all = [&rejoin, &leave, &join(1), &before];
+    assert_eq!(group::State::fold(&genesis, all), state);
+
+    // The owner cannot leave, so is never refused.
+    let owner_leave = signed(&o, &body(G1, 0, 7, Kind::Leave));
+    let owner_post = signed(&o, &body(G1, 0, 8, hi()));
+    let state = group::State::fold(&genesis, [&owner_leave]);
+    assert!(!state.has_left(&o.author()));
+    assert_eq!(state.admits(&owner_post), Ok(()));
+}
