@@ -353,14 +353,15 @@ impl Store {
         }
     }
 
-    /// The order keys of every stored message of `group`, in order (reads keys only).
-    pub fn order_keys(&self, group: &GroupId) -> Result<Vec<OrderKey>, Error> {
+    /// The epoch and order key of every stored message of `group`, in order (decodes each
+    /// message for its epoch: sync reconciles one epoch at a time).
+    pub fn order_keys(&self, group: &GroupId) -> Result<Vec<(u64, OrderKey)>, Error> {
         let mut out = Vec::new();
-        for kv in self.msgs.scan_prefix(group.as_bytes()).keys() {
-            let k = kv?;
+        for kv in self.msgs.scan_prefix(group.as_bytes()) {
+            let (k, v) = kv?;
             let key = OrderKey::from_bytes(&k[32..])
                 .ok_or_else(|| Error::Corrupt("message key length".into()))?;
-            out.push(key);
+            out.push((Self::decode(&v)?.body.epoch, key));
         }
         Ok(out)
     }

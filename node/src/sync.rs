@@ -1,4 +1,4 @@
-//! The request-response codec of the sync protocol (`/qun/sync/2`).
+//! The request-response codec of the sync protocol (`/qun/sync/3`).
 
 use libp2p::StreamProtocol;
 use qun_protocol::codec;
@@ -7,7 +7,7 @@ use qun_protocol::sync::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, Request, Respons
 use crate::wire::{self, Message};
 
 /// The sync protocol name.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/qun/sync/2");
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/qun/sync/3");
 
 /// Encodes and decodes sync messages with limits.
 pub type Codec = wire::Codec<Request, Response>;

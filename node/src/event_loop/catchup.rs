@@ -1,4 +1,4 @@
-//! History sync over `/qun/sync/2`: range-based set reconciliation, then fetching what is
+//! History sync over `/qun/sync/3`: range-based set reconciliation, then fetching what is
 //! missing (see `qun_protocol::sync` for the wire and `qun_protocol::reconcile` for the
 //! algorithm).
 //!
@@ -11,9 +11,19 @@
 //!   gossiped again) and what gossip missed;
 //! * on demand ([`crate::Node::sync`]).
 //!
-//! Each (peer, group) has at most one session. The initiator keeps the group's order keys
-//! in memory ([`super::GroupRt::index`]), so a round costs no store reads; the responder
-//! answers from the same index and reads the store only for frames it sends.
+//! Each (peer, group) has at most one session. It syncs each epoch we hold in turn, newest
+//! first, proving that epoch's secret in every request. The initiator keeps the group's
+//! order keys in memory per epoch ([`super::GroupRt::index`]), so a round costs no store
+//! reads; the responder answers from the same index and reads the store only for frames it
+//! sends.
+//!
+//! ## Who is served
+//! A request is answered only if its proof matches the epoch's sync key, the peer id the
+//! connection authenticated and ours, and its sender has not left the group (its latest
+//! membership op is not a leave). Anything else (a stranger, a replayed proof, an epoch we
+//! do not hold, a group we are not in, a member who left) gets the same
+//! [`Response::Unknown`] after the same checks. Messages a member who left wrote after its
+//! leave are not served either (`group::State::admits`).
 //!
 //! ## Validation
 //! Every frame fetched goes through `frame::open` like gossip, and its order key must be
@@ -48,11 +58,13 @@ use libp2p::request_response::{self, Message, ResponseChannel};
 use qun_protocol::frame::{self, seal_verified};
 use qun_protocol::order::MAX_SKEW_MS;
 use qun_protocol::reconcile::{self, Initiator};
-use qun_protocol::sync::{MAX_FETCH, MAX_PAGE_BYTES, Refusal, Request, Response};
-use qun_protocol::{GroupId, OrderKey, Stamp, Verified};
+use qun_protocol::sync::{
+    Ask, MAX_FETCH, MAX_PAGE_BYTES, Proof, ProofContext, Refusal, Request, Response,
+};
+use qun_protocol::{GroupId, OrderKey, Stamp, SyncKey, Verified};
 
-use super::{EventLoop, nonce};
-use crate::NodeEvent;
+use super::{EventLoop, GroupRt, nonce};
+use crate::{NodeEvent, keys};
 
 /// Fetches one session keeps in flight, so the peer prepares the next page while we
 /// validate the last.
@@ -66,6 +78,10 @@ pub const SINCE_JOIN_SLACK_MS: u64 = 60_000;
 
 /// One sync with one peer for one group, on the initiating side.
 pub(crate) struct Session {
+    /// The epoch being synced.
+    epoch: u64,
+    /// Epochs to sync after this one.
+    next_epochs: Vec<u64>,
     /// Reconciliation in progress (`None` once it finished).
     initiator: Option<Initiator>,
     /// Keys found missing, not asked for yet.
@@ -108,22 +124,18 @@ impl EventLoop {
         let Some(rt) = self.groups.get(&group) else {
             return false;
         };
-        let lower = rt.history.and_then(|h| h.bound);
-        let (init, first) = match Initiator::new(&rt.index, lower, reconcile::Config::default()) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start reconciliation");
-                return false;
-            }
-        };
-        let req = Request::Reconcile {
-            group,
-            message: first.encode(),
+        // Newest epoch first: the current conversation before older history.
+        let mut epochs: Vec<u64> = rt.sync_keys.keys().copied().collect();
+        epochs.sort_unstable();
+        let Some(epoch) = epochs.pop() else {
+            return false;
         };
         self.sessions.insert(
             (peer, group),
             Session {
-                initiator: Some(init),
+                epoch,
+                next_epochs: epochs,
+                initiator: None,
                 want: VecDeque::new(),
                 fetching: 0,
                 asked: 0,
@@ -136,8 +148,57 @@ impl EventLoop {
                 started: Instant::now(),
             },
         );
+        self.begin_epoch(peer, group)
+    }
+
+    /// Starts reconciling the session's current epoch: the first round trip.
+    fn begin_epoch(&mut self, peer: PeerId, group: GroupId) -> bool {
+        let Some(epoch) = self.sessions.get(&(peer, group)).map(|s| s.epoch) else {
+            return false;
+        };
+        let (Some(rt), Some(proof)) = (
+            self.groups.get(&group),
+            self.prove(&peer, &group, epoch, Ask::Reconcile),
+        ) else {
+            self.sessions.remove(&(peer, group));
+            return false;
+        };
+        let lower = rt.history.and_then(|h| h.bound);
+        let started = Initiator::new(rt.index.epoch(epoch), lower, reconcile::Config::default());
+        let (init, first) = match started {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start reconciliation");
+                self.sessions.remove(&(peer, group));
+                return false;
+            }
+        };
+        if let Some(s) = self.sessions.get_mut(&(peer, group)) {
+            s.initiator = Some(init);
+        }
+        let req = Request::Reconcile {
+            group,
+            epoch,
+            proof,
+            message: first.encode(),
+        };
         self.send_sync(peer, group, req, Vec::new());
         true
+    }
+
+    /// The proof that we hold `epoch` of `group`, for a request of kind `ask` to `peer`.
+    fn prove(&self, peer: &PeerId, group: &GroupId, epoch: u64, ask: Ask) -> Option<Proof> {
+        let key = self.groups.get(group)?.sync_keys.get(&epoch)?;
+        let requester = self.swarm.local_peer_id().to_bytes();
+        let responder = peer.to_bytes();
+        let ctx = ProofContext {
+            requester: &requester,
+            responder: &responder,
+            group,
+            epoch,
+            ask,
+        };
+        Some(ctx.prove(key))
     }
 
     fn send_sync(&mut self, peer: PeerId, group: GroupId, req: Request, asked: Vec<OrderKey>) {
@@ -215,7 +276,7 @@ impl EventLoop {
                 reason: Refusal::RateLimited,
             }
         } else {
-            self.answer(req)
+            self.answer(&peer, req)
         };
         if let Response::Frames { frames } = &resp {
             let bytes = frames.iter().map(Vec::len).sum();
@@ -224,15 +285,16 @@ impl EventLoop {
         let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
     }
 
-    fn answer(&self, req: Request) -> Response {
+    fn answer(&self, peer: &PeerId, req: Request) -> Response {
         let refuse = |reason| Response::Refused { reason };
-        let Some(rt) = self.groups.get(req.group()) else {
-            return refuse(Refusal::UnknownGroup);
+        let Some(rt) = self.authorized(peer, &req) else {
+            return Response::Unknown;
         };
         match req {
-            Request::Reconcile { message, .. } => {
+            Request::Reconcile { epoch, message, .. } => {
+                let set = rt.index.epoch(epoch);
                 let reply = reconcile::Message::decode(&message)
-                    .and_then(|m| reconcile::respond(&rt.index, &m, &reconcile::Config::default()));
+                    .and_then(|m| reconcile::respond(set, &m, &reconcile::Config::default()));
                 match reply {
                     Ok(m) => Response::Reconcile {
                         message: m.encode(),
@@ -240,11 +302,13 @@ impl EventLoop {
                     Err(_) => refuse(Refusal::Malformed),
                 }
             }
-            Request::Fetch { group, keys } => {
+            Request::Fetch {
+                group, epoch, keys, ..
+            } => {
                 if keys.len() > MAX_FETCH {
                     return refuse(Refusal::Malformed);
                 }
-                match self.frames_for(&group, &keys) {
+                match self.frames_for(rt, &group, epoch, &keys) {
                     Ok(frames) => Response::Frames { frames },
                     Err(e) => {
                         tracing::warn!(error = %e, "could not serve a fetch");
@@ -255,23 +319,58 @@ impl EventLoop {
         }
     }
 
-    /// Sealed frames of the messages at `keys` that we hold, up to the page limit.
-    fn frames_for(&self, group: &GroupId, keys: &[OrderKey]) -> Result<Vec<Vec<u8>>, crate::Error> {
-        let Some(rt) = self.groups.get(group) else {
+    /// The group `req` may be served from: we hold its epoch, the proof is right for that
+    /// epoch, `peer` and us, and `peer` has not left the group. `None` for anything else,
+    /// after the same checks (a group or epoch we do not hold is checked against a dummy
+    /// key), so the answer does not tell a stranger whether we are in the group.
+    fn authorized(&self, peer: &PeerId, req: &Request) -> Option<&GroupRt> {
+        let rt = self.groups.get(req.group());
+        let key = rt.and_then(|rt| rt.sync_keys.get(&req.epoch()));
+        let requester = peer.to_bytes();
+        let responder = self.swarm.local_peer_id().to_bytes();
+        let ctx = ProofContext {
+            requester: &requester,
+            responder: &responder,
+            group: req.group(),
+            epoch: req.epoch(),
+            ask: req.ask(),
+        };
+        let dummy = SyncKey::unknown();
+        let proven = ctx.verify(key.unwrap_or(&dummy), req.proof()).is_ok();
+        let rt = rt.filter(|_| proven && key.is_some())?;
+        let left = keys::author(peer).is_some_and(|a| rt.state.has_left(&a));
+        if left {
+            tracing::debug!(%peer, group = %req.group(), "sync from a member who left");
+            return None;
+        }
+        Some(rt)
+    }
+
+    /// Sealed frames of the messages of `epoch` at `keys` that we hold, up to the page
+    /// limit. Messages the group state refuses (written by a member after it left) are
+    /// left out.
+    fn frames_for(
+        &self,
+        rt: &GroupRt,
+        group: &GroupId,
+        epoch: u64,
+        keys: &[OrderKey],
+    ) -> Result<Vec<Vec<u8>>, crate::Error> {
+        let (Some(mk), set) = (rt.keys.get(&epoch), rt.index.epoch(epoch)) else {
             return Ok(Vec::new());
         };
         let mut frames = Vec::new();
         let mut bytes = 0;
         for key in keys {
-            if !rt.index.contains(key) {
+            if !set.contains(key) {
                 continue;
             }
             let Some(msg) = self.store.get(group, key)? else {
                 continue;
             };
-            let Some(mk) = rt.keys.get(&msg.body.epoch) else {
+            if msg.body.epoch != epoch || rt.state.admits(&msg).is_err() {
                 continue;
-            };
+            }
             let f = seal_verified(&msg, mk, nonce()?)
                 .and_then(|f| f.encode())
                 .map_err(|e| crate::Error::Invalid(e.to_string()))?;
@@ -301,6 +400,13 @@ impl EventLoop {
                 self.release_fetch(&group, &asked);
                 self.sessions.remove(&(peer, group));
             }
+            Response::Unknown => {
+                // The peer does not hold this epoch (or the group, or does not take us):
+                // go on with the next epoch, if any.
+                tracing::debug!(%peer, %group, "sync peer does not know the group or epoch");
+                self.release_fetch(&group, &asked);
+                self.next_epoch_or_finish(peer, group);
+            }
         }
     }
 
@@ -316,7 +422,9 @@ impl EventLoop {
             return;
         };
         session.rounds += 1;
-        let next = reconcile::Message::decode(message).and_then(|m| init.reconcile(&rt.index, &m));
+        let epoch = session.epoch;
+        let set = rt.index.epoch(epoch);
+        let next = reconcile::Message::decode(message).and_then(|m| init.reconcile(set, &m));
         // Fetch what is known missing already while reconciliation goes on; a member who
         // joined with history since join skips what was written before, and keys stamped
         // too far ahead wait for a later sync.
@@ -335,8 +443,14 @@ impl EventLoop {
         }
         match next {
             Ok(Some(next)) => {
+                let Some(proof) = self.prove(&peer, &group, epoch, Ask::Reconcile) else {
+                    self.sessions.remove(&(peer, group));
+                    return;
+                };
                 let req = Request::Reconcile {
                     group,
+                    epoch,
+                    proof,
                     message: next.encode(),
                 };
                 self.send_sync(peer, group, req, Vec::new());
@@ -377,14 +491,22 @@ impl EventLoop {
             }
             if batch.is_empty() {
                 if session.fetching == 0 && session.initiator.is_none() {
-                    self.finish_sync(peer, group);
+                    self.next_epoch_or_finish(peer, group);
                 }
                 return;
             }
             session.fetching += 1;
             session.asked += batch.len();
+            let epoch = session.epoch;
+            let Some(proof) = self.prove(&peer, &group, epoch, Ask::Fetch) else {
+                self.release_fetch(&group, &batch);
+                self.sessions.remove(&(peer, group));
+                return;
+            };
             let req = Request::Fetch {
                 group,
+                epoch,
+                proof,
                 keys: batch.clone(),
             };
             self.send_sync(peer, group, req, batch);
@@ -420,14 +542,15 @@ impl EventLoop {
                 s.want.push_front(*k);
             }
         }
-        let mut new = 0;
-        for msg in &page {
-            match self.accept(msg) {
-                Ok(true) => new += 1,
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "could not store a synced message"),
-            }
+        // Control ops first, folded at once, so a rejoin in this page admits the posts
+        // after it (`accept` refuses posts of a member who left).
+        let (control, rest): (Vec<&Verified>, Vec<&Verified>) =
+            page.iter().partition(|m| m.body.kind.is_control());
+        let mut new = self.accept_all(&control);
+        if self.dirty.remove(&group) {
+            self.refold(group);
         }
+        new += self.accept_all(&rest);
         if let Some(s) = self.sessions.get_mut(&(peer, group)) {
             s.fetched += new;
             if let Some(low) = page.iter().map(Verified::order_key).min() {
@@ -436,6 +559,19 @@ impl EventLoop {
         }
         tracing::debug!(%peer, %group, new, "sync page stored");
         self.fetch_next(peer, group);
+    }
+
+    /// Stores each synced message that is new and admitted; returns how many were stored.
+    fn accept_all(&mut self, msgs: &[&Verified]) -> usize {
+        let mut new = 0;
+        for msg in msgs {
+            match self.accept(msg) {
+                Ok(true) => new += 1,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "could not store a synced message"),
+            }
+        }
+        new
     }
 
     /// Forgets that `keys` are being fetched (answered or failed).
@@ -447,6 +583,23 @@ impl EventLoop {
             if set.is_empty() {
                 self.fetch_in_flight.remove(group);
             }
+        }
+    }
+
+    /// The session's epoch is done (or the peer does not serve it): the next epoch, or the
+    /// end of the session.
+    fn next_epoch_or_finish(&mut self, peer: PeerId, group: GroupId) {
+        let Some(s) = self.sessions.get_mut(&(peer, group)) else {
+            return;
+        };
+        match s.next_epochs.pop() {
+            Some(epoch) => {
+                s.epoch = epoch;
+                s.initiator = None;
+                s.want.clear();
+                self.begin_epoch(peer, group);
+            }
+            None => self.finish_sync(peer, group),
         }
     }
 

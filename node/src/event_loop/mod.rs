@@ -15,13 +15,14 @@ mod admission;
 mod catchup;
 mod commands;
 mod dht;
+mod index;
 mod joining;
 mod names;
 mod profiles;
 mod search;
 mod swarm;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,7 +33,7 @@ use libp2p::request_response::OutboundRequestId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use qun_protocol::group::State;
 use qun_protocol::order::{self, Clock, MAX_SKEW_MS, Stamp};
-use qun_protocol::{GroupId, Identity, MessageKey, MsgId, OrderKey, Verified};
+use qun_protocol::{GroupId, Identity, MessageKey, MsgId, OrderKey, SyncKey, Verified};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -54,9 +55,11 @@ pub(crate) struct GroupRt {
     /// Messages stored for the group (counted once at start, then kept up to date).
     pub messages: usize,
     pub keys: HashMap<u64, MessageKey>,
+    /// The sync proof key of each epoch we hold.
+    pub sync_keys: HashMap<u64, SyncKey>,
     pub topics: Vec<(u64, IdentTopic)>,
-    /// The order keys of every stored message, for sync (about 100 bytes per message).
-    pub index: BTreeSet<OrderKey>,
+    /// The order keys of every stored message by epoch, for sync.
+    pub index: index::Index,
     /// Set when joined with history since join.
     pub history: Option<crate::store::HistoryFrom>,
 }
@@ -484,9 +487,11 @@ impl EventLoop {
     /// Adds a joined group to the runtime: keys, state, subscriptions.
     pub(crate) fn add_group(&mut self, id: GroupId, record: GroupRecord) -> Result<(), Error> {
         let mut keys = HashMap::new();
+        let mut sync_keys = HashMap::new();
         let mut topics = Vec::new();
         for e in &record.epochs {
             keys.insert(e.epoch, e.secret.message_key(&id, e.epoch));
+            sync_keys.insert(e.epoch, e.secret.sync_key(&id, e.epoch));
             let topic = IdentTopic::new(e.secret.topic(&id, e.epoch));
             let gs = &mut self.swarm.behaviour_mut().gossipsub;
             gs.subscribe(&topic)
@@ -496,7 +501,7 @@ impl EventLoop {
             topics.push((e.epoch, topic));
         }
         let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
-        let index: BTreeSet<OrderKey> = self.store.order_keys(&id)?.into_iter().collect();
+        let index = index::Index::from_keys(self.store.order_keys(&id)?);
         let clock = seed_clock(&index, self.clock_ms());
         let messages = index.len();
         self.groups.insert(
@@ -507,6 +512,7 @@ impl EventLoop {
                 clock,
                 messages,
                 keys,
+                sync_keys,
                 topics,
                 index,
                 history: self.store.history_from(&id)?,
@@ -519,10 +525,18 @@ impl EventLoop {
     /// [`order::check`]) and brings the runtime up to date: the group's hybrid clock and
     /// message count, its state (control ops mark it for re-folding), and the
     /// subscribers. The one way in for every message: sent, gossiped or synced. Returns
-    /// whether the message was new.
+    /// whether the message was new and admitted: a message the group state refuses (a post
+    /// by a member after it left, `group::State::admits`) is not stored, so a later sync
+    /// brings it again, when a rejoin may have arrived.
     pub(crate) fn accept(&mut self, msg: &Verified) -> Result<bool, Error> {
         if let Err(e) = self.stamp_acceptable(msg) {
             tracing::debug!(id = %msg.id, error = %e, "message held back: stamped too far ahead");
+            return Ok(false);
+        }
+        if let Some(rt) = self.groups.get(&msg.body.group)
+            && let Err(e) = rt.state.admits(msg)
+        {
+            tracing::debug!(group = %msg.body.group, error = %e, "message refused");
             return Ok(false);
         }
         if !self.store.insert(msg)? {
@@ -535,7 +549,7 @@ impl EventLoop {
             // before they get here; our own posts are stamped by this clock).
             let _ = rt.clock.observe(msg.body.stamp, now);
             rt.messages += 1;
-            rt.index.insert(msg.order_key());
+            rt.index.insert(msg.body.epoch, msg.order_key());
         }
         if msg.body.kind.is_control() {
             self.dirty.insert(group);
@@ -582,16 +596,21 @@ impl EventLoop {
 
     fn refold_groups(&mut self) {
         for id in std::mem::take(&mut self.dirty) {
-            let ops = match self.store.control_ops(&id) {
-                Ok(ops) => ops,
-                Err(e) => {
-                    tracing::error!(group = %id, error = %e, "could not fold group state");
-                    continue;
-                }
-            };
-            if let Some(rt) = self.groups.get_mut(&id) {
-                rt.state = State::fold(&rt.record.genesis.genesis, &ops);
+            self.refold(id);
+        }
+    }
+
+    /// Re-folds one group's state from its stored control ops.
+    pub(crate) fn refold(&mut self, id: GroupId) {
+        let ops = match self.store.control_ops(&id) {
+            Ok(ops) => ops,
+            Err(e) => {
+                tracing::error!(group = %id, error = %e, "could not fold group state");
+                return;
             }
+        };
+        if let Some(rt) = self.groups.get_mut(&id) {
+            rt.state = State::fold(&rt.record.genesis.genesis, &ops);
         }
     }
 }
@@ -599,10 +618,10 @@ impl EventLoop {
 /// A group clock that has seen the highest stored stamp not too far ahead of `now_ms`: a
 /// stamp stored by an older version with a hostile Lamport clock (read as a stamp far in
 /// the future) must not drag our posts after it.
-fn seed_clock(index: &BTreeSet<OrderKey>, now_ms: u64) -> Clock {
+fn seed_clock(index: &index::Index, now_ms: u64) -> Clock {
     let limit = OrderKey::at(Stamp::new(now_ms.saturating_add(MAX_SKEW_MS + 1), 0));
     let mut clock = Clock::new();
-    if let Some(k) = index.range(..limit).next_back() {
+    if let Some(k) = index.last_below(&limit) {
         let _ = clock.observe(k.stamp, now_ms);
     }
     clock

@@ -11,6 +11,12 @@
 //! Not Reject: the forwarding peer is not its author, and an honest author's clock may just
 //! be fast. In a group joined with history since join, a frame from before the join (one
 //! a member kept in its outbox while alone) → Ignore, as sync would skip it.
+//!
+//! A valid frame the group state refuses (a post by a member after its leave op,
+//! `group::State::admits`) → Ignore, not Reject: neither stored nor forwarded, but the
+//! forwarding peer is not penalised, because whether a post is refused depends on which
+//! membership ops the receiver holds (an honest relay may lack the leave, and we may lack
+//! a rejoin that admits the post; sync brings it again then).
 
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::swarm::SwarmEvent;
