@@ -278,7 +278,11 @@ mod tests {
         GroupSecret::from_bytes([3; 32]).sync_key(&GROUP, epoch)
     }
 
-    fn ctx(requester: &'static [u8], responder: &'static [u8], epoch: u64) -> ProofContext<'static> {
+    fn ctx(
+        requester: &'static [u8],
+        responder: &'static [u8],
+        epoch: u64,
+    ) -> ProofContext<'static> {
         ProofContext {
             requester,
             responder,
@@ -332,7 +336,11 @@ mod tests {
         let proof = ctx(ALICE, BOB, 0).prove(&key(0));
         let wrong = GroupSecret::from_bytes([4; 32]).sync_key(&GROUP, 0);
         assert!(ctx(ALICE, BOB, 0).verify(&wrong, &proof).is_err());
-        assert!(ctx(ALICE, BOB, 0).verify(&SyncKey::unknown(), &proof).is_err());
+        assert!(
+            ctx(ALICE, BOB, 0)
+                .verify(&SyncKey::unknown(), &proof)
+                .is_err()
+        );
         // The sync key is not the message key.
         let mk = GroupSecret::from_bytes([3; 32]).message_key(&GROUP, 0);
         assert_ne!(mk.as_bytes(), &key(0).0);

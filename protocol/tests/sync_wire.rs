@@ -30,7 +30,7 @@ fn order_key() -> impl Strategy<Value = OrderKey> {
 fn request() -> impl Strategy<Value = Request> {
     let head = (any::<[u8; 32]>(), any::<u64>(), any::<[u8; 32]>());
     prop_oneof![
-        (head.clone(), proptest::collection::vec(any::<u8>(), 0..256)).prop_map(
+        (head, proptest::collection::vec(any::<u8>(), 0..256)).prop_map(
             |((g, epoch, p), message)| Request::Reconcile {
                 group: GroupId::from_bytes(g),
                 epoch,

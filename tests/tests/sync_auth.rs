@@ -501,7 +501,9 @@ async fn proofs_are_bound_to_both_peers_and_to_the_epochs_the_member_holds() {
         proof: m.proof(to, &group, 0, Ask::Fetch, &m0.sync_key()),
         keys,
     };
-    let Response::Frames { frames } = member.ask(to, fetch(&member, keys.iter().copied().collect())).await
+    let Response::Frames { frames } = member
+        .ask(to, fetch(&member, keys.iter().copied().collect()))
+        .await
     else {
         panic!("a member's fetch was not served");
     };
@@ -509,7 +511,11 @@ async fn proofs_are_bound_to_both_peers_and_to_the_epochs_the_member_holds() {
     let texts: BTreeSet<String> = frames
         .iter()
         .filter_map(|f| {
-            match frame::open(f, &group, |e| (e == 0).then(|| m0.key())).unwrap().body.kind {
+            match frame::open(f, &group, |e| (e == 0).then(|| m0.key()))
+                .unwrap()
+                .body
+                .kind
+            {
                 Kind::Text(t) => Some(t.text),
                 _ => None,
             }
@@ -542,9 +548,7 @@ async fn proofs_are_bound_to_both_peers_and_to_the_epochs_the_member_holds() {
     // The member's valid proof, replayed by the stranger: refused.
     let proof = member.proof(to, &group, 0, Ask::Reconcile, &m0.sync_key());
     assert_eq!(
-        stranger
-            .ask(to, Bare::reconcile_req(group, 0, proof))
-            .await,
+        stranger.ask(to, Bare::reconcile_req(group, 0, proof)).await,
         unknown
     );
     // A proof the member made for another responder: refused.
@@ -592,7 +596,10 @@ async fn a_member_who_left_is_not_served_and_its_later_posts_are_stored_by_no_on
     let hello = m.post(1001, text("m: hello"));
     for (name, node) in nodes {
         m.wait_for(&format!("{name} to hold m's hello"), async || {
-            holds(node, group, &hello).await.then_some(()).ok_or_default()
+            holds(node, group, &hello)
+                .await
+                .then_some(())
+                .ok_or_default()
         })
         .await;
     }
@@ -610,7 +617,10 @@ async fn a_member_who_left_is_not_served_and_its_later_posts_are_stored_by_no_on
     let leave = m.post(1010, Kind::Leave);
     for (name, node) in nodes {
         m.wait_for(&format!("{name} to hold m's leave"), async || {
-            holds(node, group, &leave).await.then_some(()).ok_or_default()
+            holds(node, group, &leave)
+                .await
+                .then_some(())
+                .ok_or_default()
         })
         .await;
     }
@@ -631,7 +641,10 @@ async fn a_member_who_left_is_not_served_and_its_later_posts_are_stored_by_no_on
     let late = m.post(1005, text("m: written before I left"));
     for (name, node) in nodes {
         m.wait_for(&format!("{name} to hold the late post"), async || {
-            holds(node, group, &late).await.then_some(()).ok_or_default()
+            holds(node, group, &late)
+                .await
+                .then_some(())
+                .ok_or_default()
         })
         .await;
         assert!(
@@ -646,7 +659,10 @@ async fn a_member_who_left_is_not_served_and_its_later_posts_are_stored_by_no_on
     let back = m.post(1021, text("m: back again"));
     let rejoin = m.post(1020, Kind::Join(Join { inviter: None }));
     m.wait_for("a to hold the rejoin", async || {
-        holds(&a, group, &rejoin).await.then_some(()).ok_or_default()
+        holds(&a, group, &rejoin)
+            .await
+            .then_some(())
+            .ok_or_default()
     })
     .await;
     m.wait_for("a to fetch the post after the rejoin", async || {
