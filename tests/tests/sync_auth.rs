@@ -10,6 +10,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -26,8 +27,8 @@ use qun_protocol::message::{Join, Text};
 use qun_protocol::reconcile::{self, Initiator};
 use qun_protocol::sync::{Ask, Proof, ProofContext, Request, Response};
 use qun_protocol::{
-    Body, Envelope, GroupId, GroupSecret, Identity, Invite, Kind, MessageKey, OrderKey, SyncKey,
-    Verified, codec,
+    Body, Envelope, GroupId, GroupSecret, Identity, Invite, Kind, MessageKey, OrderKey, Stamp,
+    SyncKey, Verified, codec,
 };
 use tempfile::TempDir;
 
@@ -306,10 +307,10 @@ impl Bare {
         }
     }
 
-    /// Signs `kind` at clock `clock`, keeps it, and publishes it on the topic.
-    fn post(&mut self, clock: u64, kind: Kind) -> Verified {
+    /// Signs `kind` stamped `offset_ms` after the base time, keeps it, and publishes it.
+    fn post(&mut self, offset_ms: u64, kind: Kind) -> Verified {
         let m = self.m().clone();
-        let msg = Envelope::sign(&self.identity, &body(m.group, m.epoch, clock, kind)).unwrap();
+        let msg = Envelope::sign(&self.identity, &body(m.group, m.epoch, offset_ms, kind)).unwrap();
         self.held.insert(msg.order_key(), msg.clone());
         self.swarm
             .behaviour_mut()
@@ -338,12 +339,14 @@ impl Bare {
     }
 }
 
-fn body(group: GroupId, epoch: u64, clock: u64, kind: Kind) -> Body {
+/// A body stamped `offset_ms` after the test's base time (fixed once, a little in the past,
+/// so the stamps order the test's messages as it says and none is ahead of any clock).
+fn body(group: GroupId, epoch: u64, offset_ms: u64, kind: Kind) -> Body {
+    static BASE: LazyLock<u64> = LazyLock::new(|| now_ms() - 60_000);
     Body {
         group,
         epoch,
-        lamport: clock,
-        timestamp_ms: now_ms(),
+        stamp: Stamp::new(*BASE + offset_ms, 0),
         kind,
     }
 }
@@ -529,8 +532,7 @@ async fn proofs_are_bound_to_both_peers_and_to_the_epochs_the_member_holds() {
     let h = history(&node, group).await;
     let one_view = h.iter().find(|m| m.id == one.to_string()).unwrap();
     let one_key = OrderKey {
-        lamport: one_view.lamport,
-        timestamp_ms: one_view.timestamp_ms,
+        stamp: Stamp::new(one_view.timestamp_ms, one_view.logical),
         id: one,
     };
     let resp = member.ask(to, fetch(&member, vec![one_key])).await;
@@ -591,7 +593,7 @@ async fn a_member_who_left_is_not_served_and_its_later_posts_are_stored_by_no_on
     m.wait_subscribed(b.peer_id()).await;
     let nodes = [("a", &a), ("b", &b)];
 
-    // Clocks far above the nodes' so the order is the test's.
+    // Stamps a minute in the past, milliseconds apart: the order is the test's.
     m.post(1000, Kind::Join(Join { inviter: None }));
     let hello = m.post(1001, text("m: hello"));
     for (name, node) in nodes {
