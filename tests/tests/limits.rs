@@ -25,7 +25,7 @@ use qun_node::{Config, Node, keys};
 use qun_protocol::discovery::VERSION;
 use qun_protocol::discovery::join::{self, SignedRequest};
 use qun_protocol::discovery::wire::{JoinStatus, Request as DiscRequest, Response as DiscResponse};
-use qun_protocol::sync::{Refusal, Request, Response};
+use qun_protocol::sync::{Ask, ProofContext, Refusal, Request, Response};
 use qun_protocol::{Identity, Invite, OrderKey, Visibility, reconcile};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -458,7 +458,21 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
     let a_addr: Multiaddr = a.id().await.unwrap().addrs[0].parse().unwrap();
     swarm.add_peer_address(a.peer_id(), a_addr.clone());
 
-    // Learn the keys by reconciliation, as a member would.
+    // The flooder is a member (it holds the secret: only members are served at all) and
+    // proves it in every request. Learn the keys by reconciliation, as a member would.
+    let sync_key = invite.content.secret.sync_key(&group, invite.content.epoch);
+    let epoch = invite.content.epoch;
+    let (me, them) = (swarm.local_peer_id().to_bytes(), a.peer_id().to_bytes());
+    let proof = |ask| {
+        ProofContext {
+            requester: &me,
+            responder: &them,
+            group: &group,
+            epoch,
+            ask,
+        }
+        .prove(&sync_key)
+    };
     let empty = BTreeSet::<OrderKey>::new();
     let (mut init, first) = reconcile::Initiator::new(&empty, None, Default::default()).unwrap();
     let mut keys = Vec::new();
@@ -475,6 +489,8 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
                 &a.peer_id(),
                 Request::Reconcile {
                     group,
+                    epoch,
+                    proof: proof(Ask::Reconcile),
                     message: m.encode(),
                 },
             );
@@ -484,6 +500,8 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
                 &a.peer_id(),
                 Request::Fetch {
                     group,
+                    epoch,
+                    proof: proof(Ask::Fetch),
                     keys: keys.clone(),
                 },
             );
@@ -520,6 +538,7 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
                     limited += 1;
                 }
                 Response::Refused { reason } => panic!("refused: {reason:?}"),
+                Response::Unknown => panic!("a member was answered Unknown"),
             },
             request_response::Event::OutboundFailure { error, .. } => {
                 in_flight = in_flight.saturating_sub(1);

@@ -556,7 +556,8 @@ async fn flood(
             })) => {
                 in_flight -= 1;
                 match response {
-                    Response::Refused { .. } => t.refused += 1,
+                    // A stranger's request is answered `Unknown` (no proof of the secret).
+                    Response::Refused { .. } | Response::Unknown => t.refused += 1,
                     Response::Frames { frames } => {
                         t.answered += 1;
                         t.bytes += frames.iter().map(|f| f.len() as u64).sum::<u64>();
@@ -575,7 +576,11 @@ async fn flood(
     }
 }
 
-/// The group's order keys, learnt by reconciliation from an empty set.
+/// The flooder is a stranger: it cannot prove the group secret, so it guesses.
+const STRANGER_PROOF: qun_protocol::sync::Proof = qun_protocol::sync::Proof::from_bytes([0; 32]);
+
+/// The group's order keys, learnt by reconciliation from an empty set (none for a stranger,
+/// who is answered `Unknown`).
 async fn learn_keys(
     swarm: &mut FloodSwarm,
     peer: PeerId,
@@ -588,6 +593,8 @@ async fn learn_keys(
     while let Some(m) = next.take() {
         let req = Request::Reconcile {
             group,
+            epoch: 0,
+            proof: STRANGER_PROOF,
             message: m.encode(),
         };
         swarm.behaviour_mut().sync.send_request(&peer, req);
@@ -599,6 +606,10 @@ async fn learn_keys(
                     message: request_response::Message::Response { response, .. },
                     ..
                 })) => {
+                    if response == Response::Unknown {
+                        // Only members sync: a stranger learns no keys.
+                        return Ok(keys);
+                    }
                     if let Response::Reconcile { message } = response {
                         next = init.reconcile(&empty, &reconcile::Message::decode(&message)?)?;
                         keys.extend(init.take_new_need());
@@ -632,6 +643,8 @@ async fn attack_fetch(args: &Args, v: &Victim, member: &Member) -> anyhow::Resul
     let task = tokio::spawn(async move {
         let make = move || Request::Fetch {
             group,
+            epoch: 0,
+            proof: STRANGER_PROOF,
             keys: page.clone(),
         };
         flood(&mut swarm, peer, secs, 8, make).await
@@ -671,6 +684,8 @@ async fn attack_reconcile(args: &Args, v: &Victim, group: GroupId) -> anyhow::Re
     let tally = flood(&mut swarm, v.peer, args.reconcile_secs, 64, || {
         Request::Reconcile {
             group,
+            epoch: 0,
+            proof: STRANGER_PROOF,
             message: message.clone(),
         }
     })
