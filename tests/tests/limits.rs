@@ -460,8 +460,8 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
 
     // The flooder is a member (it holds the secret: only members are served at all) and
     // proves it in every request. Learn the keys by reconciliation, as a member would.
-    let sync_key = invite.content.secret.sync_key(&group, invite.content.epoch);
-    let epoch = invite.content.epoch;
+    let (epoch, secret) = a.epoch_secret(group).await.unwrap();
+    let sync_key = secret.sync_key(&group, epoch);
     let (me, them) = (swarm.local_peer_id().to_bytes(), a.peer_id().to_bytes());
     let proof = |ask| {
         ProofContext {

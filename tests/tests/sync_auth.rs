@@ -47,12 +47,13 @@ struct Membership {
 }
 
 impl Membership {
-    fn of(invite: &str) -> Self {
-        let inv = Invite::parse(invite, now_ms()).unwrap();
+    /// What a member of `group` holds: the current epoch's secret, as `node` has it.
+    async fn of(node: &Node, group: GroupId) -> Self {
+        let (epoch, secret) = node.epoch_secret(group).await.unwrap();
         Self {
-            group: inv.group().unwrap(),
-            epoch: inv.content.epoch,
-            secret: inv.content.secret,
+            group,
+            epoch,
+            secret,
         }
     }
     fn key(&self) -> MessageKey {
@@ -408,10 +409,7 @@ async fn a_stranger_learns_nothing_not_even_whether_the_node_is_a_member() {
     let outsider = start(dirs[1].path()).await;
     let former = start(dirs[2].path()).await;
     let created = owner.create_group(group_req("秘密", "")).await.unwrap();
-    let group = Invite::parse(&created.invite, now_ms())
-        .unwrap()
-        .group()
-        .unwrap();
+    let group = Invite::parse(&created.invite, now_ms()).unwrap().group();
     owner.send(group, "private words", None).await.unwrap();
     // `former` was in the group and left it.
     former.join(&created.invite).await.unwrap();
@@ -442,7 +440,7 @@ async fn a_stranger_learns_nothing_not_even_whether_the_node_is_a_member() {
 
     // The control: a member with the secret is served by the owner (so the answers above
     // are refusals, not a broken protocol).
-    let mut member = Bare::new(0x52, Some(Membership::of(&created.invite)));
+    let mut member = Bare::new(0x52, Some(Membership::of(&owner, group).await));
     member.connect(&owner).await;
     let keys = member.keys_of(owner.peer_id()).await;
     assert!(!keys.is_empty(), "a member was shown no keys");
@@ -456,8 +454,8 @@ async fn proofs_are_bound_to_both_peers_and_to_the_epochs_the_member_holds() {
     let dir = TempDir::new().unwrap();
     let node = start(dir.path()).await;
     let created = node.create_group(group_req("两个纪元", "")).await.unwrap();
-    let m0 = Membership::of(&created.invite);
-    let group = m0.group;
+    let group = Invite::parse(&created.invite, now_ms()).unwrap().group();
+    let m0 = Membership::of(&node, group).await;
     node.send(group, "epoch zero a", None).await.unwrap();
     node.send(group, "epoch zero b", None).await.unwrap();
     // The node moves on to epoch 1, whose secret the member never gets (written into its
@@ -586,7 +584,7 @@ async fn a_member_who_left_is_not_served_and_its_later_posts_are_stored_by_no_on
     let group = b.join(&created.invite).await.unwrap();
     wait_topic_peers(&[("a", &a, 1), ("b", &b, 1)], group).await;
 
-    let mut m = Bare::new(0x71, Some(Membership::of(&created.invite)));
+    let mut m = Bare::new(0x71, Some(Membership::of(&a, group).await));
     m.connect(&a).await;
     m.connect(&b).await;
     m.wait_subscribed(a.peer_id()).await;
