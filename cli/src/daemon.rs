@@ -16,7 +16,10 @@ type Multi = Multiaddr;
 /// Options of `qun daemon`.
 #[derive(Args, Debug)]
 pub struct DaemonArgs {
-    /// Address to listen on for peers (repeatable). Default: /ip4/0.0.0.0/tcp/0.
+    /// Address to listen on for peers (repeatable). Default: /ip4/0.0.0.0/tcp/PORT, where
+    /// PORT is chosen on the first start and kept in DATA_DIR/listen-port, so invite codes
+    /// and other nodes' memory stay valid across restarts. With --listen, port 0 means a
+    /// new random port each start.
     #[arg(long)]
     listen: Vec<Multi>,
     /// A peer to dial at start, with /p2p/PEER_ID (repeatable).
@@ -61,6 +64,7 @@ async fn serve(g: &Global, args: DaemonArgs) -> anyhow::Result<()> {
     };
     if !args.listen.is_empty() {
         config.listen = args.listen;
+        config.keep_port = false;
     }
     config.bootstrap = args.bootstrap;
     config.heartbeat = Duration::from_millis(args.heartbeat_ms);

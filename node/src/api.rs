@@ -92,7 +92,11 @@ impl From<Error> for ApiError {
             Error::Invalid(_) | Error::Invite(_) | Error::Message(_) | Error::Discovery(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Error::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Closed | Error::Store(crate::store::Error::Unavailable) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // Every other store fault (a write that failed on a full disk, a corrupt record)
+            // is the node's, not the request's: 500, with the cause in the JSON body.
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())

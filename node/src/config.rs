@@ -107,8 +107,13 @@ impl Default for ConnLimits {
 pub struct Config {
     /// Where the identity key, the store and the API file live.
     pub data_dir: PathBuf,
-    /// Addresses to listen on (default: TCP on all interfaces, any port).
+    /// Addresses to listen on (default: TCP on all interfaces, on the kept port).
     pub listen: Vec<Multiaddr>,
+    /// Keep the TCP port across restarts: every listen address with TCP port 0 uses the
+    /// port kept in `DATA_DIR/listen-port` (a free port chosen on the first start), so
+    /// invite codes, cards and other nodes' memory stay valid. Off: port 0 means a new
+    /// random port each start. See [`crate::datadir`].
+    pub keep_port: bool,
     /// Peers to dial at start (with `/p2p/<peer id>`).
     pub bootstrap: Vec<Multiaddr>,
     /// Discover peers on the LAN with mDNS.
@@ -139,11 +144,13 @@ pub struct Config {
     pub cache_bytes: u64,
     /// How long queued publishes wait for a subscribed peer before they are retried again.
     pub republish_interval: Duration,
-    /// How often bootstrap peers that are not connected are dialled again (the wait doubles
-    /// after each dial that does not connect, up to `redial_max_backoff`), so a node finds
-    /// its way back after sleep or a partition.
+    /// The redial round: how often known peers that are wanted and not connected are
+    /// dialled again (bootstrap peers, members of a group with no connected member, any
+    /// known peer while few are connected; see [`crate::peers`]), and the first wait of a
+    /// peer's backoff (it doubles after each dial that does not connect, up to
+    /// `redial_max_backoff`). Changed known peers are written to the store on this timer.
     pub redial_interval: Duration,
-    /// Longest wait between two dials of an unreachable bootstrap peer.
+    /// Longest wait between two dials of an unreachable known peer.
     pub redial_max_backoff: Duration,
     /// Mean time between two anti-entropy syncs of a group with a random member (each
     /// wait is drawn from 0.5–1.5 × this).
@@ -169,6 +176,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("qun-data"),
             listen: vec![tcp_any_port(Ipv4Addr::UNSPECIFIED)],
+            keep_port: true,
             bootstrap: Vec::new(),
             mdns: true,
             dht: true,
@@ -194,11 +202,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A configuration for tests: loopback only, no mDNS, fast heartbeat, small cache.
+    /// A configuration for tests: loopback only, a new port each start, no mDNS, fast
+    /// heartbeat, small cache.
     pub fn for_test(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             listen: vec![tcp_any_port(Ipv4Addr::LOCALHOST)],
+            keep_port: false,
             mdns: false,
             heartbeat: Duration::from_millis(200),
             cache_bytes: 4 * 1024 * 1024,

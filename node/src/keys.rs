@@ -16,13 +16,13 @@ pub const KEY_FILE: &str = "identity.key";
 /// Why the identity could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Filesystem error.
-    #[error("identity key {path}: {source}")]
+    /// Filesystem error (shown in the message, not chained, so it prints once).
+    #[error("identity key {path}: {cause}")]
     Io {
         /// The file.
         path: String,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not 64 hex characters.
     #[error("identity key {path} is corrupt: expected 64 hex characters")]
@@ -50,15 +50,13 @@ pub fn random_fill(buf: &mut [u8]) -> Result<(), Error> {
     getrandom::fill(buf).map_err(|e| Error::Random(e.to_string()))
 }
 
-/// Creates `dir` (and parents) with owner-only permissions where the platform has them.
+/// Creates `dir` (and missing parents) with owner-only permissions where the platform has
+/// them. An existing dir keeps its mode: see [`crate::datadir`].
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    if dir.is_dir() {
+        return Ok(());
     }
-    Ok(())
+    crate::datadir::create_private(dir)
 }
 
 /// Writes `contents` to `path` readable by the owner only.
@@ -84,9 +82,9 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// Loads the identity from `dir`, creating it on first start.
 pub fn load_or_create(dir: &Path) -> Result<Identity, Error> {
     let path = dir.join(KEY_FILE);
-    let io = |source| Error::Io {
+    let io = |cause| Error::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     };
     match fs::read_to_string(&path) {
         Ok(text) => {
@@ -111,9 +109,9 @@ pub fn load_or_create(dir: &Path) -> Result<Identity, Error> {
 /// it to give its nodes seeded, reproducible keys.
 pub fn store(dir: &Path, identity: &Identity) -> Result<(), Error> {
     let path = dir.join(KEY_FILE);
-    let io = |source| Error::Io {
+    let io = |cause| Error::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     };
     create_private_dir(dir).map_err(io)?;
     write_private_file(&path, hex::encode(identity.seed()).as_bytes()).map_err(io)

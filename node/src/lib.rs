@@ -8,11 +8,13 @@
 
 pub mod api;
 pub mod config;
+pub mod datadir;
 pub mod discovery;
 mod event_loop;
 pub mod keys;
 pub mod net;
 pub mod rate;
+pub mod peers;
 pub mod records;
 pub mod skew;
 pub mod store;
@@ -80,6 +82,9 @@ pub enum Error {
     /// The configuration was refused.
     #[error(transparent)]
     Config(#[from] config::Error),
+    /// The data dir cannot be used (in use by another daemon, not creatable, port busy).
+    #[error(transparent)]
+    DataDir(#[from] datadir::Error),
     /// The network could not be set up.
     #[error(transparent)]
     Net(#[from] net::Error),

@@ -61,15 +61,19 @@ pub struct Outgoing {
     pub since_join: bool,
 }
 
-/// The discovery trees.
+/// The discovery trees, reached through the store (so they follow it when it is reopened
+/// after a write failure).
 pub struct Records {
-    cards: sled::Tree,
-    profiles: sled::Tree,
-    join_in: sled::Tree,
-    join_out: sled::Tree,
+    store: Store,
     /// The display name of every profile in `profiles`.
     names: HashMap<AuthorId, String>,
 }
+
+/// Tree names.
+const CARDS: &str = "cards";
+const PROFILES: &str = "profiles";
+const JOIN_IN: &str = "join_in";
+const JOIN_OUT: &str = "join_out";
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, Error> {
     codec::encode(v).map_err(|e| Error::Corrupt(e.to_string()))
@@ -97,9 +101,11 @@ fn pair_key(group: &GroupId, author: &AuthorId) -> [u8; 64] {
 impl Records {
     /// Opens the trees in `store`'s database.
     pub fn open(store: &Store) -> Result<Self, Error> {
-        let profiles = store.open_tree("profiles")?;
+        for name in [CARDS, PROFILES, JOIN_IN, JOIN_OUT] {
+            store.tree(name)?;
+        }
         let mut names = HashMap::new();
-        for kv in profiles.iter() {
+        for kv in store.tree(PROFILES)?.iter() {
             let (_, v) = kv?;
             match dec::<SignedProfile>(&v) {
                 Ok(p) => drop(names.insert(p.signer, p.value.name)),
@@ -107,10 +113,7 @@ impl Records {
             }
         }
         Ok(Self {
-            cards: store.open_tree("cards")?,
-            profiles,
-            join_in: store.open_tree("join_in")?,
-            join_out: store.open_tree("join_out")?,
+            store: store.clone(),
             names,
         })
     }
@@ -122,30 +125,33 @@ impl Records {
 
     /// The card held for a group.
     pub fn card(&self, group: &GroupId) -> Result<Option<SignedCard>, Error> {
-        get(&self.cards, group.as_bytes())
+        get(&self.store.tree(CARDS)?, group.as_bytes())
     }
 
     /// Holds a card (the caller checked it is valid and newer).
     pub fn put_card(&self, group: &GroupId, card: &SignedCard) -> Result<(), Error> {
-        self.cards.insert(group.as_bytes(), enc(card)?)?;
+        let bytes = enc(card)?;
+        self.store
+            .write(CARDS, |t| t.insert(group.as_bytes(), bytes))?;
         Ok(())
     }
 
     /// Forgets a group's card.
     pub fn remove_card(&self, group: &GroupId) -> Result<(), Error> {
-        self.cards.remove(group.as_bytes())?;
+        self.store.write(CARDS, |t| t.remove(group.as_bytes()))?;
         Ok(())
     }
 
     /// The profile held for an author.
     pub fn profile(&self, author: &AuthorId) -> Result<Option<SignedProfile>, Error> {
-        get(&self.profiles, author.as_bytes())
+        get(&self.store.tree(PROFILES)?, author.as_bytes())
     }
 
     /// Holds a profile (the caller checked it is valid and newer).
     pub fn put_profile(&mut self, profile: &SignedProfile) -> Result<(), Error> {
-        self.profiles
-            .insert(profile.signer.as_bytes(), enc(profile)?)?;
+        let bytes = enc(profile)?;
+        self.store
+            .write(PROFILES, |t| t.insert(profile.signer.as_bytes(), bytes))?;
         self.names
             .insert(profile.signer, profile.value.name.clone());
         Ok(())
@@ -153,25 +159,27 @@ impl Records {
 
     /// A join request received.
     pub fn incoming(&self, group: &GroupId, who: &AuthorId) -> Result<Option<Incoming>, Error> {
-        get(&self.join_in, &pair_key(group, who))
+        get(&self.store.tree(JOIN_IN)?, &pair_key(group, who))
     }
 
     /// Every join request received for a group.
     pub fn incoming_all(&self, group: &GroupId) -> Result<Vec<Incoming>, Error> {
-        all(&self.join_in, group.as_bytes())
+        all(&self.store.tree(JOIN_IN)?, group.as_bytes())
     }
 
     /// Saves a received join request.
     pub fn put_incoming(&self, group: &GroupId, inc: &Incoming) -> Result<(), Error> {
-        self.join_in
-            .insert(pair_key(group, &inc.request.signer), enc(inc)?)?;
+        let bytes = enc(inc)?;
+        self.store.write(JOIN_IN, |t| {
+            t.insert(pair_key(group, &inc.request.signer), bytes)
+        })?;
         Ok(())
     }
 
     /// Every join request we sent and wait on.
     pub fn outgoing_all(&self) -> Result<Vec<(GroupId, Outgoing)>, Error> {
         let mut out = Vec::new();
-        for kv in self.join_out.iter() {
+        for kv in self.store.tree(JOIN_OUT)?.iter() {
             let (k, v) = kv?;
             let id: [u8; 32] = k
                 .as_ref()
@@ -184,13 +192,15 @@ impl Records {
 
     /// Saves a join request we sent.
     pub fn put_outgoing(&self, group: &GroupId, out: &Outgoing) -> Result<(), Error> {
-        self.join_out.insert(group.as_bytes(), enc(out)?)?;
+        let bytes = enc(out)?;
+        self.store
+            .write(JOIN_OUT, |t| t.insert(group.as_bytes(), bytes))?;
         Ok(())
     }
 
     /// Forgets a join request we sent (joined, or rejected).
     pub fn remove_outgoing(&self, group: &GroupId) -> Result<(), Error> {
-        self.join_out.remove(group.as_bytes())?;
+        self.store.write(JOIN_OUT, |t| t.remove(group.as_bytes()))?;
         Ok(())
     }
 }

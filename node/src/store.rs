@@ -8,13 +8,25 @@
 //! * `control`: same keys, control messages only (announcement, join, leave, meta), so
 //!   group state is re-folded without scanning the chat.
 //! * `ids`: message id → group id ‖ order key (de-duplication and lookup).
-//! * `peers`: peer id → last known addresses.
+//! * `peers`: peer id → a known peer (addresses, last seen, where learned), see
+//!   [`crate::peers`].
 //! * `history`: group id → [`HistoryFrom`] for groups joined with history since join.
 //!
 //! Messages are written only after validation. Writes go to sled's log; `flush` makes them
 //! durable, and the node acknowledges a message to the user only after a flush returned.
+//!
+//! ## Write failures (a full disk)
+//! sled 0.34 keeps the first I/O error of its log as a global error: from then on every
+//! write and flush of that database fails with it, and its background flusher thread has
+//! stopped, even after space returns. So a failed write marks the store
+//! [`failed`](Store::failed), and the node [reopens](Store::reopen) it: the reopened
+//! database holds exactly what reached the disk, and works again once there is space.
+//! Every clone of a [`Store`] shares the reopened database; while a reopen has not
+//! succeeded, operations fail with [`Error::Unavailable`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use qun_protocol::codec;
 use qun_protocol::group::SignedGenesis;
@@ -25,12 +37,19 @@ use serde::{Deserialize, Serialize};
 /// clear message rather than misread.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a store operation failed. sled's error is shown in the message and not chained as a
+/// source, so a report that prints the chain shows it once.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
-    /// sled failed.
+    /// sled failed to read (or to open the database).
     #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
+    /// A write or flush failed (e.g. the disk is full); nothing of it is acknowledged.
+    #[error("could not write to the store: {0}")]
+    Write(sled::Error),
+    /// The store failed a write and has not been reopened yet.
+    #[error("the store is unavailable after a write failure; qun reopens it by itself")]
+    Unavailable,
     /// A record did not decode.
     #[error("store record is corrupt: {0}")]
     Corrupt(String),
@@ -76,15 +95,37 @@ impl GroupRecord {
     }
 }
 
-/// A remembered peer: its PeerId bytes and addresses.
-pub type PeerRecord = (Vec<u8>, Vec<String>);
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        Error::Sled(e)
+    }
+}
 
-/// Largest stored record accepted when reading back (group records, peers).
+/// Largest stored record accepted when reading back (group records).
 const MAX_RECORD_BYTES: usize = 64 * 1024;
 
-/// The sled store.
+/// The sled store. Cheap to clone; every clone sees the same (reopened) database.
 #[derive(Clone)]
 pub struct Store {
+    shared: Arc<Shared>,
+}
+
+/// What the clones of a [`Store`] share.
+struct Shared {
+    /// The database dir.
+    path: PathBuf,
+    /// sled page cache size in bytes.
+    cache_bytes: u64,
+    /// sled's background flush interval in ms (`None`: none).
+    flush_every_ms: Option<u64>,
+    /// The open database (`None` between a failed reopen and the next one).
+    trees: RwLock<Option<Arc<Trees>>>,
+    /// A write failed since the last (re)open: sled's error is sticky, reopen.
+    failed: AtomicBool,
+}
+
+/// The open database and its trees.
+struct Trees {
     db: sled::Db,
     groups: sled::Tree,
     msgs: sled::Tree,
@@ -123,51 +164,92 @@ impl Store {
         cache_bytes: u64,
         flush_every_ms: Option<u64>,
     ) -> Result<Self, Error> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(flush_every_ms)
-            .open()?;
-        let meta = db.open_tree("meta")?;
-        match meta.get("schema")? {
-            None => {
-                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
-            }
-            Some(v) => {
-                let found = v
-                    .as_ref()
-                    .try_into()
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| Error::Corrupt("schema version".into()))?;
-                if found != SCHEMA_VERSION {
-                    return Err(Error::Schema {
-                        path: dir.display().to_string(),
-                        found,
-                        expected: SCHEMA_VERSION,
-                    });
-                }
-            }
-        }
+        let trees = open_trees(dir, cache_bytes, flush_every_ms)?;
         Ok(Self {
-            groups: db.open_tree("groups")?,
-            msgs: db.open_tree("msgs")?,
-            control: db.open_tree("control")?,
-            ids: db.open_tree("ids")?,
-            peers: db.open_tree("peers")?,
-            history: db.open_tree("history")?,
-            db,
+            shared: Arc::new(Shared {
+                path: dir.to_path_buf(),
+                cache_bytes,
+                flush_every_ms,
+                trees: RwLock::new(Some(Arc::new(trees))),
+                failed: AtomicBool::new(false),
+            }),
         })
+    }
+
+    /// The open database, or [`Error::Unavailable`].
+    fn t(&self) -> Result<Arc<Trees>, Error> {
+        self.shared
+            .trees
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(Error::Unavailable)
+    }
+
+    /// The result of a write: a failure marks the store for reopening.
+    fn written<T>(&self, res: sled::Result<T>) -> Result<T, Error> {
+        res.map_err(|e| {
+            if !self.shared.failed.swap(true, Ordering::SeqCst) {
+                tracing::error!(error = %e, "store write failed; the store will be reopened");
+            }
+            Error::Write(e)
+        })
+    }
+
+    /// Marks the store for reopening (a flush failed in a way sled did not report as a
+    /// write error, e.g. its task died).
+    pub fn mark_failed(&self) {
+        self.shared.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a write failed since the store was (re)opened: sled refuses every write
+    /// from then on, until [`Store::reopen`].
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::SeqCst)
+    }
+
+    /// Closes the database and opens it again: what reached the disk is there, what did
+    /// not is gone, and writes work again if there is space. The caller makes sure no
+    /// other user holds the old database (a flush in flight): sled's file lock is released
+    /// only when the last handle is dropped. On failure the store stays closed
+    /// ([`Error::Unavailable`]) until a later reopen succeeds.
+    pub fn reopen(&self) -> Result<(), Error> {
+        let mut slot = self
+            .shared
+            .trees
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(slot.take());
+        let sh = &self.shared;
+        let trees = open_trees(&sh.path, sh.cache_bytes, sh.flush_every_ms)?;
+        *slot = Some(Arc::new(trees));
+        sh.failed.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<(), Error> {
-        self.db.flush_async().await?;
+        let t = self.t()?;
+        let res = t.db.flush_async().await;
+        self.written(res)?;
         Ok(())
     }
 
-    /// Opens another tree of the same database (for [`crate::records`]).
-    pub(crate) fn open_tree(&self, name: &str) -> Result<sled::Tree, Error> {
-        Ok(self.db.open_tree(name)?)
+    /// Another tree of the same database (for [`crate::records`]). Callers drop it before
+    /// returning to the event loop, so that a reopen can close the database.
+    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, Error> {
+        Ok(self.t()?.db.open_tree(name)?)
+    }
+
+    /// Runs one write on a tree of [`Store::tree`]; a failure marks the store for
+    /// reopening.
+    pub(crate) fn write<T>(
+        &self,
+        name: &str,
+        op: impl FnOnce(&sled::Tree) -> sled::Result<T>,
+    ) -> Result<T, Error> {
+        let tree = self.tree(name)?;
+        self.written(op(&tree))
     }
 
     /// The authors of `group`'s messages, with the time of their latest message and of
@@ -179,7 +261,7 @@ impl Store {
         until_ms: u64,
     ) -> Result<std::collections::HashMap<qun_protocol::AuthorId, (u64, Option<u64>)>, Error> {
         let mut out: std::collections::HashMap<_, (u64, Option<u64>)> = Default::default();
-        for kv in self.msgs.scan_prefix(group.as_bytes()) {
+        for kv in self.t()?.msgs.scan_prefix(group.as_bytes()) {
             let (_, v) = kv?;
             let msg = qun_protocol::Envelope::decode_stored(&v)
                 .map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -202,28 +284,31 @@ impl Store {
 
     /// Makes every write so far durable (blocking).
     pub fn flush_blocking(&self) -> Result<(), Error> {
-        self.db.flush()?;
+        let res = self.t()?.db.flush();
+        self.written(res)?;
         Ok(())
     }
 
     /// Saves a group record.
     pub fn put_group(&self, id: &GroupId, record: &GroupRecord) -> Result<(), Error> {
         let bytes = codec::encode(record).map_err(|e| Error::Corrupt(e.to_string()))?;
-        self.groups.insert(id.as_bytes(), bytes)?;
+        let res = self.t()?.groups.insert(id.as_bytes(), bytes);
+        self.written(res)?;
         Ok(())
     }
 
     /// Removes a group and its history.
     pub fn remove_group(&self, id: &GroupId) -> Result<(), Error> {
-        self.groups.remove(id.as_bytes())?;
-        self.history.remove(id.as_bytes())?;
-        for tree in [&self.msgs, &self.control] {
+        let t = self.t()?;
+        self.written(t.groups.remove(id.as_bytes()))?;
+        self.written(t.history.remove(id.as_bytes()))?;
+        for tree in [&t.msgs, &t.control] {
             for kv in tree.scan_prefix(id.as_bytes()) {
                 let (k, _) = kv?;
                 if let Some(key) = OrderKey::from_bytes(&k[32..]) {
-                    self.ids.remove(key.id.as_bytes())?;
+                    self.written(t.ids.remove(key.id.as_bytes()))?;
                 }
-                tree.remove(k)?;
+                self.written(tree.remove(k))?;
             }
         }
         Ok(())
@@ -232,7 +317,7 @@ impl Store {
     /// Every group joined.
     pub fn groups(&self) -> Result<Vec<(GroupId, GroupRecord)>, Error> {
         let mut out = Vec::new();
-        for kv in self.groups.iter() {
+        for kv in self.t()?.groups.iter() {
             let (k, v) = kv?;
             let id: [u8; 32] = k
                 .as_ref()
@@ -247,21 +332,22 @@ impl Store {
 
     /// Whether a message is stored.
     pub fn has_message(&self, id: &MsgId) -> Result<bool, Error> {
-        Ok(self.ids.contains_key(id.as_bytes())?)
+        Ok(self.t()?.ids.contains_key(id.as_bytes())?)
     }
 
     /// Stores a validated message. Returns `false` if it was already stored.
     pub fn insert(&self, msg: &Verified) -> Result<bool, Error> {
-        if self.has_message(&msg.id)? {
+        let t = self.t()?;
+        if t.ids.contains_key(msg.id.as_bytes())? {
             return Ok(false);
         }
         let key = msg_key(&msg.body.group, &msg.order_key());
         let bytes = msg.encoded.as_slice();
         if msg.body.kind.is_control() {
-            self.control.insert(key, bytes)?;
+            self.written(t.control.insert(key, bytes))?;
         }
-        self.msgs.insert(key, bytes)?;
-        self.ids.insert(msg.id.as_bytes(), &key[..])?;
+        self.written(t.msgs.insert(key, bytes))?;
+        self.written(t.ids.insert(msg.id.as_bytes(), &key[..]))?;
         Ok(true)
     }
 
@@ -277,9 +363,10 @@ impl Store {
         limit: usize,
         before: Option<&MsgId>,
     ) -> Result<Vec<Verified>, Error> {
+        let t = self.t()?;
         let start = msg_key(group, &OrderKey::MIN);
         let end = match before {
-            Some(id) => match self.ids.get(id.as_bytes())? {
+            Some(id) => match t.ids.get(id.as_bytes())? {
                 Some(k) => k.to_vec(),
                 None => return Ok(Vec::new()),
             },
@@ -290,7 +377,7 @@ impl Store {
             }
         };
         let mut out = Vec::with_capacity(limit.min(1024));
-        for kv in self.msgs.range(start.to_vec()..end).rev().take(limit) {
+        for kv in t.msgs.range(start.to_vec()..end).rev().take(limit) {
             let (_, v) = kv?;
             out.push(Self::decode(&v)?);
         }
@@ -305,14 +392,15 @@ impl Store {
         after: Option<&OrderKey>,
         limit: usize,
     ) -> Result<Vec<Verified>, Error> {
+        let t = self.t()?;
         let mut end = group.as_bytes().to_vec();
         end.extend_from_slice(&[0xff; 49]);
         let iter = match after {
             Some(k) => {
                 let start = msg_key(group, k);
-                self.msgs.range(start.to_vec()..end)
+                t.msgs.range(start.to_vec()..end)
             }
-            None => self.msgs.range(group.as_bytes().to_vec()..end),
+            None => t.msgs.range(group.as_bytes().to_vec()..end),
         };
         let mut out = Vec::with_capacity(limit.min(1024));
         for kv in iter {
@@ -331,13 +419,14 @@ impl Store {
     /// Records where a group's history starts (history since join).
     pub fn put_history_from(&self, group: &GroupId, from: &HistoryFrom) -> Result<(), Error> {
         let bytes = codec::encode(from).map_err(|e| Error::Corrupt(e.to_string()))?;
-        self.history.insert(group.as_bytes(), bytes)?;
+        let res = self.t()?.history.insert(group.as_bytes(), bytes);
+        self.written(res)?;
         Ok(())
     }
 
     /// Where a group's history starts, if it was joined with history since join.
     pub fn history_from(&self, group: &GroupId) -> Result<Option<HistoryFrom>, Error> {
-        match self.history.get(group.as_bytes())? {
+        match self.t()?.history.get(group.as_bytes())? {
             Some(v) => Ok(Some(
                 codec::decode(&v, 1024).map_err(|e| Error::Corrupt(e.to_string()))?,
             )),
@@ -347,7 +436,7 @@ impl Store {
 
     /// The message of `group` at `key`, if stored.
     pub fn get(&self, group: &GroupId, key: &OrderKey) -> Result<Option<Verified>, Error> {
-        match self.msgs.get(msg_key(group, key))? {
+        match self.t()?.msgs.get(msg_key(group, key))? {
             Some(v) => Ok(Some(Self::decode(&v)?)),
             None => Ok(None),
         }
@@ -357,7 +446,7 @@ impl Store {
     /// message for its epoch: sync reconciles one epoch at a time).
     pub fn order_keys(&self, group: &GroupId) -> Result<Vec<(u64, OrderKey)>, Error> {
         let mut out = Vec::new();
-        for kv in self.msgs.scan_prefix(group.as_bytes()) {
+        for kv in self.t()?.msgs.scan_prefix(group.as_bytes()) {
             let (k, v) = kv?;
             let key = OrderKey::from_bytes(&k[32..])
                 .ok_or_else(|| Error::Corrupt("message key length".into()))?;
@@ -368,35 +457,85 @@ impl Store {
 
     /// Every control message of `group` (in group order).
     pub fn control_ops(&self, group: &GroupId) -> Result<Vec<Verified>, Error> {
-        self.control
+        self.t()?
+            .control
             .scan_prefix(group.as_bytes())
             .map(|kv| Self::decode(&kv?.1))
             .collect()
     }
 
-    /// How many messages of `group` are stored.
+    /// How many messages of `group` are stored (0 while the store is unavailable).
     pub fn count(&self, group: &GroupId) -> usize {
-        self.msgs.scan_prefix(group.as_bytes()).count()
+        self.t()
+            .map_or(0, |t| t.msgs.scan_prefix(group.as_bytes()).count())
     }
 
-    /// Remembers a peer's addresses.
-    pub fn put_peer(&self, peer: &[u8], addrs: &[String]) -> Result<(), Error> {
-        let bytes = codec::encode(&addrs).map_err(|e| Error::Corrupt(e.to_string()))?;
-        self.peers.insert(peer, bytes)?;
-        Ok(())
-    }
-
-    /// Every peer remembered, with its addresses.
-    pub fn peers(&self) -> Result<Vec<PeerRecord>, Error> {
+    /// Up to `limit` entries of the `peers` tree: peer id bytes → encoded known peer
+    /// (decoded, with limits, by [`crate::peers`]).
+    pub fn known_peers(&self, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
         let mut out = Vec::new();
-        for kv in self.peers.iter() {
+        for kv in self.t()?.peers.iter().take(limit) {
             let (k, v) = kv?;
-            let addrs: Vec<String> =
-                codec::decode(&v, MAX_RECORD_BYTES).map_err(|e| Error::Corrupt(e.to_string()))?;
-            out.push((k.to_vec(), addrs));
+            out.push((k.to_vec(), v.to_vec()));
         }
         Ok(out)
     }
+
+    /// Writes known peers and removes forgotten ones in one batch (not flushed: sled's
+    /// background flush or the next flush makes it durable).
+    pub fn write_known_peers(
+        &self,
+        put: Vec<(Vec<u8>, Vec<u8>)>,
+        remove: Vec<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in put {
+            batch.insert(k, v);
+        }
+        for k in remove {
+            batch.remove(k);
+        }
+        let res = self.t()?.peers.apply_batch(batch);
+        self.written(res)
+    }
+}
+
+/// Opens the database in `dir`, checks its schema version, and opens its trees.
+fn open_trees(dir: &Path, cache_bytes: u64, flush_every_ms: Option<u64>) -> Result<Trees, Error> {
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        .flush_every_ms(flush_every_ms)
+        .open()?;
+    let meta = db.open_tree("meta")?;
+    match meta.get("schema")? {
+        None => {
+            meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+        }
+        Some(v) => {
+            let found = v
+                .as_ref()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| Error::Corrupt("schema version".into()))?;
+            if found != SCHEMA_VERSION {
+                return Err(Error::Schema {
+                    path: dir.display().to_string(),
+                    found,
+                    expected: SCHEMA_VERSION,
+                });
+            }
+        }
+    }
+    Ok(Trees {
+        groups: db.open_tree("groups")?,
+        msgs: db.open_tree("msgs")?,
+        control: db.open_tree("control")?,
+        ids: db.open_tree("ids")?,
+        peers: db.open_tree("peers")?,
+        history: db.open_tree("history")?,
+        db,
+    })
 }
 
 #[cfg(test)]

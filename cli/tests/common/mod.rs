@@ -109,7 +109,18 @@ pub struct Daemon {
     pub dir: TempDir,
     pub child: Option<Child>,
     pub log: PathBuf,
+    /// The options after `qun daemon` (kept for [`Daemon::restart`]).
+    pub args: Vec<String>,
 }
+
+/// The options every test daemon gets, except `--listen` (see [`Daemon::start_in`]).
+const BASE_ARGS: [&str; 5] = [
+    "--api",
+    "127.0.0.1:0",
+    "--no-mdns",
+    "--heartbeat-ms",
+    "200",
+];
 
 impl Daemon {
     pub fn start(bin: &Path, name: &'static str, logs: &Path) -> Daemon {
@@ -118,39 +129,66 @@ impl Daemon {
 
     /// Starts a daemon with `extra` options after the usual ones (e.g. `--bootstrap`).
     pub fn start_with(bin: &Path, name: &'static str, logs: &Path, extra: &[&str]) -> Daemon {
-        let dir = TempDir::new().unwrap();
-        let log = logs.join(format!("daemon-{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = qun_cmd(bin, dir.path())
-            .args([
-                "daemon",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--api",
-                "127.0.0.1:0",
-                "--no-mdns",
-                "--heartbeat-ms",
-                "200",
-            ])
-            .args(extra)
+        let mut args = vec!["--listen", "/ip4/127.0.0.1/tcp/0"];
+        args.extend_from_slice(extra);
+        Self::start_in(bin, name, logs, TempDir::new().unwrap(), &args)
+    }
+
+    /// Starts a daemon on `dir` with the usual options and then `args` (no `--listen`
+    /// unless given: the daemon's default, a kept port on every interface).
+    pub fn start_in(
+        bin: &Path,
+        name: &'static str,
+        logs: &Path,
+        dir: TempDir,
+        args: &[&str],
+    ) -> Daemon {
+        let mut d = Daemon {
+            name,
+            dir,
+            child: None,
+            log: logs.join(format!("daemon-{name}.log")),
+            args: BASE_ARGS
+                .iter()
+                .chain(args)
+                .map(|a| (*a).to_owned())
+                .collect(),
+        };
+        d.spawn(bin);
+        d
+    }
+
+    /// Starts the daemon again on its data dir with its options, after [`Daemon::terminate`].
+    pub fn restart(&mut self, bin: &Path) {
+        assert!(self.child.is_none(), "daemon {} is running", self.name);
+        self.spawn(bin);
+    }
+
+    /// Spawns `qun daemon` (its log appended to `self.log`) and waits for its API file.
+    fn spawn(&mut self, bin: &Path) {
+        let name = self.name;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = qun_cmd(bin, self.dir.path())
+            .arg("daemon")
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(file.try_clone().unwrap()))
             .stderr(Stdio::from(file))
             .spawn()
             .unwrap();
-        let mut d = Daemon {
-            name,
-            dir,
-            child: Some(child),
-            log,
-        };
-        let api = d.dir.path().join(API_FILE);
+        self.child = Some(child);
+        let api = self.dir.path().join(API_FILE);
         let start = Instant::now();
         while !api.is_file() {
-            if let Some(status) = d.child.as_mut().unwrap().try_wait().unwrap() {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
                 panic!(
                     "daemon {name} exited early ({status}):\n{}",
-                    std::fs::read_to_string(&d.log).unwrap_or_default()
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
                 );
             }
             assert!(
@@ -159,7 +197,6 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        d
     }
 
     pub fn path(&self) -> &Path {

@@ -125,6 +125,9 @@ impl EventLoop {
             .iter()
             .filter_map(|a| peer_in(a))
         {
+            if let Some((peer, bare)) = crate::peers::split_p2p(&addr) {
+                self.learn_peer(peer, [bare], crate::peers::Source::Invite);
+            }
             self.swarm.add_peer_address(p, addr);
             if !named.contains(&p) {
                 named.push(p);
@@ -279,6 +282,7 @@ impl EventLoop {
             secret: ok.secret,
             inviter: Some(a.invite.ticket.content.inviter),
             addrs: ok.addrs,
+            source: crate::peers::Source::Invite,
             history: a.history,
         });
         let _ = a.reply.send(res);

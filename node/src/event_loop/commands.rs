@@ -9,7 +9,7 @@ use qun_protocol::group::{SignedGenesis, State};
 use qun_protocol::invite::{self, Content, Invite};
 use qun_protocol::message::{Join, Kind, Meta};
 use qun_protocol::text;
-use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId};
+use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId, Verified};
 
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
 use crate::store::{EpochSecret, GroupRecord};
@@ -301,7 +301,7 @@ impl EventLoop {
         }
         for bytes in e.addrs {
             match Multiaddr::try_from(bytes) {
-                Ok(addr) => self.dial_addr(addr),
+                Ok(addr) => self.learn_addr(&addr, e.source),
                 Err(err) => tracing::debug!(error = %err, "peer address unreadable"),
             }
         }
@@ -482,12 +482,14 @@ impl EventLoop {
         Ok(views)
     }
 
-    /// Signs a message for the group's current epoch and stores it (not yet flushed).
+    /// Signs a message for the group's current epoch and stores it (not yet flushed). It
+    /// joins the group's index, and subscribers see it, only once a flush made it durable
+    /// (`EventLoop::commit_post`).
     fn sign_and_store(
         &mut self,
         group: GroupId,
         kind: Kind,
-    ) -> Result<(libp2p::gossipsub::TopicHash, Vec<u8>, MsgId), Error> {
+    ) -> Result<(libp2p::gossipsub::TopicHash, Vec<u8>, Verified), Error> {
         let author = self.identity.author();
         let now = self.clock_ms();
         let rt = self
@@ -516,8 +518,8 @@ impl EventLoop {
         let frame = seal_verified(&msg, &key, nonce()?)
             .and_then(|f| f.encode())
             .map_err(|e| Error::Invalid(e.to_string()))?;
-        self.accept(&msg)?;
-        Ok((topic, frame, msg.id))
+        self.store.insert(&msg)?;
+        Ok((topic, frame, msg))
     }
 
     /// Signs and stores a message; it is published and acknowledged after the next flush.
@@ -528,11 +530,11 @@ impl EventLoop {
         reply: Option<tokio::sync::oneshot::Sender<Result<MsgId, Error>>>,
     ) {
         match self.sign_and_store(group, kind) {
-            Ok((topic, frame, id)) => {
+            Ok((topic, frame, msg)) => {
                 self.unflushed.push(Pending {
                     topic,
                     frame,
-                    id,
+                    msg,
                     reply,
                 });
                 self.maybe_start_flush();

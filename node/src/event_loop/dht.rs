@@ -170,7 +170,17 @@ impl EventLoop {
     ) -> Result<(), crate::store::Error> {
         match self.records.card(group)? {
             Some(old) if !card.is_newer_than(&old) => Ok(()),
-            _ => self.records.put_card(group, card),
+            _ => {
+                // Its member addresses are worth knowing after a restart.
+                for bytes in &card.value.addrs {
+                    if let Ok(addr) = Multiaddr::try_from(bytes.clone())
+                        && let Some((peer, bare)) = crate::peers::split_p2p(&addr)
+                    {
+                        self.learn_peer(peer, [bare], crate::peers::Source::Card);
+                    }
+                }
+                self.records.put_card(group, card)
+            }
         }
     }
 

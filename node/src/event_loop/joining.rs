@@ -43,6 +43,8 @@ pub(crate) struct Entry {
     pub secret: GroupSecret,
     pub inviter: Option<AuthorId>,
     pub addrs: Vec<Vec<u8>>,
+    /// Where `addrs` come from (they go into the known peers).
+    pub source: crate::peers::Source,
     pub history: History,
 }
 
@@ -120,6 +122,7 @@ impl EventLoop {
             secret,
             inviter: None,
             addrs: card.value.addrs.clone(),
+            source: crate::peers::Source::Card,
             history,
         })?;
         self.hold_card(&group, card)?;
@@ -245,6 +248,7 @@ impl EventLoop {
             secret,
             inviter: Some(a.signer),
             addrs: a.value.addrs.clone(),
+            source: crate::peers::Source::Invite,
             history: if out.since_join {
                 History::SinceJoin
             } else {

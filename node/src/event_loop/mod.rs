@@ -10,6 +10,20 @@
 //! acknowledged (group commit: one fsync serves many messages). A publish that finds no
 //! subscribed peer goes to the topic's outbox and is retried when a peer subscribes and on
 //! a timer, so nothing is silently dropped.
+//!
+//! A post is not visible to sync (the group's index), to subscribers or to the network
+//! before its flush returned. If the flush fails (a full disk), the store is reopened (sled's
+//! write error is sticky, see [`crate::store`]) and each waiting post is decided by what
+//! reached the disk: stored, it is published and acknowledged; not stored, the sender gets
+//! the error and the post never appears anywhere, also not after a restart. So an answer is
+//! exact in both directions: acknowledged means stored, failed means never delivered.
+//!
+//! ## Known peers
+//! Peers met (identify), named by invites and cards, configured (bootstrap) or found on the
+//! LAN go into [`crate::peers::Table`], which is kept on disk. One redial timer dials the
+//! ones wanted, with backoff: bootstrap peers always, members of a group with no connected
+//! member, and any known peer while the node has few connections; so a restarted node is
+//! back in its groups without `--bootstrap`.
 
 mod admission;
 mod catchup;
@@ -39,8 +53,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::net::{self, Behaviour};
+use crate::peers::{self, Source};
 use crate::store::{GroupRecord, Store};
-use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, keys};
+use crate::view::MessageView;
+use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, datadir, keys};
 
 /// Frames kept per topic while no peer is subscribed; older ones are dropped first (they
 /// are stored, and sync brings them to peers later).
@@ -77,17 +93,39 @@ impl GroupRt {
 pub(crate) struct Pending {
     pub topic: TopicHash,
     pub frame: Vec<u8>,
-    pub id: MsgId,
+    /// The signed message (not in the group's index, nor shown to subscribers, yet).
+    pub msg: Verified,
     pub reply: Option<oneshot::Sender<Result<MsgId, Error>>>,
 }
 
-/// Fields drop in order: the store (and the discovery trees of its database) before the
-/// command receiver, so a caller that sees the node closed can reopen its data dir.
+/// First wait before the store is reopened again after a reopen failed.
+const REOPEN_RETRY_MIN: Duration = Duration::from_millis(250);
+/// Longest wait between two reopen attempts.
+const REOPEN_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Recovery of the store after a write failure.
+#[derive(Default)]
+pub(crate) struct Recovery {
+    /// Posts whose flush failed, decided once the store is reopened.
+    pub undecided: Vec<Pending>,
+    /// The write failure, for the posts that are found not stored.
+    pub fault: Option<crate::store::Error>,
+    /// No reopen before this instant.
+    pub next: Option<Instant>,
+    /// The wait after the next failed reopen.
+    pub wait: Duration,
+}
+
+/// Fields drop in order: the store (and the discovery trees of its database) and the data
+/// dir lock before the command receiver, so a caller that sees the node closed can reopen
+/// its data dir.
 pub(crate) struct EventLoop {
     pub swarm: Swarm<Behaviour>,
     pub store: Store,
     /// Discovery records on disk (cards, profiles, join requests).
     pub records: crate::records::Records,
+    /// The data dir's lock: one node per data dir.
+    pub _lock: datadir::Lock,
     pub identity: Identity,
     pub config: Config,
     pub commands: mpsc::Receiver<Command>,
@@ -119,23 +157,16 @@ pub(crate) struct EventLoop {
     pub dirty: HashSet<GroupId>,
     /// gossipsub's counters, with `Config::metrics`.
     pub metrics: Option<prometheus_client::registry::Registry>,
-    /// Bootstrap peers we keep dialling while they are not connected.
-    pub redial: HashMap<PeerId, Redial>,
+    /// Known peers, kept on disk, and their redial backoff.
+    pub known: peers::Table,
+    /// Store recovery after a write failure.
+    pub recovery: Recovery,
     /// Discovery state: DHT queries, searches, joins and stats in progress.
     pub disc: dht::Discovery,
     /// How far our clock is off our peers' (from live message stamps).
     pub skew: crate::skew::Estimate,
     /// Whether we warned that our clock is off (warned again once it was back in line).
     pub skew_warned: bool,
-}
-
-/// A bootstrap peer to keep connected.
-pub(crate) struct Redial {
-    pub addr: Multiaddr,
-    /// Consecutive dials that did not lead to a connection.
-    pub failures: u32,
-    /// Not before this instant.
-    pub next: Instant,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -198,21 +229,28 @@ impl EventLoop {
         Error,
     > {
         config.validate()?;
-        keys::create_private_dir(&config.data_dir).map_err(|e| keys::Error::Io {
-            path: config.data_dir.display().to_string(),
-            source: e,
-        })?;
+        datadir::prepare(&config.data_dir)?;
+        let lock = datadir::Lock::acquire(&config.data_dir)?;
         let identity = keys::load_or_create(&config.data_dir)?;
         let keypair = keys::libp2p_keypair(&identity)?;
         let peer_id = keypair.public().to_peer_id();
         let store = Store::open_with(
-            &config.data_dir.join("store"),
+            &datadir::store_dir(&config.data_dir)?,
             config.cache_bytes,
             config.store_flush_every.map(|d| d.as_millis() as u64),
         )?;
         let records = crate::records::Records::open(&store)?;
+        let known = peers::Table::load(
+            peer_id,
+            store.known_peers(peers::MAX_KNOWN_PEERS + peers::EVICT_BATCH)?,
+        );
+        let listen = if config.keep_port {
+            datadir::keep_listen_port(&config.data_dir, &config.listen)?
+        } else {
+            config.listen.clone()
+        };
         let (mut swarm, metrics) = net::build_swarm(keypair, &config)?;
-        for addr in &config.listen {
+        for addr in &listen {
             swarm
                 .listen_on(addr.clone())
                 .map_err(|e| Error::Network(format!("listen on {addr}: {e}")))?;
@@ -243,8 +281,10 @@ impl EventLoop {
             sync_stats: HashMap::new(),
             dirty: HashSet::new(),
             metrics,
-            redial: HashMap::new(),
+            known,
+            recovery: Recovery::default(),
             records,
+            _lock: lock,
             disc: dht::Discovery {
                 routing_empty: true,
                 ..Default::default()
@@ -256,21 +296,11 @@ impl EventLoop {
         for (id, record) in lp.store.groups()? {
             lp.add_group(id, record)?;
         }
-        let now = Instant::now();
         for addr in lp.config.bootstrap.clone() {
-            if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
-                lp.redial.insert(
-                    peer,
-                    Redial {
-                        addr: addr.clone(),
-                        failures: 0,
-                        next: now + lp.config.redial_interval,
-                    },
-                );
-            }
-            lp.dial_addr(addr);
+            lp.learn_addr(&addr, Source::Bootstrap);
         }
         lp.refresh_trusted();
+        tracing::info!(known = lp.known.len(), "known peers loaded");
         Ok((lp, tx, events, peer_id))
     }
 
@@ -306,7 +336,7 @@ impl EventLoop {
                 }
                 event = self.swarm.select_next_some() => self.handle_swarm_event(event),
                 _ = republish.tick() => self.retry_outbox(None),
-                _ = redial.tick() => self.redial_bootstrap(),
+                _ = redial.tick() => self.redial_round(),
                 _ = discovery.tick() => self.discovery_tick(),
                 () = &mut anti_entropy => {
                     self.sync_round();
@@ -315,6 +345,7 @@ impl EventLoop {
                         .reset(tokio::time::Instant::now() + jittered(self.config.sync_interval));
                 }
             }
+            self.recover_store();
             self.refold_dirty();
         }
         tracing::info!("node stopped");
@@ -332,6 +363,12 @@ impl EventLoop {
             self.flushing = std::mem::take(&mut self.unflushed);
             self.handle_flushed(res);
         }
+        if self.store.failed() {
+            // Decide the posts of a failed flush now, by what reached the disk.
+            self.recovery.next = None;
+            self.recover_store();
+        }
+        self.write_known_peers();
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final store flush failed");
         }
@@ -347,28 +384,123 @@ impl EventLoop {
         self.flush_task = Some(tokio::spawn(async move { store.flush().await }));
     }
 
-    /// A flush returned: publish and acknowledge what it made durable.
+    /// A flush returned: publish and acknowledge what it made durable. A failed flush
+    /// leaves its posts undecided until the store is reopened ([`Self::recover_store`]).
     fn handle_flushed(&mut self, res: Result<(), crate::store::Error>) {
         let batch = std::mem::take(&mut self.flushing);
         match res {
             Ok(()) => {
+                self.recovery.wait = Duration::ZERO;
                 for p in batch {
-                    self.publish_or_queue(p.topic, p.frame);
-                    if let Some(reply) = p.reply {
-                        let _ = reply.send(Ok(p.id));
-                    }
+                    self.commit_post(p);
                 }
+                self.maybe_start_flush();
             }
             Err(e) => {
-                tracing::error!(error = %e, "store flush failed");
-                for p in batch {
+                tracing::error!(error = %e, posts = batch.len(), "store flush failed");
+                self.store.mark_failed();
+                self.recovery.fault.get_or_insert(e);
+                self.recovery.undecided.extend(batch);
+            }
+        }
+    }
+
+    /// A post is durable: it joins the group's index (sync may serve it), subscribers see
+    /// it, it is published, and its sender gets the id.
+    fn commit_post(&mut self, p: Pending) {
+        let group = p.msg.body.group;
+        if let Some(rt) = self.groups.get_mut(&group)
+            && rt.index.insert(p.msg.order_key())
+        {
+            rt.messages += 1;
+        }
+        if p.msg.body.kind.is_control() {
+            self.dirty.insert(group);
+        }
+        if self.events.receiver_count() > 0 {
+            self.emit(NodeEvent::Message(MessageView::of(&p.msg)));
+        }
+        self.publish_or_queue(p.topic, p.frame);
+        if let Some(reply) = p.reply {
+            let _ = reply.send(Ok(p.msg.id));
+        }
+    }
+
+    /// After a write failure: reopens the store (once no flush is in flight, with backoff
+    /// while reopening fails), reloads what the groups hold from it, and decides every
+    /// waiting post by whether it reached the disk.
+    fn recover_store(&mut self) {
+        if !self.store.failed() || self.flush_task.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        if self.recovery.next.is_some_and(|t| t > now) {
+            return;
+        }
+        if let Err(e) = self.store.reopen() {
+            let wait = self.recovery.wait.clamp(REOPEN_RETRY_MIN, REOPEN_RETRY_MAX);
+            self.recovery.wait = (wait * 2).min(REOPEN_RETRY_MAX);
+            self.recovery.next = Some(now + wait);
+            tracing::warn!(error = %e, retry_ms = wait.as_millis() as u64, "could not reopen the store");
+            return;
+        }
+        // Write failures right after a reopen (the disk is still full) wait a little before
+        // the next reopen; a successful flush resets the wait.
+        let wait = self.recovery.wait.clamp(REOPEN_RETRY_MIN, REOPEN_RETRY_MAX);
+        self.recovery.wait = (wait * 2).min(REOPEN_RETRY_MAX);
+        self.recovery.next = Some(now + wait);
+        tracing::info!("store reopened after a write failure");
+        self.reload_groups();
+        self.known.mark_all_dirty();
+        let fault = self
+            .recovery
+            .fault
+            .take()
+            .unwrap_or(crate::store::Error::Unavailable);
+        let waiting: Vec<Pending> = std::mem::take(&mut self.recovery.undecided)
+            .into_iter()
+            .chain(std::mem::take(&mut self.unflushed))
+            .collect();
+        for p in waiting {
+            match self.store.get(&p.msg.body.group, &p.msg.order_key()) {
+                Ok(Some(_)) => {
+                    tracing::info!(id = %p.msg.id, "a post whose flush failed reached the disk");
+                    self.commit_post(p);
+                }
+                Ok(None) | Err(_) => {
                     if let Some(reply) = p.reply {
-                        let _ = reply.send(Err(Error::Invalid(format!("store flush failed: {e}"))));
+                        let _ = reply.send(Err(Error::Store(fault.clone())));
                     }
                 }
             }
         }
-        self.maybe_start_flush();
+    }
+
+    /// Reloads each group's index, count and state from the (reopened) store.
+    fn reload_groups(&mut self) {
+        let ids: Vec<GroupId> = self.groups.keys().copied().collect();
+        for id in ids {
+            let keys = match self.store.order_keys(&id) {
+                Ok(k) => k,
+                Err(e) => {
+                    tracing::error!(group = %id, error = %e, "could not reload a group");
+                    continue;
+                }
+            };
+            let history = self.store.history_from(&id).ok().flatten();
+            let now = self.clock_ms();
+            if let Some(rt) = self.groups.get_mut(&id) {
+                rt.index = keys.into_iter().collect();
+                rt.messages = rt.index.len();
+                // The clock never goes back: it only observes the stored stamps again.
+                let limit = OrderKey::at(Stamp::new(now.saturating_add(MAX_SKEW_MS + 1), 0));
+                if let Some(k) = rt.index.range(..limit).next_back() {
+                    let _ = rt.clock.observe(k.stamp, now);
+                }
+                rt.history = history;
+            }
+            self.dirty.insert(id);
+        }
     }
 
     /// Publishes a frame, or queues it until a peer subscribes.
@@ -446,31 +578,94 @@ impl EventLoop {
         let _ = self.events.send(event);
     }
 
-    /// Dials the bootstrap peers that are not connected and whose backoff has passed; the
-    /// wait doubles with each dial that does not connect, up to `redial_max_backoff`.
-    fn redial_bootstrap(&mut self) {
-        let now = Instant::now();
-        let base = self.config.redial_interval;
-        let mut due = Vec::new();
-        for (peer, r) in &mut self.redial {
-            if self.connected.contains_key(peer) {
-                r.failures = 0;
-                continue;
-            }
-            if r.next > now {
-                continue;
-            }
-            r.failures = r.failures.saturating_add(1);
-            let backoff = base.saturating_mul(1 << r.failures.min(10));
-            r.next = now + backoff.min(self.config.redial_max_backoff);
-            due.push(r.addr.clone());
-        }
-        for addr in due {
-            tracing::debug!(%addr, "redialling bootstrap peer");
-            if let Err(e) = self.swarm.dial(addr.clone()) {
-                tracing::debug!(%addr, error = %e, "redial failed");
+    /// One redial round (on the redial timer): writes the known peers that changed, then
+    /// dials the known peers that are wanted and whose backoff is over. Wanted, in this
+    /// order: bootstrap peers; members of a group none of whose members is connected; any
+    /// known peer while fewer than [`peers::MIN_CONNECTED`] are connected.
+    fn redial_round(&mut self) {
+        self.write_known_peers();
+        let few = self.connected.len() < peers::MIN_CONNECTED;
+        let mut lonely_members: HashSet<PeerId> = HashSet::new();
+        let lonely: Vec<GroupId> = self
+            .groups
+            .keys()
+            .filter(|g| self.subscribed_peers(g).is_empty())
+            .copied()
+            .collect();
+        for g in &lonely {
+            if let Some(rt) = self.groups.get(g) {
+                lonely_members.extend(rt.state.members.iter().filter_map(keys::peer_id));
             }
         }
+        let connected = &self.connected;
+        let due = self.known.due(
+            Instant::now(),
+            self.config.redial_interval,
+            self.config.redial_max_backoff,
+            peers::MAX_DIALS_PER_ROUND,
+            |p, k| {
+                if connected.contains_key(p) {
+                    None
+                } else if k.sources.has(Source::Bootstrap) {
+                    Some(0)
+                } else if lonely_members.contains(p) {
+                    Some(1)
+                } else if few {
+                    Some(2)
+                } else {
+                    None
+                }
+            },
+        );
+        for (peer, addrs) in due {
+            tracing::debug!(%peer, addrs = addrs.len(), "dialling a known peer");
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "dial failed");
+            }
+        }
+    }
+
+    /// Writes the known peers that changed since the last write, in one batch, unflushed.
+    pub(crate) fn write_known_peers(&mut self) {
+        let (put, remove) = self.known.take_writes();
+        if put.is_empty() && remove.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.write_known_peers(put, remove) {
+            tracing::warn!(error = %e, "could not write known peers");
+        }
+    }
+
+    /// Whether `peer` is a member of one of our groups (spared when the known-peers table
+    /// is full).
+    pub(crate) fn is_member(groups: &HashMap<GroupId, GroupRt>, peer: &PeerId) -> bool {
+        keys::author(peer).is_some_and(|a| groups.values().any(|g| g.state.members.contains(&a)))
+    }
+
+    /// Learns addresses of a peer from `source`.
+    pub(crate) fn learn_peer(
+        &mut self,
+        peer: PeerId,
+        addrs: impl IntoIterator<Item = Multiaddr>,
+        source: Source,
+    ) {
+        let groups = &self.groups;
+        self.known.learn(peer, addrs, source, now_ms(), &|p| {
+            Self::is_member(groups, p)
+        });
+    }
+
+    /// Learns a `/…/p2p/PEER` address from `source` (addresses without a peer id are
+    /// dialled but not kept) and dials it.
+    pub(crate) fn learn_addr(&mut self, addr: &Multiaddr, source: Source) {
+        if let Some((peer, bare)) = peers::split_p2p(addr) {
+            self.learn_peer(peer, [bare], source);
+        }
+        self.dial_addr(addr.clone());
     }
 
     pub(crate) fn dial_addr(&mut self, addr: Multiaddr) {
@@ -566,7 +761,12 @@ impl EventLoop {
     /// Members of public groups do not bypass: anyone can become one.
     pub(crate) fn refresh_trusted(&mut self) {
         let me = *self.swarm.local_peer_id();
-        let mut now: HashSet<PeerId> = self.redial.keys().copied().collect();
+        let mut now: HashSet<PeerId> = self
+            .known
+            .iter()
+            .filter(|(_, k)| k.sources.has(Source::Bootstrap))
+            .map(|(p, _)| *p)
+            .collect();
         for rt in self.groups.values() {
             if rt.record.genesis.genesis.visibility == qun_protocol::Visibility::Public {
                 continue;

@@ -23,8 +23,9 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, identify, mdns};
 use qun_protocol::frame;
 
-use super::EventLoop;
+use super::{EventLoop, now_ms};
 use crate::NodeEvent;
+use crate::peers::Source;
 use crate::net::BehaviourEvent;
 
 impl EventLoop {
@@ -50,13 +51,19 @@ impl EventLoop {
                 self.disc
                     .listen_of
                     .insert(peer_id, info.listen_addrs.iter().take(8).cloned().collect());
-                let addrs: Vec<String> = info.listen_addrs.iter().map(|a| a.to_string()).collect();
-                if let Err(e) = self.store.put_peer(&peer_id.to_bytes(), &addrs) {
-                    tracing::warn!(error = %e, "could not remember peer");
-                }
+                // Kept in memory; written with the next batch (no store write per event).
+                let addrs: Vec<_> = info
+                    .listen_addrs
+                    .iter()
+                    .take(crate::peers::MAX_PEER_ADDRS)
+                    .cloned()
+                    .collect();
+                self.learn_peer(peer_id, addrs, Source::Identify);
+                self.known.connected(&peer_id, now_ms());
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
                 for (peer, addr) in list {
+                    self.learn_peer(peer, [addr.clone()], Source::Mdns);
                     if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                         kad.add_address(&peer, addr.clone());
                     }
@@ -77,6 +84,7 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {
+                self.known.connected(&peer_id, now_ms());
                 let addrs = self.connected.entry(peer_id).or_default();
                 let first = addrs.is_empty();
                 addrs.push(endpoint.get_remote_address().clone());
