@@ -158,6 +158,10 @@ pub struct Config {
     /// How sled writes received messages to disk in the background (`None`: only at the
     /// explicit flushes before acknowledging a post, and at shutdown).
     pub store_flush_every: Option<Duration>,
+    /// Bytes kept free beside the store (`DATA_DIR/store.reserve`), given up to reopen the
+    /// store when the disk is full (sled needs some space to reopen); 0: no reserve (the
+    /// store then reopens only once space returns). See [`crate::store`].
+    pub store_reserve_bytes: u64,
     /// Keep gossipsub's counters (received messages with and without duplicates), read with
     /// [`crate::Node::net_stats`]. Costs a little memory per topic; the simulator uses it.
     pub metrics: bool,
@@ -193,6 +197,7 @@ impl Default for Config {
             redial_max_backoff: Duration::from_secs(120),
             sync_interval: Duration::from_secs(30),
             store_flush_every: Some(Duration::from_millis(200)),
+            store_reserve_bytes: crate::store::RESERVE_BYTES,
             metrics: false,
             transport: Transport::Tcp,
             clock_offset_ms: 0,
@@ -218,6 +223,7 @@ impl Config {
             sync_interval: Duration::from_secs(2),
             join_retry_interval: Duration::from_secs(1),
             search_timeout: Duration::from_secs(5),
+            store_reserve_bytes: 0,
             ..Self::default()
         }
     }

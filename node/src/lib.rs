@@ -614,7 +614,8 @@ impl Node {
         self.call(Command::NetStats).await
     }
 
-    /// Flushes the store and stops the event loop.
+    /// Flushes the store and stops the event loop; returns once the store, the listeners
+    /// and the data dir lock are released (a node may start on the same data dir at once).
     pub async fn shutdown(&self) -> Result<(), Error> {
         self.call(Command::Shutdown).await
     }

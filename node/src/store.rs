@@ -23,6 +23,14 @@
 //! database holds exactly what reached the disk, and works again once there is space.
 //! Every clone of a [`Store`] shares the reopened database; while a reopen has not
 //! succeeded, operations fail with [`Error::Unavailable`].
+//!
+//! sled itself needs some space to reopen (it writes a new snapshot of what it recovered),
+//! which a full disk does not have. So the store keeps a reserve file beside it
+//! (`store.reserve`, [`RESERVE_BYTES`] by default, allocated, not written): when a reopen fails, the reserve is deleted and
+//! the reopen tried again. Without its reserve the store refuses new writes
+//! ([`Error::DiskFull`], checked by [`Store::check_space`]) until the reserve can be
+//! written again, i.e. until there is space: then everything works as before, with no
+//! restart.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +40,12 @@ use qun_protocol::codec;
 use qun_protocol::group::SignedGenesis;
 use qun_protocol::{GroupId, GroupSecret, MsgId, OrderKey, Verified};
 use serde::{Deserialize, Serialize};
+
+/// Default size of the reserve file kept beside the store, freed to reopen it on a full
+/// disk (bytes). See `Config::store_reserve_bytes`.
+pub const RESERVE_BYTES: u64 = 1024 * 1024;
+/// How often, at most, a missing reserve is written again (ms).
+const RESERVE_RETRY_MS: u64 = 500;
 
 /// The schema version this code writes. A store with another version is refused with a
 /// clear message rather than misread.
@@ -50,6 +64,15 @@ pub enum Error {
     /// The store failed a write and has not been reopened yet.
     #[error("the store is unavailable after a write failure; qun reopens it by itself")]
     Unavailable,
+    /// The disk holding the store is full: writes are refused until there is space again.
+    #[error(
+        "the disk holding the store is full ({path}): nothing is stored until space is freed; \
+         qun then goes on by itself"
+    )]
+    DiskFull {
+        /// The store dir.
+        path: String,
+    },
     /// A record did not decode.
     #[error("store record is corrupt: {0}")]
     Corrupt(String),
@@ -122,6 +145,14 @@ struct Shared {
     trees: RwLock<Option<Arc<Trees>>>,
     /// A write failed since the last (re)open: sled's error is sticky, reopen.
     failed: AtomicBool,
+    /// The reserve file beside the store.
+    reserve: PathBuf,
+    /// Its size in bytes (0: no reserve).
+    reserve_bytes: u64,
+    /// The reserve is missing (used to reopen, or never written): writes are refused.
+    no_reserve: AtomicBool,
+    /// When the reserve was last tried to be written again.
+    reserve_tried: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// The open database and its trees.
@@ -155,24 +186,95 @@ fn msg_key(group: &GroupId, key: &OrderKey) -> [u8; 80] {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, Error> {
-        Self::open_with(dir, cache_bytes, Some(200))
+        Self::open_with(dir, cache_bytes, Some(200), 0)
     }
 
-    /// Opens the store with a background flush every `flush_every_ms` (or none).
+    /// Opens the store with a background flush every `flush_every_ms` (or none) and a
+    /// reserve of `reserve_bytes` beside it (0: none).
     pub fn open_with(
         dir: &Path,
         cache_bytes: u64,
         flush_every_ms: Option<u64>,
+        reserve_bytes: u64,
     ) -> Result<Self, Error> {
-        let trees = open_trees(dir, cache_bytes, flush_every_ms)?;
-        Ok(Self {
+        let mut reserve = dir.as_os_str().to_owned();
+        reserve.push(".reserve");
+        let reserve = PathBuf::from(reserve);
+        let trees = match open_trees(dir, cache_bytes, flush_every_ms) {
+            Ok(t) => t,
+            // A full disk at start: give sled the reserve.
+            Err(e) if std::fs::remove_file(&reserve).is_ok() => {
+                tracing::warn!(error = %e, "opening the store with its reserve freed");
+                open_trees(dir, cache_bytes, flush_every_ms)?
+            }
+            Err(e) => return Err(e),
+        };
+        let store = Self {
             shared: Arc::new(Shared {
                 path: dir.to_path_buf(),
                 cache_bytes,
                 flush_every_ms,
                 trees: RwLock::new(Some(Arc::new(trees))),
                 failed: AtomicBool::new(false),
+                reserve,
+                reserve_bytes,
+                no_reserve: AtomicBool::new(reserve_bytes > 0),
+                reserve_tried: std::sync::Mutex::new(None),
             }),
+        };
+        if reserve_bytes > 0 {
+            store.write_reserve();
+        }
+        Ok(store)
+    }
+
+    /// Writes the reserve file if it is missing; whether it is there now.
+    fn write_reserve(&self) -> bool {
+        let sh = &self.shared;
+        let ok = match std::fs::metadata(&sh.reserve) {
+            Ok(m) if m.len() == sh.reserve_bytes => true,
+            _ => {
+                let res = allocate(&sh.reserve, sh.reserve_bytes);
+                if res.is_err() {
+                    let _ = std::fs::remove_file(&sh.reserve);
+                }
+                res.is_ok()
+            }
+        };
+        let was_missing = sh.no_reserve.swap(!ok, Ordering::SeqCst);
+        if ok && was_missing {
+            tracing::info!("the store has space again");
+        }
+        ok
+    }
+
+    /// `Ok` unless the disk is full: while the store's reserve is missing (it was used to
+    /// reopen the store), it is written again at most every 500 ms, and writes are refused
+    /// with [`Error::DiskFull`] until that succeeds.
+    pub fn check_space(&self) -> Result<(), Error> {
+        let sh = &self.shared;
+        if !sh.no_reserve.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let due = {
+            let mut tried = sh
+                .reserve_tried
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            let due = tried.is_none_or(|t| {
+                now.duration_since(t) >= std::time::Duration::from_millis(RESERVE_RETRY_MS)
+            });
+            if due {
+                *tried = Some(now);
+            }
+            due
+        };
+        if due && self.write_reserve() {
+            return Ok(());
+        }
+        Err(Error::DiskFull {
+            path: sh.path.display().to_string(),
         })
     }
 
@@ -221,7 +323,16 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner);
         drop(slot.take());
         let sh = &self.shared;
-        let trees = open_trees(&sh.path, sh.cache_bytes, sh.flush_every_ms)?;
+        let trees = match open_trees(&sh.path, sh.cache_bytes, sh.flush_every_ms) {
+            Ok(t) => t,
+            // sled needs space to reopen: free the reserve and try again.
+            Err(e) if std::fs::remove_file(&sh.reserve).is_ok() => {
+                sh.no_reserve.store(true, Ordering::SeqCst);
+                tracing::warn!(error = %e, "reopening the store with its reserve freed");
+                open_trees(&sh.path, sh.cache_bytes, sh.flush_every_ms)?
+            }
+            Err(e) => return Err(e),
+        };
         *slot = Some(Arc::new(trees));
         sh.failed.store(false, Ordering::SeqCst);
         Ok(())
@@ -335,12 +446,14 @@ impl Store {
         Ok(self.t()?.ids.contains_key(id.as_bytes())?)
     }
 
-    /// Stores a validated message. Returns `false` if it was already stored.
+    /// Stores a validated message. Returns `false` if it was already stored. Refused while
+    /// the disk is full ([`Store::check_space`]).
     pub fn insert(&self, msg: &Verified) -> Result<bool, Error> {
         let t = self.t()?;
         if t.ids.contains_key(msg.id.as_bytes())? {
             return Ok(false);
         }
+        self.check_space()?;
         let key = msg_key(&msg.body.group, &msg.order_key());
         let bytes = msg.encoded.as_slice();
         if msg.body.kind.is_control() {
@@ -500,6 +613,21 @@ impl Store {
     }
 }
 
+/// Creates `path` with `len` bytes allocated on disk (not written), owner-only.
+fn allocate(path: &Path, len: u64) -> std::io::Result<()> {
+    use fs2::FileExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let f = opts.open(path)?;
+    f.allocate(len)?;
+    f.sync_all()
+}
+
 /// Opens the database in `dir`, checks its schema version, and opens its trees.
 fn open_trees(dir: &Path, cache_bytes: u64, flush_every_ms: Option<u64>) -> Result<Trees, Error> {
     let db = sled::Config::new()
@@ -610,7 +738,7 @@ mod tests {
         {
             // No background flusher: its thread keeps the database (and its file lock)
             // alive a moment after the drop, and the reopen below would race it.
-            let store = Store::open_with(dir.path(), 1 << 20, None).unwrap();
+            let store = Store::open_with(dir.path(), 1 << 20, None, 0).unwrap();
             store.put_group(&g, &rec).unwrap();
             store.insert(&msg(&owner, g, 1, "hi")).unwrap();
             store.flush_blocking().unwrap();

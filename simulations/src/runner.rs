@@ -224,6 +224,8 @@ impl Runner {
             // announcements alone take minutes of both cores) and be measured as search.
             discovery_interval: Duration::from_secs(24 * 3600),
             store_flush_every: None,
+            // Hundreds of nodes share one disk: no 1 MiB reserve each.
+            store_reserve_bytes: 0,
             metrics: true,
             transport,
             // Hundreds of nodes share one process (its memory is no node's own) and all

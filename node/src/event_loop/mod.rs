@@ -238,6 +238,7 @@ impl EventLoop {
             &datadir::store_dir(&config.data_dir)?,
             config.cache_bytes,
             config.store_flush_every.map(|d| d.as_millis() as u64),
+            config.store_reserve_bytes,
         )?;
         let records = crate::records::Records::open(&store)?;
         let known = peers::Table::load(
@@ -313,13 +314,14 @@ impl EventLoop {
         discovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let anti_entropy = tokio::time::sleep(jittered(self.config.sync_interval));
         tokio::pin!(anti_entropy);
+        let mut stopped = None;
         loop {
             tokio::select! {
                 biased;
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Shutdown(reply)) => {
                         self.handle_shutdown().await;
-                        let _ = reply.send(Ok(()));
+                        stopped = Some(reply);
                         break;
                     }
                     Some(cmd) => self.handle_command(cmd),
@@ -348,7 +350,13 @@ impl EventLoop {
             self.recover_store();
             self.refold_dirty();
         }
+        // Close the store, the swarm and the data dir lock before saying so: whoever asked
+        // for the shutdown may start a node on the same data dir right away.
+        drop(self);
         tracing::info!("node stopped");
+        if let Some(reply) = stopped {
+            let _ = reply.send(Ok(()));
+        }
     }
 
     async fn handle_shutdown(&mut self) {
