@@ -62,7 +62,11 @@ fn an_existing_data_dir_keeps_its_mode_and_secrets_are_private() {
     for secret in ["identity.key", API_FILE] {
         assert_eq!(mode(&d.path().join(secret)), 0o600, "{secret}");
     }
-    assert_eq!(mode(&d.path().join("store")), 0o700, "the store dir is private");
+    assert_eq!(
+        mode(&d.path().join("store")),
+        0o700,
+        "the store dir is private"
+    );
     // A missing data dir (and its missing parent) is created owner-only.
     let root = TempDir::new().unwrap();
     let fresh = root.path().join("new/qun");
@@ -109,7 +113,10 @@ fn a_second_daemon_on_one_dir_says_so_once() {
         &["daemon", "--api", "127.0.0.1:0", "--no-mdns"],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the second daemon must fail: {stderr}");
+    assert!(
+        !out.status.success(),
+        "the second daemon must fail: {stderr}"
+    );
     let line = format!(
         "another qun daemon is using {} (pid {pid})",
         first.path().display()
@@ -150,7 +157,10 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.mnt.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.mnt.path())
+            .status();
     }
 }
 
@@ -268,7 +278,10 @@ fn a_full_disk_fails_sends_cleanly_and_recovers_by_itself() {
         break;
     }
     let (status, body) = first_failure.expect("a send fails on a full disk");
-    assert_eq!(status, 500, "a store write failure is the node's fault: {body}");
+    assert_eq!(
+        status, 500,
+        "a store write failure is the node's fault: {body}"
+    );
     let msg = body["error"].as_str().unwrap_or_else(|| panic!("{body}"));
     assert!(msg.contains("store"), "{msg}");
     // While the disk stays full, sends keep failing cleanly (5xx with a JSON error).

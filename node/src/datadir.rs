@@ -282,19 +282,18 @@ mod tests {
 
     #[test]
     fn port_zero_is_replaced_and_others_kept() {
-        let addrs: Vec<Multiaddr> = [
-            "/ip4/0.0.0.0/tcp/0",
-            "/ip4/127.0.0.1/tcp/4001",
-            "/memory/0",
-        ]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
+        let addrs: Vec<Multiaddr> = ["/ip4/0.0.0.0/tcp/0", "/ip4/127.0.0.1/tcp/4001", "/memory/0"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         let out = with_port(&addrs, 5555);
         assert_eq!(out[0].to_string(), "/ip4/0.0.0.0/tcp/5555");
         assert_eq!(out[1], addrs[1]);
         assert_eq!(out[2], addrs[2]);
-        assert_eq!(probe_ip(&addrs), Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)));
+        assert_eq!(
+            probe_ip(&addrs),
+            Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+        );
         assert_eq!(probe_ip(&addrs[1..]), None);
     }
 
@@ -350,7 +349,10 @@ mod tests {
         let held = Lock::acquire(dir.path()).unwrap();
         let err = Lock::acquire(dir.path()).unwrap_err();
         let me = std::process::id();
-        assert!(matches!(err, Error::InUse { pid: Some(p), .. } if p == me), "{err:?}");
+        assert!(
+            matches!(err, Error::InUse { pid: Some(p), .. } if p == me),
+            "{err:?}"
+        );
         assert_eq!(
             err.to_string(),
             format!(

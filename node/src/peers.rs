@@ -304,7 +304,7 @@ impl Table {
                 (spared, k.last_seen_ms, *p)
             })
             .collect();
-        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        order.sort_unstable_by_key(|e| (e.0, e.1));
         let excess = self.peers.len() - keep;
         for (_, _, p) in order.into_iter().take(excess) {
             self.peers.remove(&p);
@@ -461,7 +461,10 @@ mod tests {
         assert!(t.get(&boot).is_some(), "a bootstrap peer is spared");
         let (put, remove) = t.take_writes();
         assert!(put.len() <= MAX_KNOWN_PEERS);
-        assert!(!remove.is_empty(), "forgotten entries are removed from disk");
+        assert!(
+            !remove.is_empty(),
+            "forgotten entries are removed from disk"
+        );
     }
 
     #[test]
@@ -510,7 +513,11 @@ mod tests {
         }
         assert_eq!(waits, [1000, 2000, 4000, 4000, 4000], "doubling, capped");
         t.connected(&p, 2);
-        assert_eq!(t.due(at, base, max, 8, want).len(), 1, "reset by a connection");
+        assert_eq!(
+            t.due(at, base, max, 8, want).len(),
+            1,
+            "reset by a connection"
+        );
         assert!(t.due(at, base, max, 8, |_, _| None).is_empty());
     }
 
@@ -523,9 +530,21 @@ mod tests {
         t.learn(old, [addr(1)], Source::Identify, 1, &none);
         t.learn(recent, [addr(2)], Source::Identify, 5, &none);
         t.learn(boot, [addr(3)], Source::Bootstrap, 0, &none);
-        let rank = |_: &PeerId, k: &Known| Some(if k.sources.has(Source::Bootstrap) { 0 } else { 1 });
+        let rank = |_: &PeerId, k: &Known| {
+            Some(if k.sources.has(Source::Bootstrap) {
+                0
+            } else {
+                1
+            })
+        };
         let got: Vec<PeerId> = t
-            .due(Instant::now(), Duration::from_secs(1), Duration::from_secs(1), 2, rank)
+            .due(
+                Instant::now(),
+                Duration::from_secs(1),
+                Duration::from_secs(1),
+                2,
+                rank,
+            )
             .into_iter()
             .map(|(p, _)| p)
             .collect();
@@ -536,7 +555,10 @@ mod tests {
     fn p2p_suffix_is_split() {
         let p = PeerId::random();
         let a: Multiaddr = format!("/ip4/1.2.3.4/tcp/5/p2p/{p}").parse().unwrap();
-        assert_eq!(split_p2p(&a), Some((p, "/ip4/1.2.3.4/tcp/5".parse().unwrap())));
+        assert_eq!(
+            split_p2p(&a),
+            Some((p, "/ip4/1.2.3.4/tcp/5".parse().unwrap()))
+        );
         assert_eq!(split_p2p(&addr(1)), None);
     }
 }

@@ -124,6 +124,9 @@ impl From<sled::Error> for Error {
     }
 }
 
+/// A raw key and value of a tree.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Largest stored record accepted when reading back (group records).
 const MAX_RECORD_BYTES: usize = 64 * 1024;
 
@@ -585,7 +588,7 @@ impl Store {
 
     /// Up to `limit` entries of the `peers` tree: peer id bytes → encoded known peer
     /// (decoded, with limits, by [`crate::peers`]).
-    pub fn known_peers(&self, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    pub fn known_peers(&self, limit: usize) -> Result<Vec<KeyValue>, Error> {
         let mut out = Vec::new();
         for kv in self.t()?.peers.iter().take(limit) {
             let (k, v) = kv?;
@@ -596,11 +599,7 @@ impl Store {
 
     /// Writes known peers and removes forgotten ones in one batch (not flushed: sled's
     /// background flush or the next flush makes it durable).
-    pub fn write_known_peers(
-        &self,
-        put: Vec<(Vec<u8>, Vec<u8>)>,
-        remove: Vec<Vec<u8>>,
-    ) -> Result<(), Error> {
+    pub fn write_known_peers(&self, put: Vec<KeyValue>, remove: Vec<Vec<u8>>) -> Result<(), Error> {
         let mut batch = sled::Batch::default();
         for (k, v) in put {
             batch.insert(k, v);

@@ -114,13 +114,7 @@ pub struct Daemon {
 }
 
 /// The options every test daemon gets, except `--listen` (see [`Daemon::start_in`]).
-const BASE_ARGS: [&str; 5] = [
-    "--api",
-    "127.0.0.1:0",
-    "--no-mdns",
-    "--heartbeat-ms",
-    "200",
-];
+const BASE_ARGS: [&str; 5] = ["--api", "127.0.0.1:0", "--no-mdns", "--heartbeat-ms", "200"];
 
 impl Daemon {
     pub fn start(bin: &Path, name: &'static str, logs: &Path) -> Daemon {

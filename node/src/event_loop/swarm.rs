@@ -25,8 +25,8 @@ use qun_protocol::frame;
 
 use super::{EventLoop, now_ms};
 use crate::NodeEvent;
-use crate::peers::Source;
 use crate::net::BehaviourEvent;
+use crate::peers::Source;
 
 impl EventLoop {
     pub(crate) fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
