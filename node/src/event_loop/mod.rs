@@ -418,7 +418,7 @@ impl EventLoop {
     fn commit_post(&mut self, p: Pending) {
         let group = p.msg.body.group;
         if let Some(rt) = self.groups.get_mut(&group)
-            && rt.index.insert(p.msg.order_key())
+            && rt.index.insert(p.msg.body.epoch, p.msg.order_key())
         {
             rt.messages += 1;
         }
@@ -498,11 +498,11 @@ impl EventLoop {
             let history = self.store.history_from(&id).ok().flatten();
             let now = self.clock_ms();
             if let Some(rt) = self.groups.get_mut(&id) {
-                rt.index = keys.into_iter().collect();
+                rt.index = index::Index::from_keys(keys);
                 rt.messages = rt.index.len();
                 // The clock never goes back: it only observes the stored stamps again.
                 let limit = OrderKey::at(Stamp::new(now.saturating_add(MAX_SKEW_MS + 1), 0));
-                if let Some(k) = rt.index.range(..limit).next_back() {
+                if let Some(k) = rt.index.last_below(&limit) {
                     let _ = rt.clock.observe(k.stamp, now);
                 }
                 rt.history = history;
