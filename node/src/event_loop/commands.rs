@@ -237,7 +237,16 @@ impl EventLoop {
         if let Kind::Meta(m) = &meta
             && (!m.description.is_empty() || !m.tags.is_empty())
         {
-            self.handle_post(id, meta, None);
+            // Durable and folded before the reply, so the first card already carries the
+            // description and tags (a local command may flush on the loop, as above).
+            let (topic, frame, msg) = self.sign_and_store(id, meta)?;
+            self.store.flush_blocking()?;
+            self.commit_post(Pending {
+                topic,
+                frame,
+                msg,
+                reply: None,
+            });
         }
         let invite = self.make_invite(&id, DEFAULT_INVITE_TTL, true)?;
         self.schedule_announce(std::time::Duration::from_secs(1));
