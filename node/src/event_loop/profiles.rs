@@ -8,8 +8,9 @@
 //! us and subscribed to the group, and members whose latest message is under 5 minutes
 //! old (in group time, see `crate::skew`; stamps from the future do not count). Gender
 //! counts and the average age use only the members whose profile shares them; members'
-//! profiles not looked up in the last 10 minutes are looked up first (all at once, for at
-//! most `search_timeout`), and each figure says how many members it rests on.
+//! profiles not found in the last 10 minutes are looked up first (all at once, for at
+//! most `search_timeout`; a lookup that found nothing never counts as fresh), and each
+//! figure says how many members it rests on.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -27,6 +28,8 @@ use crate::{Error, Reply};
 
 /// A profile looked up this recently is not looked up again for stats.
 const PROFILE_FRESH: Duration = Duration::from_secs(600);
+/// Found profiles remembered as fresh, at most; stale entries are dropped when it is full.
+const MAX_PROFILE_CHECKED: usize = 4096;
 /// "Posted in the last 7 days".
 const ACTIVE_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
 /// "Seen recently": a message under 5 minutes old.
@@ -165,7 +168,17 @@ impl EventLoop {
     }
 
     pub(crate) fn profile_lookup_done(&mut self, author: AuthorId, best: Option<SignedProfile>) {
-        self.disc.profile_checked.insert(author, Instant::now());
+        // Only a found profile is fresh: a miss (say, a lookup for a name made before the
+        // member set a profile) must not keep the next stats from looking again.
+        if best.is_some() {
+            let checked = &mut self.disc.profile_checked;
+            if checked.len() >= MAX_PROFILE_CHECKED {
+                checked.retain(|_, t| t.elapsed() <= PROFILE_FRESH);
+            }
+            checked.insert(author, Instant::now());
+        } else {
+            self.disc.profile_checked.remove(&author);
+        }
         if let Some(p) = &best {
             let newer = match self.records.profile(&author) {
                 Ok(Some(old)) => p.is_newer_than(&old),
