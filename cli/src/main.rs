@@ -131,12 +131,21 @@ enum GroupCmd {
         visibility: String,
     },
     /// Make an invite code for a group.
+    ///
+    /// By default a short code (quns1…, 39 characters) that names an encrypted record in
+    /// the DHT; the joiner's node must reach the DHT. --long gives the self-contained code
+    /// (qun1…, several hundred characters) that carries the inviter's addresses and works
+    /// without the DHT. When no DHT peer can store a short code, the long one is printed,
+    /// with a note on stderr saying why.
     Invite {
         /// Group id or name.
         group: String,
         /// How long it stays valid: e.g. 30m, 12h, 7d.
         #[arg(long, default_value = "7d")]
         expires: String,
+        /// The long, self-contained code (works without the DHT).
+        #[arg(long)]
+        long: bool,
         /// Also draw it as a QR code in the terminal.
         #[arg(long)]
         qr: bool,
@@ -306,9 +315,14 @@ fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Res
             });
             out.created(&c.post("/v1/groups", &body)?)
         }
-        GroupCmd::Invite { group, expires, qr } => {
+        GroupCmd::Invite {
+            group,
+            expires,
+            long,
+            qr,
+        } => {
             let secs = parse_duration(&expires)?;
-            let body = serde_json::json!({ "expires_secs": secs });
+            let body = serde_json::json!({ "expires_secs": secs, "long": long });
             let v = c.post(&format!("/v1/groups/{}/invite", client::seg(&group)), &body)?;
             out.invite(&v, qr)
         }

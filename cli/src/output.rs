@@ -167,7 +167,10 @@ impl Out {
 
     pub fn invite(&self, v: &Value, qr: bool) -> anyhow::Result<()> {
         if self.json {
-            return self.json(&serde_json::json!({ "invite": v["invite"] }));
+            return self.json(v);
+        }
+        if let Some(note) = v["note"].as_str() {
+            eprintln!("note: {}", qun_protocol::text::escape(note));
         }
         let code = s(v, "invite");
         outln!("{code}")?;

@@ -46,6 +46,27 @@ fn cli_end_to_end() {
         });
     }
 
+    // With DHT peers, `group invite` gives a short code by default; --long the long one.
+    let short = eventually("a short invite code", || {
+        let v = run_json(&bin, &da, &["group", "invite", &group, "--json"]);
+        if v["short"] == true {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    let code = short["invite"].as_str().unwrap();
+    assert!(code.starts_with("quns1") && code.len() <= 120, "{short}");
+    let long = run_json(&bin, &da, &["group", "invite", &group, "--long", "--json"]);
+    assert_eq!(long["short"], false, "{long}");
+    assert!(
+        long["invite"].as_str().unwrap().starts_with("qun1"),
+        "{long}"
+    );
+    // B, already a member, joins again with the short code: the same group.
+    let again = run_json(&bin, &db, &["group", "join", code, "--json"]);
+    assert_eq!(again["group"].as_str(), Some(group.as_str()), "{again}");
+
     // Everyone says hello; everyone sees all three.
     let mut want = BTreeSet::new();
     for (name, dir) in all {

@@ -321,13 +321,16 @@ async fn leave(
 struct InviteReq {
     /// Lifetime in seconds (default 7 days).
     expires_secs: Option<u64>,
+    /// The long, self-contained code instead of the short one.
+    #[serde(default)]
+    long: bool,
 }
 
 async fn invite(
     State(ctx): State<Ctx>,
     UrlPath(g): UrlPath<String>,
     Json(req): Json<InviteReq>,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<crate::InviteCode> {
     let group = ctx.node.resolve(&g).await?;
     let ttl = Duration::from_secs(req.expires_secs.unwrap_or(7 * 24 * 3600));
     if ttl.is_zero() || ttl > Duration::from_secs(366 * 24 * 3600) {
@@ -336,8 +339,7 @@ async fn invite(
             "expiry must be 1 s to 366 days".into(),
         ));
     }
-    let code = ctx.node.invite(group, ttl).await?;
-    Ok(Json(json!({ "group": group.to_string(), "invite": code })))
+    Ok(Json(ctx.node.invite_code(group, ttl, !req.long).await?))
 }
 
 #[derive(Deserialize)]

@@ -34,7 +34,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub use config::Config;
 pub use libp2p::{Multiaddr, PeerId};
 pub use view::{
-    Created, GenderCounts, GroupInfo, GroupStats, IdInfo, JoinOutcome, JoinRequestView,
+    Created, GenderCounts, GroupInfo, GroupStats, IdInfo, InviteCode, JoinOutcome, JoinRequestView,
     MessageView, NetStats, PeerInfo, ProfileUpdate, ProfileView, SearchHit, SearchResult,
     ShownGroupView, SyncView,
 };
@@ -216,6 +216,12 @@ pub(crate) enum Command {
         with_addrs: bool,
         reply: Reply<String>,
     },
+    InviteCode {
+        group: GroupId,
+        expires: Duration,
+        short: bool,
+        reply: Reply<InviteCode>,
+    },
     Join {
         invite: String,
         history: History,
@@ -382,12 +388,42 @@ impl Node {
         self.call(|r| Command::Create(req, r)).await
     }
 
-    /// An invite code for `group`, valid for `expires`.
+    /// A long (self-contained) invite code for `group`, valid for `expires`.
     pub async fn invite(&self, group: GroupId, expires: Duration) -> Result<String, Error> {
         self.call(|reply| Command::Invite {
             group,
             expires,
             with_addrs: true,
+            reply,
+        })
+        .await
+    }
+
+    /// A short invite code (`quns1…`, 39 characters) for `group`, valid for `expires`: the
+    /// full invite is sealed in a DHT record that the code names (see
+    /// [`qun_protocol::invite::short`]). The answer waits until a DHT peer stored the
+    /// record; with the DHT off, or when no peer stored it, the answer is the long code
+    /// (`short: false`) with a note saying why.
+    pub async fn short_invite(
+        &self,
+        group: GroupId,
+        expires: Duration,
+    ) -> Result<InviteCode, Error> {
+        self.invite_code(group, expires, true).await
+    }
+
+    /// An invite code for `group`, valid for `expires`: short (as [`Node::short_invite`])
+    /// or long (as [`Node::invite`]).
+    pub async fn invite_code(
+        &self,
+        group: GroupId,
+        expires: Duration,
+        short: bool,
+    ) -> Result<InviteCode, Error> {
+        self.call(|reply| Command::InviteCode {
+            group,
+            expires,
+            short,
             reply,
         })
         .await

@@ -3,7 +3,9 @@
 //!   we republish and hand to searchers;
 //! * `profiles`: author id → the newest valid signed profile we hold (ours included);
 //! * `join_in`: group id ‖ requester → a join request we received, and our decision;
-//! * `join_out`: group id → a join request we sent and still wait on.
+//! * `join_out`: group id → a join request we sent and still wait on;
+//! * `short_invites`: DHT key → a short invite record we made ([`HeldInvite`]), put to the
+//!   DHT again every announcement round until it expires.
 //!
 //! Everything here was validated before it was written; it is decoded with limits anyway.
 //!
@@ -61,6 +63,15 @@ pub struct Outgoing {
     pub since_join: bool,
 }
 
+/// A short invite record we made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldInvite {
+    /// Expiry, ms since the Unix epoch.
+    pub expires_ms: u64,
+    /// The signed, sealed record ([`qun_protocol::invite::short`]).
+    pub value: Vec<u8>,
+}
+
 /// The discovery trees, reached through the store (so they follow it when it is reopened
 /// after a write failure).
 pub struct Records {
@@ -74,6 +85,7 @@ const CARDS: &str = "cards";
 const PROFILES: &str = "profiles";
 const JOIN_IN: &str = "join_in";
 const JOIN_OUT: &str = "join_out";
+const SHORT_INVITES: &str = "short_invites";
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, Error> {
     codec::encode(v).map_err(|e| Error::Corrupt(e.to_string()))
@@ -101,7 +113,7 @@ fn pair_key(group: &GroupId, author: &AuthorId) -> [u8; 64] {
 impl Records {
     /// Opens the trees in `store`'s database.
     pub fn open(store: &Store) -> Result<Self, Error> {
-        for name in [CARDS, PROFILES, JOIN_IN, JOIN_OUT] {
+        for name in [CARDS, PROFILES, JOIN_IN, JOIN_OUT, SHORT_INVITES] {
             store.tree(name)?;
         }
         let mut names = HashMap::new();
@@ -140,6 +152,37 @@ impl Records {
     pub fn remove_card(&self, group: &GroupId) -> Result<(), Error> {
         self.store.write(CARDS, |t| t.remove(group.as_bytes()))?;
         Ok(())
+    }
+
+    /// Keeps a short invite record we made, to publish until it expires.
+    pub fn put_short_invite(&self, key: &[u8], held: &HeldInvite) -> Result<(), Error> {
+        let bytes = enc(held)?;
+        self.store.write(SHORT_INVITES, |t| t.insert(key, bytes))?;
+        Ok(())
+    }
+
+    /// Forgets a short invite record.
+    pub fn remove_short_invite(&self, key: &[u8]) -> Result<(), Error> {
+        self.store.write(SHORT_INVITES, |t| t.remove(key))?;
+        Ok(())
+    }
+
+    /// The short invite records that have not expired at `now_ms` (key, record); expired
+    /// ones are dropped from disk.
+    pub fn short_invites(&self, now_ms: u64) -> Result<Vec<(Vec<u8>, HeldInvite)>, Error> {
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        for kv in self.store.tree(SHORT_INVITES)?.iter() {
+            let (k, v) = kv?;
+            match dec::<HeldInvite>(&v) {
+                Ok(h) if h.expires_ms > now_ms => live.push((k.to_vec(), h)),
+                _ => dead.push(k.to_vec()),
+            }
+        }
+        for k in dead {
+            self.remove_short_invite(&k)?;
+        }
+        Ok(live)
     }
 
     /// The profile held for an author.

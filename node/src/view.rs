@@ -198,6 +198,22 @@ pub struct Created {
     pub invite: String,
 }
 
+/// An invite code, as `POST /v1/groups/{group}/invite` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteCode {
+    /// The group id.
+    pub group: String,
+    /// The code: short (`quns1…`, 39 characters) or long (`qun1…`, 200–1,000).
+    pub invite: String,
+    /// Whether `invite` is the short form.
+    pub short: bool,
+    /// Expiry, ms since the Unix epoch.
+    pub expires_ms: u64,
+    /// Why a short code was asked for and a long one given (no DHT, no DHT peer stored it).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+}
+
 /// Network counters of one node, for the simulator and diagnostics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetStats {

@@ -6,6 +6,7 @@ use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use qun_protocol::frame::seal_verified;
 use qun_protocol::group::{SignedGenesis, State};
+use qun_protocol::invite::short::ShortCode;
 use qun_protocol::invite::{self, Content, Invite};
 use qun_protocol::message::{Join, Kind, Meta};
 use qun_protocol::text;
@@ -14,7 +15,8 @@ use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId, Verified};
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
 use crate::store::{EpochSecret, GroupRecord};
 use crate::view::{
-    AnnouncementView, Created, GroupInfo, IdInfo, MessageView, NetStats, PeerInfo, SyncView,
+    AnnouncementView, Created, GroupInfo, IdInfo, InviteCode, MessageView, NetStats, PeerInfo,
+    SyncView,
 };
 use crate::{Command, CreateGroup, Error, Reply, keys, net};
 
@@ -39,6 +41,18 @@ impl EventLoop {
                 with_addrs,
                 reply,
             } => drop(reply.send(self.make_invite(&group, expires, with_addrs))),
+            Command::InviteCode {
+                group,
+                expires,
+                short: true,
+                reply,
+            } => self.start_short_invite(group, expires, reply),
+            Command::InviteCode {
+                group,
+                expires,
+                short: false,
+                reply,
+            } => drop(reply.send(self.long_invite_code(&group, expires))),
             Command::Join {
                 invite,
                 history,
@@ -173,6 +187,28 @@ impl EventLoop {
         ttl: Duration,
         with_addrs: bool,
     ) -> Result<String, Error> {
+        Ok(self.build_invite(group, ttl, with_addrs)?.to_text()?)
+    }
+
+    fn long_invite_code(&self, group: &GroupId, ttl: Duration) -> Result<InviteCode, Error> {
+        let inv = self.build_invite(group, ttl, true)?;
+        Ok(InviteCode {
+            group: group.to_string(),
+            invite: inv.to_text()?,
+            short: false,
+            expires_ms: inv.ticket.content.expires_ms,
+            note: None,
+        })
+    }
+
+    /// A signed invite to `group` (by us) expiring in `ttl`, with as many of our addresses
+    /// as fit when `with_addrs`.
+    pub(crate) fn build_invite(
+        &self,
+        group: &GroupId,
+        ttl: Duration,
+        with_addrs: bool,
+    ) -> Result<Invite, Error> {
         let rt = self
             .groups
             .get(group)
@@ -201,7 +237,7 @@ impl EventLoop {
                 expires_ms: now_ms().saturating_add(ttl.as_millis() as u64),
             };
             match Invite::create(&self.identity, content, seed) {
-                Ok(inv) => return Ok(inv.to_text()?),
+                Ok(inv) => return Ok(inv),
                 // Too large: fewer addresses.
                 Err(invite::Error::Malformed(_)) if !addrs.is_empty() => {
                     addrs.pop();
@@ -259,9 +295,14 @@ impl EventLoop {
 
     /// Joins by invite: asks a member to admit us (see `admission`); the reply waits for
     /// its answer.
+    /// A short code (`quns1…`) is looked up in the DHT first (see `short_invite`).
     fn handle_join(&mut self, text: &str, history: crate::History, reply: Reply<GroupId>) {
         match Invite::parse(text, now_ms()) {
             Ok(inv) => self.start_admission(inv, history, reply),
+            Err(invite::Error::NotFound) => match ShortCode::parse(text) {
+                Ok(code) => self.start_short_join(code, history, reply),
+                Err(e) => drop(reply.send(Err(e.into()))),
+            },
             Err(e) => drop(reply.send(Err(e.into()))),
         }
     }

@@ -31,6 +31,7 @@ use qun_protocol::limits::MAX_CARD_ADDRS;
 use qun_protocol::message::Meta;
 use qun_protocol::{AuthorId, GroupId};
 
+use super::short_invite::{PendingShort, PendingShortJoin};
 use super::{EventLoop, now_ms};
 use crate::NodeEvent;
 
@@ -55,6 +56,10 @@ pub(crate) enum KadQuery {
         author: AuthorId,
         best: Option<SignedProfile>,
     },
+    /// The put of a short invite's record.
+    PutInvite(Box<PendingShort>),
+    /// The lookup of a short invite's record.
+    InviteRecord(Box<PendingShortJoin>),
 }
 
 impl EventLoop {
@@ -86,6 +91,13 @@ impl EventLoop {
                         .provide_retry
                         .entry(key)
                         .or_insert_with(|| Instant::now() + PROVIDE_RETRY);
+                }
+                if let QueryResult::PutRecord(res) = &result
+                    && matches!(self.disc.kad_queries.get(&id), Some(KadQuery::PutInvite(_)))
+                    && let Some(KadQuery::PutInvite(p)) = self.disc.kad_queries.remove(&id)
+                {
+                    let res = res.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                    return self.short_invite_put(*p, res);
                 }
                 self.kad_progress(id, result);
                 if step.last
@@ -156,6 +168,7 @@ impl EventLoop {
                 Ok(Some(old)) if p.is_newer_than(&old) => self.records.put_profile(&p),
                 _ => Ok(()),
             },
+            Record::Invite(_) => Ok(()),
         };
         if let Err(e) = res {
             tracing::warn!(error = %e, "could not keep a DHT record");
@@ -232,6 +245,19 @@ impl EventLoop {
         let checked = record::validate(found.record.key.as_ref(), &found.record.value, now_ms());
         let rec = match checked {
             Ok(r) => r,
+            // A short invite that expired since the peer stored it: the joiner is told.
+            Err(qun_protocol::discovery::Error::Expired {
+                expires_ms,
+                now_ms: now,
+            }) => {
+                if let Some(KadQuery::InviteRecord(j)) = self.disc.kad_queries.get_mut(&id) {
+                    j.error = Some(qun_protocol::invite::Error::Expired {
+                        expires_ms,
+                        now_ms: now,
+                    });
+                }
+                return;
+            }
             Err(e) => {
                 if let Some(p) = found.peer {
                     self.penalise(p, format!("DHT record refused: {e}"));
@@ -250,6 +276,14 @@ impl EventLoop {
             {
                 *best = Some(*p);
             }
+            (Some(KadQuery::InviteRecord(j)), Record::Invite(_)) => {
+                if Self::short_record_found(j, &found.record.value)
+                    && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+                    && let Some(mut q) = kad.query_mut(&id)
+                {
+                    q.finish();
+                }
+            }
             _ => {}
         }
     }
@@ -259,6 +293,11 @@ impl EventLoop {
             KadQuery::Providers { search, .. } => self.search_lookup_done(search, requests),
             KadQuery::Card { group, best } => self.card_lookup_done(group, best),
             KadQuery::Profile { author, best } => self.profile_lookup_done(author, best),
+            KadQuery::InviteRecord(j) => self.short_join_lookup_done(*j),
+            // Answered when its put ended (see `handle_kad`).
+            KadQuery::PutInvite(p) => {
+                self.short_invite_put(*p, Err("the DHT query ended without an answer".into()))
+            }
         }
     }
 
@@ -441,6 +480,7 @@ impl EventLoop {
         {
             self.put_record(profile::record_key(&me), bytes);
         }
+        self.republish_short_invites();
     }
 
     fn announce_group(&mut self, g: GroupId) -> Result<(), crate::Error> {

@@ -34,6 +34,7 @@ mod joining;
 mod names;
 mod profiles;
 mod search;
+mod short_invite;
 mod swarm;
 
 use std::collections::{HashMap, HashSet, VecDeque};

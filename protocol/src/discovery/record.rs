@@ -6,6 +6,8 @@
 //!
 //! * `/qun/card/<group id>` → a [`SignedCard`] whose genesis hashes to that id;
 //! * `/qun/profile/<author>` → a [`SignedProfile`] signed by that author;
+//! * `/qun/invite/<locator key>` → a short invite's sealed record, signed by that key
+//!   ([`crate::invite::short::validate`]);
 //! * provider keys → only the keyword key shape ([`super::keywords::is_provider_key`]);
 //! * any other key is refused.
 
@@ -14,6 +16,7 @@ use super::card::{self, SignedCard};
 use super::keywords;
 use super::profile::{self, SignedProfile};
 use crate::id::{AuthorId, GroupId};
+use crate::invite::short::{self, SignedInviteRecord};
 
 /// A validated DHT record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum Record {
     Card(Box<SignedCard>),
     /// A profile.
     Profile(Box<SignedProfile>),
+    /// A short invite's sealed record.
+    Invite(Box<SignedInviteRecord>),
 }
 
 impl Record {
@@ -31,6 +36,8 @@ impl Record {
         match (self, other) {
             (Record::Card(a), Record::Card(b)) => a.is_newer_than(b),
             (Record::Profile(a), Record::Profile(b)) => a.is_newer_than(b),
+            // Only holders of the code can sign one; the later expiry wins.
+            (Record::Invite(a), Record::Invite(b)) => a.value.expires_ms > b.value.expires_ms,
             _ => false,
         }
     }
@@ -54,6 +61,11 @@ pub fn validate(key: &[u8], value: &[u8], now_ms: u64) -> Result<Record, Error> 
             return Err(Error::WrongKey);
         }
         return Ok(Record::Profile(Box::new(profile)));
+    }
+    if key.starts_with(short::KEY_PREFIX) {
+        return Ok(Record::Invite(Box::new(short::validate(
+            key, value, now_ms,
+        )?)));
     }
     Err(Error::Invalid("not a qun record key".into()))
 }

@@ -11,8 +11,10 @@
 //! not expired) and the proof, then seals the current epoch secret to the joiner's key.
 //!
 //! Two text forms:
+//! * the **short** code (`quns1…`, 39 characters, [`short::ShortCode`]): 16 random bytes
+//!   that name an encrypted DHT record holding the whole invite; the default;
 //! * the **long** code (`qun1…`, [`Invite::to_text`]): the whole invite as a bech32m
-//!   string, self-contained (it names peers to ask), for networks without a DHT;
+//!   string, self-contained (it names peers to ask), for networks without a DHT.
 //!
 //! Both are bech32m: lowercase letters and digits only (they survive being pasted into
 //! WeChat, QQ or Weibo, and upper-cased they are compact alphanumeric QR codes), and the
@@ -24,6 +26,7 @@
 
 pub mod admit;
 pub mod paste;
+pub mod short;
 
 use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, ChecksumError};
 use bech32::{Bech32m, Hrp};

@@ -1,0 +1,217 @@
+//! Short invite codes on the node: publishing the sealed record, and joining with a code.
+//!
+//! Making one: the node signs a long invite, seals it under a fresh 16-byte code
+//! ([`ShortCode::seal`]), keeps the record on disk ([`crate::records::HeldInvite`]) and
+//! puts it to the DHT (quorum one); the answer waits for that put. The record is put
+//! again every announcement round until it expires, so it outlives a restart of ours and
+//! the DHT's record expiry. With the DHT off, or when no peer stored it, the answer is the
+//! long code with a note saying why: the user always gets a code that works.
+//!
+//! Joining: the code names the record; a `get_record` fetches it, the first copy that
+//! opens with the code wins (the query stops there), and admission goes on exactly as
+//! with a long code (`admission`).
+
+use std::time::{Duration, Instant};
+
+use libp2p::kad::{self, Quorum};
+use qun_protocol::GroupId;
+use qun_protocol::invite::{self, Invite, short::ShortCode};
+
+use super::dht::KadQuery;
+use super::{EventLoop, now_ms};
+use crate::records::HeldInvite;
+use crate::view::InviteCode;
+use crate::{Error, History, Reply, keys};
+
+/// A short invite waiting for its DHT put.
+pub(crate) struct PendingShort {
+    pub reply: Reply<InviteCode>,
+    pub code: InviteCode,
+    pub long: String,
+    pub key: Vec<u8>,
+}
+
+/// A join by short code waiting for its DHT lookup.
+pub(crate) struct PendingShortJoin {
+    pub code: ShortCode,
+    pub history: History,
+    pub reply: Reply<crate::GroupId>,
+    /// The first record that opened.
+    pub opened: Option<Invite>,
+    /// Why the last record found did not open.
+    pub error: Option<invite::Error>,
+}
+
+impl EventLoop {
+    /// `qun group invite` without `--long`.
+    pub(crate) fn start_short_invite(
+        &mut self,
+        group: GroupId,
+        ttl: Duration,
+        reply: Reply<InviteCode>,
+    ) {
+        let res = (|| -> Result<_, Error> {
+            let inv = self.build_invite(&group, ttl, true)?;
+            let long = inv.to_text()?;
+            let mut secret = [0u8; 16];
+            keys::random_fill(&mut secret)?;
+            let mut nonce = [0u8; 24];
+            keys::random_fill(&mut nonce)?;
+            let code = ShortCode::from_secret(secret);
+            let value = code.seal(&inv, nonce)?;
+            Ok((inv, long, code, value))
+        })();
+        let (inv, long, code, value) = match res {
+            Ok(v) => v,
+            Err(e) => return drop(reply.send(Err(e))),
+        };
+        let expires_ms = inv.ticket.content.expires_ms;
+        let long_answer = |note: &str| InviteCode {
+            group: group.to_string(),
+            invite: long.clone(),
+            short: false,
+            expires_ms,
+            note: Some(note.to_owned()),
+        };
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            let note = "the DHT is off on this node, and a short code is found through it: \
+                        this is the long code";
+            return drop(reply.send(Ok(long_answer(note))));
+        };
+        let key = code.record_key();
+        let mut record = kad::Record::new(key.clone(), value.clone());
+        record.expires = Some(Instant::now() + ttl);
+        let id = match kad.put_record(record, Quorum::One) {
+            Ok(id) => id,
+            Err(e) => {
+                let note =
+                    format!("the short code could not be stored ({e}): this is the long code");
+                return drop(reply.send(Ok(long_answer(&note))));
+            }
+        };
+        let held = HeldInvite { expires_ms, value };
+        if let Err(e) = self.records.put_short_invite(&key, &held) {
+            tracing::warn!(error = %e, "could not keep a short invite for republishing");
+        }
+        let answer = InviteCode {
+            group: group.to_string(),
+            invite: code.to_text(),
+            short: true,
+            expires_ms,
+            note: None,
+        };
+        self.disc.kad_queries.insert(
+            id,
+            KadQuery::PutInvite(Box::new(PendingShort {
+                reply,
+                code: answer,
+                long,
+                key,
+            })),
+        );
+    }
+
+    /// The DHT put of a short invite ended.
+    pub(crate) fn short_invite_put(&mut self, p: PendingShort, result: Result<(), String>) {
+        let answer = match result {
+            Ok(()) => p.code,
+            Err(e) => {
+                // Nobody else holds it: a code that only we could answer is no use to a
+                // joiner who cannot reach us through the DHT.
+                if let Err(err) = self.records.remove_short_invite(&p.key) {
+                    tracing::warn!(error = %err, "could not forget a short invite");
+                }
+                InviteCode {
+                    invite: p.long,
+                    short: false,
+                    note: Some(format!(
+                        "no DHT peer stored the short code ({e}): this is the long code, which \
+                         works without the DHT"
+                    )),
+                    ..p.code
+                }
+            }
+        };
+        let _ = p.reply.send(Ok(answer));
+    }
+
+    /// Puts our unexpired short invite records to the DHT again (each announcement round).
+    pub(crate) fn republish_short_invites(&mut self) {
+        let now = now_ms();
+        let held = match self.records.short_invites(now) {
+            Ok(h) => h,
+            Err(e) => return tracing::warn!(error = %e, "could not read short invites"),
+        };
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        for (key, h) in held {
+            let mut record = kad::Record::new(key, h.value);
+            record.expires =
+                Some(Instant::now() + Duration::from_millis(h.expires_ms.saturating_sub(now)));
+            if let Err(e) = kad.put_record(record, Quorum::One) {
+                tracing::debug!(error = %e, "short invite not republished");
+            }
+        }
+    }
+
+    /// `qun group join quns1…`: looks the record up in the DHT.
+    pub(crate) fn start_short_join(
+        &mut self,
+        code: ShortCode,
+        history: History,
+        reply: Reply<GroupId>,
+    ) {
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return drop(
+                reply.send(Err(Error::Invalid(
+                    "a short invite code (quns1…) is found through the DHT, which is off on this \
+                 node: ask for the long code (qun group invite --long)"
+                        .into(),
+                ))),
+            );
+        };
+        let id = kad.get_record(kad::RecordKey::new(&code.record_key()));
+        self.disc.kad_queries.insert(
+            id,
+            KadQuery::InviteRecord(Box::new(PendingShortJoin {
+                code,
+                history,
+                reply,
+                opened: None,
+                error: None,
+            })),
+        );
+    }
+
+    /// A record found for a short code: the first one that opens is kept and ends the
+    /// query. Returns whether it opened.
+    pub(crate) fn short_record_found(j: &mut PendingShortJoin, value: &[u8]) -> bool {
+        if j.opened.is_some() {
+            return true;
+        }
+        match j.code.open(value, now_ms()) {
+            Ok(inv) => {
+                j.opened = Some(inv);
+                true
+            }
+            Err(e) => {
+                j.error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// The lookup for a short code ended.
+    pub(crate) fn short_join_lookup_done(&mut self, j: PendingShortJoin) {
+        match (j.opened, j.error) {
+            (Some(inv), _) => self.start_admission(inv, j.history, j.reply),
+            (None, Some(e)) => drop(j.reply.send(Err(e.into()))),
+            (None, None) => drop(j.reply.send(Err(Error::NotFound(
+                "no DHT peer holds this invite code: it expired long ago, or its group's network is not reachable from here; ask \
+                 for a new code, or the long one (qun group invite --long)"
+                    .into(),
+            )))),
+        }
+    }
+}
