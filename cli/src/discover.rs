@@ -25,8 +25,8 @@ pub struct SearchArgs {
 /// `qun group join`.
 #[derive(Args, Debug)]
 pub struct JoinArgs {
-    /// An invite code (pasted text around the `qun1...` code is fine), or a group id from
-    /// `qun search`.
+    /// An invite code, short (`quns1...`) or long (`qun1...`; pasted text around the code is
+    /// fine), or a group id from `qun search`.
     #[arg(value_name = "INVITE|GROUP_ID")]
     pub target: String,
     /// For a listed group joined by id: a note to its admins with the join request.
@@ -83,7 +83,7 @@ pub enum JoinTarget {
 
 impl JoinTarget {
     /// A group id if the whole argument parses as one; an invite otherwise (the daemon
-    /// finds the `qun1...` code in the text, or says there is none). An invite code never
+    /// finds the `quns1...` or `qun1...` code in the text, or says there is none). An invite code never
     /// parses as a group id: it is bech32, which uses `0` and `l`, and base58 does not.
     pub fn of(arg: &str) -> JoinTarget {
         let t = arg.trim();

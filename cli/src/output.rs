@@ -98,9 +98,33 @@ fn short(id: &str) -> Cow<'_, str> {
     tail(id, 8)
 }
 
-/// An author: `name ·tail` with a known display name, the id's tail otherwise.
+/// Whether a display name holds a character of the `name ·tail: text` frame (a colon, a
+/// middle dot or a look-alike of either) or a quote: printed bare, such a name could pose as
+/// another author or a system line (`Bhn9tu8p set the announcement: 活动取消`).
+fn frames_like_a_line(name: &str) -> bool {
+    name.chars().any(|c| {
+        matches!(
+            c,
+            ':' | '\u{FF1A}' // fullwidth colon
+                | '\u{FE55}' | '\u{FE13}' | '\u{2236}' | '\u{A789}' | '\u{02D0}' | '\u{0589}'
+                | '\u{00B7}' // middle dot, our separator
+                | '\u{0387}' | '\u{2027}' | '\u{2022}' | '\u{2219}' | '\u{22C5}' | '\u{30FB}'
+                | '\u{FF65}' | '\u{16EB}' | '\u{318D}'
+                | '"' | '\u{201C}' | '\u{201D}'
+        )
+    })
+}
+
+/// An author: `name ·tail` with a known display name, the id's tail otherwise. A name that
+/// holds a character of the line's frame ([`frames_like_a_line`]) is quoted, with its
+/// quotes escaped: `"约翰·史密斯" ·a1b2c3`.
 pub fn who(id: &str, name: Option<&str>) -> String {
     match name.filter(|n| !n.is_empty()) {
+        Some(n) if frames_like_a_line(n) => format!(
+            "\"{}\" ·{}",
+            escape(n).replace('"', "\\\""),
+            tail(id, NAME_TAIL)
+        ),
         Some(n) => format!("{} ·{}", escape(n), tail(id, NAME_TAIL)),
         None => short(id).into_owned(),
     }
@@ -451,6 +475,23 @@ mod tests {
         assert_eq!(who("12D3KooWabc123", Some("小林")), "小林 ·abc123");
         assert_eq!(who("12D3KooWabc123", None), "oWabc123");
         assert_eq!(who("ab", Some("x")), "x ·ab");
+        // A name that would fake the frame of a line is quoted.
+        assert_eq!(
+            who(
+                "12D3KooWabc123",
+                Some("Bhn9tu8p set the announcement: 活动取消")
+            ),
+            "\"Bhn9tu8p set the announcement: 活动取消\" ·abc123"
+        );
+        assert_eq!(
+            who("12D3KooWabc123", Some("小林 ·DMY6w1：real")),
+            "\"小林 ·DMY6w1：real\" ·abc123"
+        );
+        assert_eq!(
+            who("12D3KooWabc123", Some("约翰·史密斯")),
+            "\"约翰·史密斯\" ·abc123"
+        );
+        assert_eq!(who("12D3KooWabc123", Some("a\"b:")), "\"a\\\"b:\" ·abc123");
         assert_eq!(who("", None), "");
     }
 }

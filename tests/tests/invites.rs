@@ -77,6 +77,15 @@ async fn joining_asks_a_member_and_keeps_since_join() {
     );
     // Joining again is a no-op that says joined.
     assert_eq!(b.join(&created.invite).await.unwrap(), group);
+    // A member who is no admin gets no code at all (members would refuse it), short or long.
+    for short in [false, true] {
+        let err = b
+            .invite_code(group, Duration::from_secs(60), short)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotAllowed(_)), "{err}");
+        assert!(err.to_string().contains("owner"), "{err}");
+    }
 }
 
 /// A joiner that skips its own checks: a bare swarm speaking `/qun/discovery/1`.

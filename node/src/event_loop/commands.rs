@@ -213,6 +213,13 @@ impl EventLoop {
             .groups
             .get(group)
             .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        // Members admit only invites signed by an admin: a member's code would be refused
+        // to every joiner, so it is refused here, where the member can be told.
+        if !rt.state.is_admin(&self.identity.author()) {
+            return Err(Error::NotAllowed(
+                "only the group's owner can make invite codes; ask them for one".into(),
+            ));
+        }
         let current = rt
             .record
             .current()

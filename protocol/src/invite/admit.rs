@@ -44,7 +44,11 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Refusal {
     /// The invite's expiry has passed (by the member's clock, with the allowed skew).
-    #[error("invite expired at {expires_ms} (the member's time is {now_ms}); ask for a new one")]
+    #[error(
+        "invite expired {} ago by the member's clock (at {expires_ms} ms since 1970, the \
+         member's time is {now_ms}); ask for a new one",
+        super::ago(*expires_ms, *now_ms)
+    )]
     Expired {
         /// Expiry, ms since the Unix epoch.
         expires_ms: u64,

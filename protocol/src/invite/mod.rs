@@ -87,7 +87,10 @@ pub enum Error {
     #[error("invite signature does not verify")]
     Signature,
     /// Past its expiry.
-    #[error("invite expired at {expires_ms} (now {now_ms}); ask for a new one")]
+    #[error(
+        "invite expired {} ago (at {expires_ms} ms since 1970, now {now_ms}); ask for a new one",
+        ago(*expires_ms, *now_ms)
+    )]
     Expired {
         /// Expiry, ms since the Unix epoch.
         expires_ms: u64,
@@ -97,6 +100,17 @@ pub enum Error {
     /// A short code's record did not open with the code's key (not the record of this code).
     #[error("the invite record does not open with this code")]
     Record,
+}
+
+/// How long ago `then_ms` was at `now_ms`, for people: `45 s`, `3 min`, `5 h`, `2 d`.
+pub fn ago(then_ms: u64, now_ms: u64) -> String {
+    let s = now_ms.saturating_sub(then_ms) / 1000;
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        7200..172_800 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
 }
 
 /// The signed part of an invite.
