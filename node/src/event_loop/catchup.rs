@@ -51,7 +51,7 @@
 //! member kept in its outbox while alone would be its first samples and fool it.)
 
 use std::collections::{HashSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use libp2p::request_response::{self, Message, ResponseChannel};
@@ -75,6 +75,15 @@ const PARALLEL_OPEN_FROM: usize = 64;
 /// Clock slack for history since join: messages stamped up to a minute before we joined
 /// are still fetched.
 pub const SINCE_JOIN_SLACK_MS: u64 = 60_000;
+
+/// A sync refused within this long after we joined the group is asked again soon (ms): the
+/// peer has probably not seen our join op yet (a member who left and rejoins is refused
+/// until its new join arrives), and the next anti-entropy round may be 30 s away.
+pub const JOIN_SYNC_RETRY_WINDOW_MS: u64 = 60_000;
+/// Wait before asking again, times the number of tries so far (2 s, 4 s, 6 s...).
+const JOIN_SYNC_RETRY: Duration = Duration::from_secs(2);
+/// Tries at most per peer and group.
+const JOIN_SYNC_RETRIES: u32 = 5;
 
 /// One sync with one peer for one group, on the initiating side.
 pub(crate) struct Session {
@@ -405,7 +414,57 @@ impl EventLoop {
                 // go on with the next epoch, if any.
                 tracing::debug!(%peer, %group, "sync peer does not know the group or epoch");
                 self.release_fetch(&group, &asked);
+                self.schedule_join_sync_retry(peer, group);
                 self.next_epoch_or_finish(peer, group);
+            }
+        }
+    }
+
+    /// After a refusal in the first minute of our membership, asks the peer again soon.
+    fn schedule_join_sync_retry(&mut self, peer: PeerId, group: GroupId) {
+        let Some(rt) = self.groups.get(&group) else {
+            return;
+        };
+        let age = self.clock_ms().saturating_sub(rt.record.joined_ms);
+        if age > JOIN_SYNC_RETRY_WINDOW_MS {
+            return;
+        }
+        let now = Instant::now();
+        let tries = self.sync_retry.get(&(peer, group)).map_or(0, |r| r.1);
+        if tries < JOIN_SYNC_RETRIES {
+            self.sync_retry.insert(
+                (peer, group),
+                (now + JOIN_SYNC_RETRY * (tries + 1), tries + 1),
+            );
+        }
+    }
+
+    /// Starts the refused syncs whose time has come (on the discovery tick). An entry stays
+    /// (with its count) until the retry window of its group has passed, so the tries stay
+    /// bounded.
+    pub(crate) fn retry_refused_syncs(&mut self) {
+        let now = Instant::now();
+        let clock = self.clock_ms();
+        let due: Vec<(PeerId, GroupId)> = self
+            .sync_retry
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for (peer, group) in due {
+            let young = self.groups.get(&group).is_some_and(|rt| {
+                clock.saturating_sub(rt.record.joined_ms) <= JOIN_SYNC_RETRY_WINDOW_MS
+            });
+            if !young {
+                self.sync_retry.remove(&(peer, group));
+                continue;
+            }
+            if let Some(r) = self.sync_retry.get_mut(&(peer, group)) {
+                // Not due again until rescheduled by another refusal.
+                r.0 = now + Duration::from_millis(JOIN_SYNC_RETRY_WINDOW_MS);
+            }
+            if self.connected.contains_key(&peer) {
+                self.start_sync(peer, group);
             }
         }
     }

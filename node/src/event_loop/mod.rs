@@ -149,6 +149,9 @@ pub(crate) struct EventLoop {
     pub bad_sync_peers: HashSet<PeerId>,
     /// Running syncs, one per (peer, group) at most.
     pub sessions: HashMap<(PeerId, GroupId), catchup::Session>,
+    /// Syncs of a group we just joined that a peer refused (it had not yet seen our join):
+    /// when to ask again, and how many times we did (see `catchup::retry_refused_syncs`).
+    pub sync_retry: HashMap<(PeerId, GroupId), (Instant, u32)>,
     /// Keys of each group asked for by some sync and not answered yet: a second sync of the
     /// group (with another peer) does not ask for them again.
     pub fetch_in_flight: HashMap<GroupId, HashSet<OrderKey>>,
@@ -279,6 +282,7 @@ impl EventLoop {
             trusted: HashSet::new(),
             bad_sync_peers: HashSet::new(),
             sessions: HashMap::new(),
+            sync_retry: HashMap::new(),
             fetch_in_flight: HashMap::new(),
             sync_stats: HashMap::new(),
             dirty: HashSet::new(),
@@ -581,6 +585,7 @@ impl EventLoop {
         self.expire_searches();
         self.expire_stats();
         self.expire_admissions();
+        self.retry_refused_syncs();
     }
 
     pub(crate) fn emit(&self, event: NodeEvent) {
