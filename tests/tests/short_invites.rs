@@ -128,6 +128,15 @@ async fn without_the_dht_the_answer_says_why() {
         "{code:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+    // A joiner with the DHT on but no peer at all is told that, not "not in the DHT".
+    let lonely = start_via(dirs[2].path(), None, true).await;
+    let err = lonely
+        .join(&ShortCode::from_secret([2; 16]).to_text())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("connected to no peer"), "{err}");
+    assert!(err.to_string().contains("--bootstrap"), "{err}");
+    lonely.shutdown().await.unwrap();
     // A joiner with the DHT off cannot look a short code up, and says so.
     let err = off
         .join(&ShortCode::from_secret([1; 16]).to_text())

@@ -162,6 +162,14 @@ impl EventLoop {
         history: History,
         reply: Reply<GroupId>,
     ) {
+        if self.connected.is_empty() && self.swarm.behaviour().kad.is_enabled() {
+            return drop(reply.send(Err(Error::NotFound(
+                "this node is connected to no peer, so it cannot look a short invite code up in \
+                 the DHT: start the daemon with --bootstrap ADDR (an address `qun id` shows on a \
+                 node of the group's network), or ask for the long code (qun group invite --long)"
+                    .into(),
+            ))));
+        }
         let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
             return drop(
                 reply.send(Err(Error::Invalid(
