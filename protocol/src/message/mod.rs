@@ -3,24 +3,52 @@
 //! The envelope's `body` is the canonical encoding of a [`Body`]; the signature covers
 //! `DOMAIN_ENVELOPE || body`. The [`MsgId`] is the hash of the whole encoded envelope.
 //!
-//! ## Versioned kinds
+//! ## Kinds
 //! A [`Kind`] travels as `(tag: u16, payload: bytes)`, the payload being the canonical
-//! encoding of that kind's struct. A node that meets a tag it does not know keeps it as
-//! [`Kind::Unknown`] with the payload untouched: the signature still verifies, the message is
-//! stored and forwarded, and a newer node reads it. New kinds get new tags at the end; a
-//! tag's payload struct never changes shape (a new shape is a new tag).
+//! encoding of that kind's struct. Each kind lives in its own file under [`kinds`] (tag,
+//! name, control or not, validation, fold step into [`crate::group::State`]); the registry
+//! below lists them, one line each, and writes the [`Kind`] enum and its dispatch. A node
+//! that meets a tag it does not know keeps it as [`Kind::Unknown`] with the payload
+//! untouched, and classifies it as a control op or not by its tag alone
+//! ([`kinds::CONTROL_TAGS`]; what happens next is in [`kinds::unknown`]). New kinds get
+//! new tags; a tag's payload struct never changes shape (a new shape is a new tag).
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codec;
+use crate::group::{Applied, State};
 use crate::id::{self, AuthorId, GroupId, MsgId};
 use crate::identity::{self, DOMAIN_ENVELOPE, Identity, Signature, SignatureError};
 use crate::limits::*;
 use crate::order::{MAX_COUNTER, OrderKey, Stamp};
-use crate::text;
 
-/// Why a message is not acceptable.
+pub mod kinds;
+
+pub use kinds::announcement::Announcement;
+pub use kinds::join::Join;
+pub use kinds::leave::Leave;
+pub use kinds::meta::{Meta, validate_meta};
+pub use kinds::text::Text;
+pub use kinds::{CONTROL_TAGS, Preview, is_control_tag};
+use kinds::{kind_def, kind_new, kind_pat, kind_ty};
+
+// The registry: one line per kind, in tag order. See `kinds` for how to add one.
+kinds::kinds! {
+    /// Tag 1: text.
+    Text(Text),
+    /// Tag 2: group announcement.
+    Announcement(Announcement),
+    /// Tag 3: a member joined.
+    Join(Join),
+    /// Tag 4: a member left.
+    Leave,
+    /// Tag 5: group metadata.
+    Meta(Meta),
+}
+
+/// Why a message is not acceptable. The variants after `Signature` are the protocol's
+/// rules, one each, with the limit broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// Bytes did not decode.
@@ -29,9 +57,60 @@ pub enum Error {
     /// The signature did not verify.
     #[error(transparent)]
     Signature(#[from] SignatureError),
-    /// A field breaks a protocol limit or rule.
-    #[error("invalid message: {0}")]
-    Invalid(String),
+    /// A text message is empty or longer than [`MAX_TEXT_BYTES`].
+    #[error("invalid message: text is {len} bytes; it must be 1..={max}")]
+    TextLength {
+        /// Its length in UTF-8 bytes.
+        len: usize,
+        /// The limit, [`MAX_TEXT_BYTES`].
+        max: usize,
+    },
+    /// A text message mentions more than [`MAX_MENTIONS`] members.
+    #[error("invalid message: {count} mentions; at most {max}")]
+    TooManyMentions {
+        /// Members mentioned.
+        count: usize,
+        /// The limit, [`MAX_MENTIONS`].
+        max: usize,
+    },
+    /// An announcement is longer than [`MAX_ANNOUNCEMENT_BYTES`].
+    #[error("invalid message: announcement is {len} bytes; at most {max}")]
+    AnnouncementTooLong {
+        /// Its length in UTF-8 bytes.
+        len: usize,
+        /// The limit, [`MAX_ANNOUNCEMENT_BYTES`].
+        max: usize,
+    },
+    /// A group description is longer than [`MAX_DESCRIPTION_BYTES`].
+    #[error("invalid message: description is {len} bytes; at most {max}")]
+    DescriptionTooLong {
+        /// Its length in UTF-8 bytes.
+        len: usize,
+        /// The limit, [`MAX_DESCRIPTION_BYTES`].
+        max: usize,
+    },
+    /// A group has more than [`MAX_TAGS`] tags.
+    #[error("invalid message: {count} tags; at most {max}")]
+    TooManyTags {
+        /// Tags given.
+        count: usize,
+        /// The limit, [`MAX_TAGS`].
+        max: usize,
+    },
+    /// A kind this version knows was carried as [`Kind::Unknown`].
+    #[error("invalid message: tag {tag} is known and cannot be carried raw")]
+    KnownTagRaw {
+        /// The tag.
+        tag: u16,
+    },
+    /// An unknown kind's payload is over [`MAX_UNKNOWN_KIND_BYTES`].
+    #[error("invalid message: unknown kind payload of {len} bytes; at most {max}")]
+    UnknownPayloadTooLarge {
+        /// The payload's length.
+        len: usize,
+        /// The limit, [`MAX_UNKNOWN_KIND_BYTES`].
+        max: usize,
+    },
     /// A hybrid stamp's logical counter is over [`MAX_COUNTER`] (no clock produces it).
     #[error("stamp {stamp} has a counter over the limit of {MAX_COUNTER}")]
     CounterTooLarge {
@@ -43,183 +122,80 @@ pub enum Error {
     Name(#[from] crate::text::NameError),
 }
 
-/// A text message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Text {
-    /// The text, 1..=`MAX_TEXT_BYTES` bytes of UTF-8.
-    pub text: String,
-    /// The message this one replies to.
-    pub reply_to: Option<MsgId>,
-    /// Members mentioned.
-    pub mentions: Vec<AuthorId>,
-}
-
-/// The group announcement (群公告); an empty text clears it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Announcement {
-    /// The announcement text.
-    pub text: String,
-}
-
-/// A member says they joined.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Join {
-    /// Who invited them, if known.
-    pub inviter: Option<AuthorId>,
-}
-
-/// Group metadata set by the owner (or, later, admins).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
-    /// Free text about the group.
-    pub description: String,
-    /// Search tags.
-    pub tags: Vec<String>,
-}
-
-/// What a message is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    /// Tag 1: text.
-    Text(Text),
-    /// Tag 2: group announcement.
-    Announcement(Announcement),
-    /// Tag 3: a member joined.
-    Join(Join),
-    /// Tag 4: a member left.
-    Leave,
-    /// Tag 5: group metadata.
-    Meta(Meta),
-    /// A kind this version does not know, kept verbatim.
-    Unknown {
-        /// Its tag.
-        tag: u16,
-        /// Its payload, undecoded.
-        payload: Vec<u8>,
-    },
-}
-
-const TAG_TEXT: u16 = 1;
-const TAG_ANNOUNCEMENT: u16 = 2;
-const TAG_JOIN: u16 = 3;
-const TAG_LEAVE: u16 = 4;
-const TAG_META: u16 = 5;
-const KNOWN_TAGS: [u16; 5] = [TAG_TEXT, TAG_ANNOUNCEMENT, TAG_JOIN, TAG_LEAVE, TAG_META];
-
 impl Kind {
     /// The wire tag.
     pub fn tag(&self) -> u16 {
         match self {
-            Kind::Text(_) => TAG_TEXT,
-            Kind::Announcement(_) => TAG_ANNOUNCEMENT,
-            Kind::Join(_) => TAG_JOIN,
-            Kind::Leave => TAG_LEAVE,
-            Kind::Meta(_) => TAG_META,
             Kind::Unknown { tag, .. } => *tag,
+            k => k.op().map_or(0, |op| op.tag()),
         }
     }
 
-    /// A short lowercase name (`text`, `announcement`, ...), as shown by the API.
+    /// A short lowercase name (`text`, `announcement`, ...), as shown by the API;
+    /// `unknown` for a kind this version does not know.
     pub fn name(&self) -> &'static str {
-        match self {
-            Kind::Text(_) => "text",
-            Kind::Announcement(_) => "announcement",
-            Kind::Join(_) => "join",
-            Kind::Leave => "leave",
-            Kind::Meta(_) => "meta",
-            Kind::Unknown { .. } => "unknown",
-        }
+        self.op().map_or("unknown", |op| op.name())
     }
 
     /// Whether this kind changes group state (and so is folded by [`crate::group::State`]).
+    /// An unknown kind is a control op when its tag is in [`CONTROL_TAGS`].
     pub fn is_control(&self) -> bool {
-        matches!(
-            self,
-            Kind::Announcement(_) | Kind::Join(_) | Kind::Leave | Kind::Meta(_)
-        )
+        match self {
+            Kind::Unknown { tag, .. } => is_control_tag(*tag),
+            k => k.op().is_some_and(|op| op.control()),
+        }
+    }
+
+    /// Whether only the group's admins may author this kind.
+    pub fn is_admin_only(&self) -> bool {
+        self.op().is_some_and(|op| op.admin_only())
+    }
+
+    /// Whether this kind is a post (text, announcement): a member speaking, for activity.
+    pub fn is_post(&self) -> bool {
+        self.op().is_some_and(|op| op.post())
+    }
+
+    /// Whether this kind is a membership op (join, leave), which
+    /// [`crate::group::State::admits`] always takes.
+    pub fn is_membership(&self) -> bool {
+        self.op().is_some_and(|op| op.membership())
+    }
+
+    /// What a user sees of it: its text or a short description, reply and mentions.
+    pub fn preview(&self) -> Preview {
+        match self {
+            Kind::Unknown { tag, .. } => kinds::unknown::preview(*tag),
+            k => k.op().map(|op| op.show()).unwrap_or_default(),
+        }
     }
 
     fn payload(&self) -> Result<Vec<u8>, codec::Error> {
         match self {
-            Kind::Text(t) => codec::encode(t),
-            Kind::Announcement(a) => codec::encode(a),
-            Kind::Join(j) => codec::encode(j),
-            Kind::Leave => Ok(Vec::new()),
-            Kind::Meta(m) => codec::encode(m),
             Kind::Unknown { payload, .. } => Ok(payload.clone()),
+            k => k.op().map_or(Ok(Vec::new()), |op| op.payload()),
         }
-    }
-
-    fn from_parts(tag: u16, payload: Vec<u8>) -> Result<Self, codec::Error> {
-        let max = MAX_BODY_BYTES;
-        Ok(match tag {
-            TAG_TEXT => Kind::Text(codec::decode(&payload, max)?),
-            TAG_ANNOUNCEMENT => Kind::Announcement(codec::decode(&payload, max)?),
-            TAG_JOIN => Kind::Join(codec::decode(&payload, max)?),
-            TAG_LEAVE if payload.is_empty() => Kind::Leave,
-            TAG_LEAVE => return Err(codec::Error::Malformed("leave carries no payload".into())),
-            TAG_META => Kind::Meta(codec::decode(&payload, max)?),
-            tag => Kind::Unknown { tag, payload },
-        })
     }
 
     /// Checks the protocol's limits and rules for this kind.
     pub fn validate(&self) -> Result<(), Error> {
-        let bad = |s: String| Err(Error::Invalid(s));
         match self {
-            Kind::Text(t) => {
-                if t.text.is_empty() || t.text.len() > MAX_TEXT_BYTES {
-                    return bad(format!(
-                        "text is {} bytes; it must be 1..={MAX_TEXT_BYTES}",
-                        t.text.len()
-                    ));
-                }
-                if t.mentions.len() > MAX_MENTIONS {
-                    return bad(format!(
-                        "{} mentions; at most {MAX_MENTIONS}",
-                        t.mentions.len()
-                    ));
-                }
-            }
-            Kind::Announcement(a) if a.text.len() > MAX_ANNOUNCEMENT_BYTES => {
-                return bad(format!(
-                    "announcement is {} bytes; at most {MAX_ANNOUNCEMENT_BYTES}",
-                    a.text.len()
-                ));
-            }
-            Kind::Meta(m) => validate_meta(m)?,
-            Kind::Unknown { tag, payload } => {
-                if KNOWN_TAGS.contains(tag) {
-                    return bad(format!("tag {tag} is known and cannot be carried raw"));
-                }
-                if payload.len() > MAX_UNKNOWN_KIND_BYTES {
-                    return bad(format!("unknown kind payload of {} bytes", payload.len()));
-                }
-            }
-            _ => {}
+            Kind::Unknown { tag, payload } => kinds::unknown::validate(*tag, payload),
+            k => k.op().map_or(Ok(()), |op| op.check()),
         }
-        Ok(())
     }
-}
 
-/// Checks a meta against the description and tag limits.
-pub fn validate_meta(m: &Meta) -> Result<(), Error> {
-    if m.description.len() > MAX_DESCRIPTION_BYTES {
-        return Err(Error::Invalid(format!(
-            "description is {} bytes; at most {MAX_DESCRIPTION_BYTES}",
-            m.description.len()
-        )));
+    /// The kind's fold step ([`kinds::Def::fold`]); [`crate::group::State::apply`] calls it
+    /// after the checks every op gets.
+    pub(crate) fn fold(&self, state: &mut State, msg: &Verified) -> Applied {
+        match self {
+            Kind::Unknown { tag, .. } => {
+                kinds::unknown::fold(*tag, state);
+                Applied::Ok
+            }
+            k => k.op().map_or(Applied::Ok, |op| op.fold_into(state, msg)),
+        }
     }
-    if m.tags.len() > MAX_TAGS {
-        return Err(Error::Invalid(format!(
-            "{} tags; at most {MAX_TAGS}",
-            m.tags.len()
-        )));
-    }
-    for t in &m.tags {
-        text::validate_name(text::NameKind::Tag, t, MAX_TAG_BYTES)?;
-    }
-    Ok(())
 }
 
 /// The wire form of a [`Kind`]: `(tag, payload bytes)`.
@@ -391,6 +367,26 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_tags_names_and_control_range_agree() {
+        let mut tags = std::collections::BTreeSet::new();
+        let mut names = std::collections::BTreeSet::new();
+        for &(tag, name, control) in REGISTRY {
+            assert!(tags.insert(tag), "tag {tag} twice");
+            assert!(names.insert(name), "name {name} twice");
+            assert_ne!(name, "unknown");
+            // A control kind has a tag in the reserved range (or one of the legacy control
+            // tags); any other kind has a tag below it.
+            assert_eq!(control, is_control_tag(tag), "{name} (tag {tag})");
+            assert_eq!(
+                CONTROL_TAGS.contains(&tag),
+                control && !kinds::LEGACY_CONTROL_TAGS.contains(&tag),
+                "{name} (tag {tag})"
+            );
+        }
+        assert_eq!(tags.iter().copied().collect::<Vec<_>>(), KNOWN_TAGS);
+    }
 
     /// The body as versions before hybrid clocks wrote it.
     #[derive(Serialize)]

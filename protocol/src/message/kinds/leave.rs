@@ -1,0 +1,50 @@
+//! Tag 4, `leave`: a member says it left. A control op with no payload (the payload is
+//! zero bytes on the wire). The owner cannot leave: its leave has no effect.
+
+use crate::codec;
+use crate::group::{Applied, State};
+use crate::message::Verified;
+
+use super::{Def, Preview};
+
+/// A member left. [`crate::message::Kind::Leave`] carries no value; this is its [`Def`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leave;
+
+impl Def for Leave {
+    const TAG: u16 = 4;
+    const NAME: &'static str = "leave";
+    const CONTROL: bool = true;
+    const MEMBERSHIP: bool = true;
+
+    fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        Ok(Vec::new())
+    }
+
+    fn decode(payload: Vec<u8>) -> Result<Self, codec::Error> {
+        if payload.is_empty() {
+            Ok(Leave)
+        } else {
+            Err(codec::Error::Malformed("leave carries no payload".into()))
+        }
+    }
+
+    fn fold(&self, state: &mut State, msg: &Verified) -> Applied {
+        let author = msg.author();
+        if author != state.owner {
+            state
+                .membership
+                .entry(author)
+                .or_default()
+                .insert(msg.order_key(), false);
+            if state.has_left(&author) {
+                state.members.remove(&author);
+            }
+        }
+        Applied::Ok
+    }
+
+    fn preview(&self) -> Preview {
+        Preview::text("left the group")
+    }
+}
