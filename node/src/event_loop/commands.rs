@@ -553,7 +553,7 @@ impl EventLoop {
             .groups
             .get_mut(&group)
             .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        if matches!(kind, Kind::Announcement(_) | Kind::Meta(_)) && !rt.state.is_admin(&author) {
+        if kind.is_admin_only() && !rt.state.is_admin(&author) {
             return Err(Error::NotAllowed("only the group owner can do that".into()));
         }
         let (epoch, topic) = rt

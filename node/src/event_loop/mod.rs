@@ -157,8 +157,13 @@ pub(crate) struct EventLoop {
     pub fetch_in_flight: HashMap<GroupId, HashSet<OrderKey>>,
     /// What the last syncs of each group did.
     pub sync_stats: HashMap<GroupId, catchup::SyncStats>,
-    /// Groups whose state must be re-folded (a control op was stored this iteration).
+    /// Groups whose state must be folded again from scratch: a control op arrived out of
+    /// order, or the store was reloaded. (A control op that sorts after the last one folded
+    /// is applied to the state as it is stored: [`Self::fold_op`].)
     pub dirty: HashSet<GroupId>,
+    /// A control op was folded this iteration: the connection limits' bypass list is
+    /// refreshed once at its end.
+    pub folded: bool,
     /// gossipsub's counters, with `Config::metrics`.
     pub metrics: Option<prometheus_client::registry::Registry>,
     /// Known peers, kept on disk, and their redial backoff.
@@ -286,6 +291,7 @@ impl EventLoop {
             fetch_in_flight: HashMap::new(),
             sync_stats: HashMap::new(),
             dirty: HashSet::new(),
+            folded: false,
             metrics,
             known,
             recovery: Recovery::default(),
@@ -428,7 +434,7 @@ impl EventLoop {
             rt.messages += 1;
         }
         if p.msg.body.kind.is_control() {
-            self.dirty.insert(group);
+            self.fold_op(&p.msg);
         }
         if self.events.receiver_count() > 0 {
             self.emit(NodeEvent::Message(MessageView::of(&p.msg)));
@@ -732,7 +738,7 @@ impl EventLoop {
 
     /// Stores a validated message (unless it is stamped too far ahead: see
     /// [`order::check`]) and brings the runtime up to date: the group's hybrid clock and
-    /// message count, its state (control ops mark it for re-folding), and the
+    /// message count, its state (control ops are folded: [`Self::fold_op`]), and the
     /// subscribers. The one way in for every message: sent, gossiped or synced. Returns
     /// whether the message was new and admitted: a message the group state refuses (a post
     /// by a member after it left, `group::State::admits`) is not stored, so a later sync
@@ -761,7 +767,7 @@ impl EventLoop {
             rt.index.insert(msg.body.epoch, msg.order_key());
         }
         if msg.body.kind.is_control() {
-            self.dirty.insert(group);
+            self.fold_op(msg);
         }
         self.want_name(msg.author());
         if self.events.receiver_count() > 0 {
@@ -798,12 +804,33 @@ impl EventLoop {
         self.trusted = now;
     }
 
-    /// Re-folds the state of groups that got control ops, once per loop iteration however
-    /// many ops arrived (a sync page may carry hundreds).
-    fn refold_dirty(&mut self) {
-        if self.dirty.is_empty() {
+    /// Folds a control op just stored into its group's state: applied to the state as it
+    /// is when it sorts after the last op folded (the same as folding every op again), and
+    /// otherwise (it arrived out of order) the group is folded from scratch at the end of
+    /// the loop iteration ([`Self::refold_dirty`]).
+    pub(crate) fn fold_op(&mut self, msg: &Verified) {
+        let group = msg.body.group;
+        self.folded = true;
+        if self.dirty.contains(&group) {
             return;
         }
+        let in_order = self
+            .groups
+            .get_mut(&group)
+            .is_some_and(|rt| rt.state.apply_next(msg).is_ok());
+        if !in_order {
+            self.dirty.insert(group);
+        }
+    }
+
+    /// Folds again from scratch the state of groups that got control ops out of order, once
+    /// per loop iteration however many ops arrived (a sync page may carry hundreds), and
+    /// refreshes the bypass list if any control op was folded.
+    fn refold_dirty(&mut self) {
+        if self.dirty.is_empty() && !self.folded {
+            return;
+        }
+        self.folded = false;
         self.refold_groups();
         self.refresh_trusted();
     }
@@ -814,7 +841,7 @@ impl EventLoop {
         }
     }
 
-    /// Re-folds one group's state from its stored control ops.
+    /// Folds one group's state from scratch, from its stored control ops.
     pub(crate) fn refold(&mut self, id: GroupId) {
         let ops = match self.store.control_ops(&id) {
             Ok(ops) => ops,
