@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use qun_node::Multiaddr;
-use qun_node::api::{self, ApiFile};
+use qun_node::http::{self, ApiFile};
 use qun_node::{Config, Node};
 
 use crate::Global;
@@ -75,7 +75,7 @@ async fn serve(g: &Global, args: DaemonArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the API on {}", args.api))?;
     let addr = listener.local_addr()?;
-    let token = api::new_token()?;
+    let token = http::new_token()?;
     ApiFile {
         addr: addr.to_string(),
         token: token.clone(),
@@ -88,7 +88,7 @@ async fn serve(g: &Global, args: DaemonArgs) -> anyhow::Result<()> {
         tracing::info!(addr = %a, "reachable at");
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(api::serve(node.clone(), token, listener, async move {
+    let server = tokio::spawn(http::serve(node.clone(), token, listener, async move {
         let _ = stop_rx.await;
     }));
     wait_for_signal().await;
@@ -97,7 +97,7 @@ async fn serve(g: &Global, args: DaemonArgs) -> anyhow::Result<()> {
     // Open event streams never end by themselves: give requests in flight a moment.
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     node.shutdown().await.context("stopping the node")?;
-    let _ = std::fs::remove_file(data_dir.join(api::API_FILE));
+    let _ = std::fs::remove_file(data_dir.join(http::API_FILE));
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,15 +1,16 @@
 //! Discovery commands: `qun search`, joining by group id, join requests, group stats and
 //! profiles. Each is one or two calls to the daemon's API; the printing lives here too,
-//! as pure functions from the API's JSON to lines, so it can be tested without a daemon.
+//! as pure functions from the API's views to lines, so it can be tested without a daemon.
 //! Every text field is read through [`crate::output::s`], which escapes it for a terminal.
 
 use std::io::Write as _;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use qun_api::request::{History, Join, ProfileUpdate};
+use qun_api::view::{GroupStats, JoinRequestView, ProfileView, SearchHit, SearchResult};
+use qun_api::{Call, Client};
 
-use crate::client::{self, Client};
 use crate::outln;
 use crate::output::{Out, s, strings, who};
 
@@ -96,37 +97,38 @@ impl JoinTarget {
 }
 
 /// The body of `POST /v1/groups/join` for `qun group join`.
-pub fn join_body(args: &JoinArgs) -> anyhow::Result<Value> {
+pub fn join_body(args: &JoinArgs) -> anyhow::Result<Join> {
+    let history: History = args
+        .history
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
     Ok(match JoinTarget::of(&args.target) {
         JoinTarget::Invite(invite) => {
             if args.note.is_some() {
                 bail!("--note goes with a join request by group id; an invite needs none");
             }
-            json!({ "invite": invite, "history": args.history })
+            Join::invite(invite, history)
         }
-        JoinTarget::Group(group) => json!({
-            "group": group,
-            "note": args.note.clone().unwrap_or_default(),
-            "history": args.history,
-        }),
+        JoinTarget::Group(group) => {
+            Join::group(group, args.note.clone().unwrap_or_default(), history)
+        }
     })
 }
 
 /// The lines of one search hit: id, name, visibility and members; then the description
 /// and tags when there are any.
-pub fn hit_lines(h: &Value) -> Vec<String> {
+pub fn hit_lines(h: &SearchHit) -> Vec<String> {
     let mut lines = vec![format!(
         "{}  {}  ({}, {} members)",
-        s(h, "group"),
-        s(h, "name"),
-        s(h, "visibility"),
-        h["members"].as_u64().unwrap_or(0)
+        s(&h.group),
+        s(&h.name),
+        s(&h.visibility),
+        h.members
     )];
-    let desc = s(h, "description");
-    if !desc.is_empty() {
-        lines.push(format!("    {desc}"));
+    if !h.description.is_empty() {
+        lines.push(format!("    {}", s(&h.description)));
     }
-    let tags = strings(&h["tags"]);
+    let tags = strings(&h.tags);
     if !tags.is_empty() {
         let tags: Vec<String> = tags.iter().map(|t| format!("#{t}")).collect();
         lines.push(format!("    {}", tags.join(" ")));
@@ -135,73 +137,63 @@ pub fn hit_lines(h: &Value) -> Vec<String> {
 }
 
 /// The footer of a search: what it cost.
-pub fn search_footer(r: &Value) -> String {
-    let n = |k: &str| r[k].as_u64().unwrap_or(0);
+pub fn search_footer(r: &SearchResult) -> String {
     format!(
         "{} found · {} providers · {} DHT requests · {} ms",
-        r["hits"].as_array().map_or(0, Vec::len),
-        n("providers"),
-        n("dht_requests"),
-        n("elapsed_ms")
+        r.hits.len(),
+        r.providers,
+        r.dht_requests,
+        r.elapsed_ms
     )
 }
 
 /// One line of group stats.
-pub fn stats_line(v: &Value) -> String {
-    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
-    let g = &v["gender"];
-    let age = match v["average_age"].as_f64() {
-        Some(a) => format!("average age {a:.1} (of {})", n(v, "age_based_on")),
+pub fn stats_line(v: &GroupStats) -> String {
+    let g = &v.gender;
+    let age = match v.average_age {
+        Some(a) => format!("average age {a:.1} (of {})", v.age_based_on),
         None => "average age unknown (nobody shares a birth year)".to_owned(),
     };
     format!(
         "members {} · active (7 days) {} · online {} · gender: {} female, {} male, {} other \
          (of {} who share it) · {age}",
-        n(v, "members"),
-        n(v, "active_7d"),
-        n(v, "online"),
-        n(g, "female"),
-        n(g, "male"),
-        n(g, "other"),
-        n(g, "based_on"),
+        v.members, v.active_7d, v.online, g.female, g.male, g.other, g.based_on,
     )
 }
 
 /// The lines of a profile.
-pub fn profile_lines(p: &Value) -> Vec<String> {
+pub fn profile_lines(p: &ProfileView) -> Vec<String> {
     let mut lines = vec![
-        format!("name:    {}", s(p, "name")),
-        format!("author:  {}", s(p, "author")),
+        format!("name:    {}", s(&p.name)),
+        format!("author:  {}", s(&p.author)),
     ];
-    if p["gender"].is_string() {
-        lines.push(format!("gender:  {}", s(p, "gender")));
+    if let Some(gender) = &p.gender {
+        lines.push(format!("gender:  {}", s(gender)));
     }
-    if let Some(y) = p["birth_year"].as_u64() {
+    if let Some(y) = p.birth_year {
         lines.push(format!("born:    {y}"));
     }
-    if p["bio"].is_string() {
-        lines.push(format!("bio:     {}", s(p, "bio")));
+    if let Some(bio) = &p.bio {
+        lines.push(format!("bio:     {}", s(bio)));
     }
-    for g in p["groups"].as_array().into_iter().flatten() {
-        lines.push(format!("group:   {}  {}", s(g, "name"), s(g, "group")));
+    for g in &p.groups {
+        lines.push(format!("group:   {}  {}", s(&g.name), s(&g.group)));
     }
     lines
 }
 
 /// One line of a join request.
-pub fn request_line(r: &Value) -> String {
-    let note = s(r, "note");
-    let note = if note.is_empty() {
+pub fn request_line(r: &JoinRequestView) -> String {
+    let note = if r.note.is_empty() {
         String::new()
     } else {
-        format!("  \"{note}\"")
+        format!("  \"{}\"", s(&r.note))
     };
-    let id = r["requester"].as_str().unwrap_or("");
-    let name = match r["requester_name"].as_str() {
-        Some(_) => format!("  {}", who(id, r["requester_name"].as_str())),
+    let name = match &r.requester_name {
+        Some(n) => format!("  {}", who(&r.requester, Some(n))),
         None => String::new(),
     };
-    format!("{}{name}  {}{note}", s(r, "requester"), s(r, "status"))
+    format!("{}{name}  {}{note}", s(&r.requester), s(&r.status))
 }
 
 fn print_lines(lines: &[String]) -> anyhow::Result<()> {
@@ -217,15 +209,14 @@ pub fn search(c: &Client, out: &Out, args: &SearchArgs) -> anyhow::Result<()> {
     if query.trim().is_empty() {
         bail!("nothing to search for: give a word of a group's name or tags");
     }
-    let r = c.get(&format!("/v1/search?q={}", client::seg(&query)))?;
+    let r = c.call(Call::search(&query))?;
     if out.json {
-        return out.json(&r["hits"]);
+        return out.json(&r.hits);
     }
-    let hits = r["hits"].as_array().cloned().unwrap_or_default();
-    if hits.is_empty() {
+    if r.hits.is_empty() {
         outln!("no groups found")?;
     }
-    for h in &hits {
+    for h in &r.hits {
         print_lines(&hit_lines(h))?;
     }
     let _ = writeln!(std::io::stderr(), "{}", search_footer(&r));
@@ -234,12 +225,12 @@ pub fn search(c: &Client, out: &Out, args: &SearchArgs) -> anyhow::Result<()> {
 
 /// `qun group join INVITE|GROUP_ID`.
 pub fn join(c: &Client, out: &Out, args: &JoinArgs) -> anyhow::Result<()> {
-    let v = c.post("/v1/groups/join", &join_body(args)?)?;
+    let v = c.call(Call::join(&join_body(args)?))?;
     if out.json {
         return out.json(&v);
     }
-    let (name, group) = (s(&v, "name"), s(&v, "group"));
-    if v["status"] == "requested" {
+    let (name, group) = (s(&v.name), s(&v.group));
+    if v.status == "requested" {
         outln!("asked to join {name}: waiting for an admin's approval")
     } else {
         outln!("joined {name} ({group})")
@@ -248,11 +239,10 @@ pub fn join(c: &Client, out: &Out, args: &JoinArgs) -> anyhow::Result<()> {
 
 /// `qun group requests GROUP`.
 pub fn requests(c: &Client, out: &Out, group: &str) -> anyhow::Result<()> {
-    let v = c.get(&format!("/v1/groups/{}/requests", client::seg(group)))?;
+    let list = c.call(Call::join_requests(group))?;
     if out.json {
-        return out.json(&v);
+        return out.json(&list);
     }
-    let list = v.as_array().cloned().unwrap_or_default();
     if list.is_empty() {
         outln!("no join requests")?;
     }
@@ -270,32 +260,26 @@ pub fn decide(
     author: &str,
     approve: bool,
 ) -> anyhow::Result<()> {
-    let action = if approve { "approve" } else { "reject" };
-    let path = format!(
-        "/v1/groups/{}/requests/{}/{action}",
-        client::seg(group),
-        client::seg(author)
-    );
-    let v = c.post(&path, &json!({}))?;
+    let v = c.call(Call::decide_join(group, author, approve))?;
     if out.json {
         return out.json(&v);
     }
-    match v["requester_name"].as_str() {
+    match &v.requester_name {
         Some(name) => {
-            let named = who(v["requester"].as_str().unwrap_or(""), Some(name));
-            outln!("{} {named} ({})", s(&v, "status"), s(&v, "requester"))
+            let named = who(&v.requester, Some(name));
+            outln!("{} {named} ({})", s(&v.status), s(&v.requester))
         }
-        None => outln!("{} {}", s(&v, "status"), s(&v, "requester")),
+        None => outln!("{} {}", s(&v.status), s(&v.requester)),
     }
 }
 
 /// `qun group stats GROUP`.
 pub fn stats(c: &Client, out: &Out, group: &str) -> anyhow::Result<()> {
-    let v = c.get(&format!("/v1/groups/{}/stats", client::seg(group)))?;
+    let v = c.call(Call::stats(group))?;
     if out.json {
         return out.json(&v);
     }
-    outln!("{}: {}", s(&v, "name"), stats_line(&v))
+    outln!("{}: {}", s(&v.name), stats_line(&v))
 }
 
 /// `qun profile set|show`.
@@ -309,25 +293,20 @@ pub fn profile(c: &Client, out: &Out, cmd: ProfileCmd) -> anyhow::Result<()> {
             show_groups,
             hide_groups,
         } => {
-            if name.is_none()
-                && bio.is_none()
-                && gender.is_none()
-                && birth_year.is_none()
-                && show_groups.is_empty()
-                && hide_groups.is_empty()
-            {
+            let update = ProfileUpdate {
+                name,
+                bio,
+                gender,
+                birth_year,
+                show_groups,
+                hide_groups,
+            };
+            if update == ProfileUpdate::default() {
                 bail!("nothing to change: see `qun profile set --help`");
             }
-            let body = json!({
-                "name": name, "bio": bio, "gender": gender, "birth_year": birth_year,
-                "show_groups": show_groups, "hide_groups": hide_groups,
-            });
-            c.post("/v1/profile", &body)?
+            c.call(Call::set_profile(&update))?
         }
-        ProfileCmd::Show { author: None } => c.get("/v1/profile")?,
-        ProfileCmd::Show { author: Some(a) } => {
-            c.get(&format!("/v1/profile/{}", client::seg(&a)))?
-        }
+        ProfileCmd::Show { author } => c.call(Call::profile(author.as_deref()))?,
     };
     if out.json {
         return out.json(&v);
@@ -338,6 +317,8 @@ pub fn profile(c: &Client, out: &Out, cmd: ProfileCmd) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::view;
+    use serde_json::json;
 
     const GROUP: &str = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
 
@@ -372,12 +353,13 @@ mod tests {
 
     #[test]
     fn join_bodies() {
-        let b = join_body(&args(GROUP, Some("hi, I hike too"))).unwrap();
+        let b =
+            serde_json::to_value(join_body(&args(GROUP, Some("hi, I hike too"))).unwrap()).unwrap();
         assert_eq!(
             b,
             json!({ "group": GROUP, "note": "hi, I hike too", "history": "all" })
         );
-        let b = join_body(&args("see qun1qpzry9x8", None)).unwrap();
+        let b = serde_json::to_value(join_body(&args("see qun1qpzry9x8", None)).unwrap()).unwrap();
         assert_eq!(b, json!({ "invite": "see qun1qpzry9x8", "history": "all" }));
         assert!(join_body(&args("qun1qpzry9x8", Some("note"))).is_err());
     }
@@ -390,12 +372,12 @@ mod tests {
             "average_age": 31.5, "age_based_on": 4,
         });
         assert_eq!(
-            stats_line(&v),
+            stats_line(&view(v)),
             "members 30 · active (7 days) 12 · online 5 · gender: 3 female, 2 male, 0 other \
              (of 5 who share it) · average age 31.5 (of 4)"
         );
         let v = json!({ "members": 1, "average_age": null, "age_based_on": 0 });
-        assert!(stats_line(&v).ends_with("average age unknown (nobody shares a birth year)"));
+        assert!(stats_line(&view(v)).ends_with("average age unknown (nobody shares a birth year)"));
     }
 
     #[test]
@@ -405,7 +387,7 @@ mod tests {
             "tags": ["hiking", "爬山"], "members": 12, "visibility": "public",
         });
         assert_eq!(
-            hit_lines(&h),
+            hit_lines(&view(h)),
             [
                 format!("{GROUP}  周末爬山群  (public, 12 members)"),
                 "    Saturday hikes".to_owned(),
@@ -414,7 +396,7 @@ mod tests {
         );
         let p = json!({ "author": "12D3", "name": "Li", "gender": "female", "groups": [] });
         assert_eq!(
-            profile_lines(&p),
+            profile_lines(&view(p)),
             ["name:    Li", "author:  12D3", "gender:  female"]
         );
     }

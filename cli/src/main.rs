@@ -1,10 +1,10 @@
 //! `qun`: the daemon and its command-line client.
 //!
 //! `qun daemon` runs a node and serves the local API; every other command is a client of
-//! that API (found through `DATA_DIR/api.json`), except `qun demo`, which runs a few nodes
-//! in this process to show qun working with no set-up.
+//! that API (found through `DATA_DIR/api.json`) through qun-api's typed [`Client`], except
+//! `qun demo`, which runs a few nodes in this process to show qun working with no set-up.
+//! `daemon` and `demo` are the only commands that use qun-node.
 
-mod client;
 mod daemon;
 mod demo;
 mod discover;
@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::io::Write as _;
 
 use clap::{Args, Parser, Subcommand};
+use qun_api::{Call, Client, request};
 
 /// qun: peer-to-peer group chat. Groups live on their members' machines and nowhere else.
 #[derive(Parser, Debug)]
@@ -239,40 +240,24 @@ fn main() -> ExitCode {
 }
 
 fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
-    let c = client::Client::connect(&g.data_dir())?;
+    let c = Client::connect(&g.data_dir())?;
     let out = output::Out { json: g.json };
     match cmd {
-        Cmd::Id => out.id(&c.get("/v1/id")?),
-        Cmd::Peers => out.peers(&c.get("/v1/peers")?),
+        Cmd::Id => out.id(&c.call(Call::id())?),
+        Cmd::Peers => out.peers(&c.call(Call::peers())?),
         Cmd::Send {
             group,
             text,
             reply_to,
-        } => {
-            let body = serde_json::json!({ "text": text, "reply_to": reply_to });
-            out.id_line(&c.post(
-                &format!("/v1/groups/{}/messages", client::seg(&group)),
-                &body,
-            )?)
-        }
+        } => out.id_line(&c.call(Call::send(&group, &request::Send { text, reply_to }))?),
         Cmd::Announce { group, text } => {
-            let body = serde_json::json!({ "text": text });
-            out.id_line(&c.post(
-                &format!("/v1/groups/{}/announcement", client::seg(&group)),
-                &body,
-            )?)
+            out.id_line(&c.call(Call::announce(&group, &request::Announce { text }))?)
         }
         Cmd::History {
             group,
             limit,
             before,
-        } => {
-            let mut path = format!("/v1/groups/{}/messages?limit={limit}", client::seg(&group));
-            if let Some(b) = before {
-                path.push_str(&format!("&before={}", client::seg(&b)));
-            }
-            out.history(&c.get(&path)?)
-        }
+        } => out.history(&c.call(Call::history(&group, limit, before.as_deref()))?),
         Cmd::Sync {
             group,
             timeout_secs,
@@ -283,11 +268,10 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
             std::time::Duration::from_secs(timeout_secs),
         ),
         Cmd::Watch { group } => {
-            let path = match group {
-                Some(g) => format!("/v1/events?group={}", client::seg(&g)),
-                None => "/v1/events".to_owned(),
-            };
-            c.stream(&path, |ev| out.event(&ev))
+            for ev in c.events(group.as_deref())? {
+                out.event(&ev?)?;
+            }
+            Ok(())
         }
         Cmd::Group(gc) => run_group(&c, &out, gc),
         Cmd::Search(args) => discover::search(&c, &out, &args),
@@ -300,7 +284,7 @@ fn unreachable_cmd() -> anyhow::Result<()> {
     anyhow::bail!("internal: command dispatched to the wrong handler")
 }
 
-fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Result<()> {
+fn run_group(c: &Client, out: &output::Out, gc: GroupCmd) -> anyhow::Result<()> {
     match gc {
         GroupCmd::Create {
             name,
@@ -308,12 +292,14 @@ fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Res
             tags,
             visibility,
         } => {
-            let vis: qun_protocol::Visibility =
-                visibility.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let body = serde_json::json!({
-                "name": name, "description": description, "tags": tags, "visibility": vis,
-            });
-            out.created(&c.post("/v1/groups", &body)?)
+            let visibility = visibility.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let req = request::CreateGroup {
+                name,
+                description,
+                tags,
+                visibility,
+            };
+            out.created(&c.call(Call::create_group(&req))?)
         }
         GroupCmd::Invite {
             group,
@@ -321,20 +307,16 @@ fn run_group(c: &client::Client, out: &output::Out, gc: GroupCmd) -> anyhow::Res
             long,
             qr,
         } => {
-            let secs = parse_duration(&expires)?;
-            let body = serde_json::json!({ "expires_secs": secs, "long": long });
-            let v = c.post(&format!("/v1/groups/{}/invite", client::seg(&group)), &body)?;
-            out.invite(&v, qr)
+            let req = request::Invite {
+                expires_secs: Some(parse_duration(&expires)?),
+                long,
+            };
+            out.invite(&c.call(Call::invite(&group, &req))?, qr)
         }
         GroupCmd::Join(args) => discover::join(c, out, &args),
-        GroupCmd::List => out.groups(&c.get("/v1/groups")?),
-        GroupCmd::Info { group } => {
-            out.group_info(&c.get(&format!("/v1/groups/{}", client::seg(&group)))?)
-        }
-        GroupCmd::Leave { group } => {
-            let v = c.delete(&format!("/v1/groups/{}", client::seg(&group)))?;
-            out.left(&v)
-        }
+        GroupCmd::List => out.groups(&c.call(Call::groups())?),
+        GroupCmd::Info { group } => out.group_info(&c.call(Call::group_info(&group))?),
+        GroupCmd::Leave { group } => out.left(&c.call(Call::leave(&group))?),
         GroupCmd::Requests { group } => discover::requests(c, out, &group),
         GroupCmd::Approve { group, author } => discover::decide(c, out, &group, &author, true),
         GroupCmd::Reject { group, author } => discover::decide(c, out, &group, &author, false),
@@ -382,7 +364,7 @@ mod tests {
             panic!("parsed as {:?}", cli.command);
         };
         assert_eq!(
-            discover::join_body(&args).unwrap(),
+            serde_json::to_value(discover::join_body(&args).unwrap()).unwrap(),
             serde_json::json!({ "group": id, "note": "hi", "history": "all" })
         );
         let cli =
@@ -392,7 +374,7 @@ mod tests {
             panic!("parsed as {:?}", cli.command);
         };
         assert_eq!(
-            discover::join_body(&args).unwrap(),
+            serde_json::to_value(discover::join_body(&args).unwrap()).unwrap(),
             serde_json::json!({ "invite": "qun1abc", "history": "since-join" })
         );
     }

@@ -19,10 +19,13 @@
 //! quietly with success instead of panicking.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write as _;
 
+use qun_api::NodeEvent;
+use qun_api::view::{Created, GroupInfo, IdInfo, InviteCode, Left, MessageView, PeerInfo, Posted};
 use qun_protocol::text::escape;
-use serde_json::Value;
+use serde::Serialize;
 
 /// Characters of the author id shown after a display name.
 pub const NAME_TAIL: usize = 6;
@@ -63,19 +66,19 @@ pub struct Out {
     pub json: bool,
 }
 
-/// A string field of `v`, escaped for a terminal ("" when missing).
-pub fn s<'a>(v: &'a Value, k: &str) -> Cow<'a, str> {
-    escape(v.get(k).and_then(|x| x.as_str()).unwrap_or(""))
+/// A text from the daemon, escaped for a terminal.
+pub fn s(text: &str) -> Cow<'_, str> {
+    escape(text)
 }
 
-/// The strings of an array field, escaped for a terminal.
-pub fn strings(v: &Value) -> Vec<Cow<'_, str>> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str())
-        .map(escape)
-        .collect()
+/// Texts from the daemon, escaped for a terminal.
+pub fn strings(list: &[String]) -> Vec<Cow<'_, str>> {
+    list.iter().map(|t| escape(t)).collect()
+}
+
+/// A value as JSON with its keys in sorted order (as `--json` has always printed them).
+pub fn to_json<T: Serialize>(v: &T) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::to_value(v)?)
 }
 
 fn time(ms: u64) -> String {
@@ -130,73 +133,64 @@ pub fn who(id: &str, name: Option<&str>) -> String {
     }
 }
 
-/// The author `v[id_key]`, named from `v[name_key]`.
-fn who_of(v: &Value, id_key: &str, name_key: &str) -> String {
-    who(
-        v.get(id_key).and_then(Value::as_str).unwrap_or(""),
-        v.get(name_key).and_then(Value::as_str),
-    )
-}
-
 /// The author `id`, named from a map of names (`group info`'s `names`).
-fn who_in(names: &Value, id: &str) -> String {
-    who(id, names.get(id).and_then(Value::as_str))
+fn who_in(names: &BTreeMap<String, String>, id: &str) -> String {
+    who(id, names.get(id).map(String::as_str))
 }
 
 impl Out {
     /// Prints `v` as pretty JSON.
-    pub fn json(&self, v: &Value) -> anyhow::Result<()> {
-        outln!("{}", serde_json::to_string_pretty(v)?)
+    pub fn json<T: Serialize>(&self, v: &T) -> anyhow::Result<()> {
+        outln!("{}", serde_json::to_string_pretty(&to_json(v)?)?)
     }
 
-    pub fn id(&self, v: &Value) -> anyhow::Result<()> {
+    pub fn id(&self, v: &IdInfo) -> anyhow::Result<()> {
         if self.json {
             return self.json(v);
         }
-        outln!("peer id: {}", s(v, "peer_id"))?;
-        for a in strings(&v["addrs"]) {
+        outln!("peer id: {}", s(&v.peer_id))?;
+        for a in strings(&v.addrs) {
             outln!("  {a}")?;
         }
         Ok(())
     }
 
-    pub fn peers(&self, v: &Value) -> anyhow::Result<()> {
+    pub fn peers(&self, list: &[PeerInfo]) -> anyhow::Result<()> {
         if self.json {
-            return self.json(v);
+            return self.json(&list);
         }
-        let list = v.as_array().cloned().unwrap_or_default();
         if list.is_empty() {
             outln!("no peers connected")?;
         }
         for p in list {
-            outln!("{}  {}", s(&p, "peer_id"), strings(&p["addrs"]).join(" "))?;
+            outln!("{}  {}", s(&p.peer_id), strings(&p.addrs).join(" "))?;
         }
         Ok(())
     }
 
-    pub fn id_line(&self, v: &Value) -> anyhow::Result<()> {
+    pub fn id_line(&self, v: &Posted) -> anyhow::Result<()> {
         if self.json {
-            return self.json(&serde_json::json!({ "id": v["id"] }));
+            return self.json(&serde_json::json!({ "id": v.id }));
         }
-        outln!("{}", s(v, "id"))
+        outln!("{}", s(&v.id))
     }
 
-    pub fn created(&self, v: &Value) -> anyhow::Result<()> {
+    pub fn created(&self, v: &Created) -> anyhow::Result<()> {
         if self.json {
             return self.json(v);
         }
-        outln!("group:  {}", s(v, "group"))?;
-        outln!("invite: {}", s(v, "invite"))
+        outln!("group:  {}", s(&v.group))?;
+        outln!("invite: {}", s(&v.invite))
     }
 
-    pub fn invite(&self, v: &Value, qr: bool) -> anyhow::Result<()> {
+    pub fn invite(&self, v: &InviteCode, qr: bool) -> anyhow::Result<()> {
         if self.json {
             return self.json(v);
         }
-        if let Some(note) = v["note"].as_str() {
+        if let Some(note) = &v.note {
             eprintln!("note: {}", qun_protocol::text::escape(note));
         }
-        let code = s(v, "invite");
+        let code = s(&v.invite);
         outln!("{code}")?;
         if qr {
             // Upper case puts bech32 into the QR alphanumeric mode: a smaller code.
@@ -214,83 +208,69 @@ impl Out {
         Ok(())
     }
 
-    pub fn left(&self, v: &Value) -> anyhow::Result<()> {
+    pub fn left(&self, v: &Left) -> anyhow::Result<()> {
         if self.json {
             return self.json(v);
         }
-        outln!("left {}", s(v, "group"))
+        outln!("left {}", s(&v.group))
     }
 
-    pub fn groups(&self, v: &Value) -> anyhow::Result<()> {
+    pub fn groups(&self, list: &[GroupInfo]) -> anyhow::Result<()> {
         if self.json {
-            return self.json(v);
+            return self.json(&list);
         }
-        let list = v.as_array().cloned().unwrap_or_default();
         if list.is_empty() {
             outln!("no groups yet: `qun group create NAME` or `qun group join INVITE`")?;
         }
         for g in list {
             outln!(
                 "{}  {}  ({} members, {} messages, {})",
-                s(&g, "group"),
-                s(&g, "name"),
-                g["members"].as_array().map_or(0, |m| m.len()),
-                g["messages"].as_u64().unwrap_or(0),
-                s(&g, "visibility"),
+                s(&g.group),
+                s(&g.name),
+                g.members.len(),
+                g.messages,
+                s(&g.visibility),
             )?;
         }
         Ok(())
     }
 
     /// The lines of `qun group info`.
-    pub fn group_info_lines(g: &Value) -> Vec<String> {
-        let names = &g["names"];
+    pub fn group_info_lines(g: &GroupInfo) -> Vec<String> {
+        let names = &g.names;
         let mut lines = vec![
-            format!("group:       {}", s(g, "group")),
-            format!("name:        {}", s(g, "name")),
-            format!("visibility:  {}", s(g, "visibility")),
-            format!(
-                "owner:       {}",
-                who_in(names, g["owner"].as_str().unwrap_or(""))
-            ),
+            format!("group:       {}", s(&g.group)),
+            format!("name:        {}", s(&g.name)),
+            format!("visibility:  {}", s(&g.visibility)),
+            format!("owner:       {}", who_in(names, &g.owner)),
         ];
-        if !s(g, "description").is_empty() {
-            lines.push(format!("description: {}", s(g, "description")));
+        if !g.description.is_empty() {
+            lines.push(format!("description: {}", s(&g.description)));
         }
-        let tags = strings(&g["tags"]);
+        let tags = strings(&g.tags);
         if !tags.is_empty() {
             lines.push(format!("tags:        {}", tags.join(", ")));
         }
-        lines.push(format!(
-            "topic:       {} (epoch {})",
-            s(g, "topic"),
-            g["epoch"]
-        ));
+        lines.push(format!("topic:       {} (epoch {})", s(&g.topic), g.epoch));
         lines.push(format!(
             "mesh peers:  {} ({} subscribed)",
-            g["mesh_peers"], g["topic_peers"]
+            g.mesh_peers, g.topic_peers
         ));
         lines.push(format!(
             "messages:    {} ({} waiting for peers)",
-            g["messages"], g["queued"]
+            g.messages, g.queued
         ));
-        match g.get("announcement").filter(|a| !a.is_null()) {
+        match &g.announcement {
             Some(a) => lines.push(format!(
                 "announcement: {} (by {})",
-                s(a, "text"),
-                who_in(names, a["author"].as_str().unwrap_or(""))
+                s(&a.text),
+                who_in(names, &a.author)
             )),
             None => lines.push("announcement: (none)".to_owned()),
         }
-        let members: Vec<&str> = g["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str())
-            .collect();
-        lines.push(format!("members ({}):", members.len()));
-        for m in members {
-            match names.get(m).and_then(Value::as_str) {
+        lines.push(format!("members ({}):", g.members.len()));
+        for m in &g.members {
+            match names.get(m) {
                 Some(n) => lines.push(format!("  {}  {}", escape(m), escape(n))),
                 None => lines.push(format!("  {}", escape(m))),
             }
@@ -298,7 +278,7 @@ impl Out {
         lines
     }
 
-    pub fn group_info(&self, g: &Value) -> anyhow::Result<()> {
+    pub fn group_info(&self, g: &GroupInfo) -> anyhow::Result<()> {
         if self.json {
             return self.json(g);
         }
@@ -309,56 +289,60 @@ impl Out {
     }
 
     /// The line of one message in `qun history` and `qun watch`.
-    pub fn message_line(m: &Value) -> String {
-        let kind = m["kind"].as_str().unwrap_or("");
-        let who = who_of(m, "author", "author_name");
-        let when = time(m["timestamp_ms"].as_u64().unwrap_or(0));
+    pub fn message_line(m: &MessageView) -> String {
+        let who = who(&m.author, m.author_name.as_deref());
+        let when = time(m.timestamp_ms);
         let reply = m
-            .get("reply_to")
-            .and_then(|r| r.as_str())
+            .reply_to
+            .as_deref()
             .map(|r| format!(" (reply to {})", short(r)))
             .unwrap_or_default();
-        match kind {
-            "text" => format!(
-                "[{when}] {who}: {}{reply}  #{}",
-                s(m, "text"),
-                short(m["id"].as_str().unwrap_or(""))
-            ),
-            "announcement" => format!("[{when}] {who} set the announcement: {}", s(m, "text")),
-            _ => format!("[{when}] {who} {}", s(m, "text")),
+        match m.kind.as_str() {
+            "text" => format!("[{when}] {who}: {}{reply}  #{}", s(&m.text), short(&m.id)),
+            "announcement" => format!("[{when}] {who} set the announcement: {}", s(&m.text)),
+            _ => format!("[{when}] {who} {}", s(&m.text)),
         }
     }
 
-    pub fn history(&self, v: &Value) -> anyhow::Result<()> {
+    pub fn history(&self, list: &[MessageView]) -> anyhow::Result<()> {
         if self.json {
-            return self.json(v);
+            return self.json(&list);
         }
-        for m in v.as_array().into_iter().flatten() {
+        for m in list {
             outln!("{}", Self::message_line(m))?;
         }
         Ok(())
     }
 
     /// The line `qun watch` prints for a join event, or `None` for events it skips.
-    fn join_event_line(ev: &Value) -> Option<String> {
-        let group = s(ev, "group");
-        match ev["type"].as_str().unwrap_or("") {
-            "join_requested" => {
-                let note = s(ev, "note");
+    fn join_event_line(ev: &NodeEvent) -> Option<String> {
+        match ev {
+            NodeEvent::JoinRequested {
+                group,
+                requester,
+                requester_name,
+                note,
+            } => {
+                let group = s(group);
                 let note = if note.is_empty() {
                     String::new()
                 } else {
-                    format!(": \"{note}\"")
+                    format!(": \"{}\"", s(note))
                 };
-                let who = who_of(ev, "requester", "requester_name");
-                let id = s(ev, "requester");
+                let who = who(requester, requester_name.as_deref());
+                let id = s(requester);
                 Some(format!(
                     "join request for {group} from {who}{note} \
                      (qun group approve|reject {group} {id})"
                 ))
             }
-            "joined" => Some(format!("joined {group}: your join request was approved")),
-            "join_rejected" => Some(format!("your request to join {group} was rejected")),
+            NodeEvent::Joined { group } => Some(format!(
+                "joined {}: your join request was approved",
+                s(group)
+            )),
+            NodeEvent::JoinRejected { group } => {
+                Some(format!("your request to join {} was rejected", s(group)))
+            }
             _ => None,
         }
     }
@@ -366,39 +350,53 @@ impl Out {
     /// One event of `qun watch`: messages, and join requests and their outcomes. With
     /// `--json` a message is printed without its `type` (as it always was); a join event
     /// keeps it (`join_requested`, `joined`, `join_rejected`).
-    pub fn event(&self, ev: &Value) -> anyhow::Result<()> {
-        if ev["type"] != "message" {
+    pub fn event(&self, ev: &NodeEvent) -> anyhow::Result<()> {
+        let NodeEvent::Message(m) = ev else {
             if let Some(line) = Self::join_event_line(ev) {
                 if self.json {
-                    outln!("{}", serde_json::to_string(ev)?)?;
+                    outln!("{}", serde_json::to_string(&to_json(ev)?)?)?;
                 } else {
                     outln!("{line}")?;
                 }
             }
             return Ok(());
-        }
+        };
         if self.json {
-            let mut m = ev.clone();
-            if let Some(o) = m.as_object_mut() {
-                o.remove("type");
-            }
-            outln!("{}", serde_json::to_string(&m)?)
+            outln!("{}", serde_json::to_string(&to_json(m)?)?)
         } else {
-            outln!("{}", Self::message_line(ev))
+            outln!("{}", Self::message_line(m))
         }
     }
+}
+
+/// A view from the fields a test names, the others at their defaults.
+#[cfg(test)]
+pub fn view<T>(fields: serde_json::Value) -> T
+where
+    T: Default + Serialize + serde::de::DeserializeOwned,
+{
+    let mut v = serde_json::to_value(T::default()).unwrap();
+    if let (Some(o), Some(f)) = (v.as_object_mut(), fields.as_object()) {
+        o.extend(f.clone());
+    }
+    serde_json::from_value(v).unwrap()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// An event from its JSON.
+    fn event(v: Value) -> NodeEvent {
+        serde_json::from_value(v).unwrap()
+    }
 
     #[test]
     fn join_events_have_lines_and_others_are_skipped() {
         let ev = json!({ "type": "join_requested", "group": "G", "requester": "R", "note": "hi" });
         assert_eq!(
-            Out::join_event_line(&ev).unwrap(),
+            Out::join_event_line(&event(ev)).unwrap(),
             "join request for G from R: \"hi\" (qun group approve|reject G R)"
         );
         let ev = json!({
@@ -406,16 +404,24 @@ mod tests {
             "requester_name": "小林", "note": "hi\u{1b}[2J\r",
         });
         assert_eq!(
-            Out::join_event_line(&ev).unwrap(),
+            Out::join_event_line(&event(ev)).unwrap(),
             "join request for G from 小林 ·abcdef: \"hi\\e[2J\\r\" \
              (qun group approve|reject G 12D3KooWabcdef)"
         );
         let ev = json!({ "type": "joined", "group": "G" });
-        assert!(Out::join_event_line(&ev).unwrap().starts_with("joined G"));
+        assert!(
+            Out::join_event_line(&event(ev))
+                .unwrap()
+                .starts_with("joined G")
+        );
         let ev = json!({ "type": "join_rejected", "group": "G" });
-        assert!(Out::join_event_line(&ev).unwrap().contains("rejected"));
+        assert!(
+            Out::join_event_line(&event(ev))
+                .unwrap()
+                .contains("rejected")
+        );
         let ev = json!({ "type": "peer_connected", "peer": "P" });
-        assert_eq!(Out::join_event_line(&ev), None);
+        assert_eq!(Out::join_event_line(&event(ev)), None);
     }
 
     const ATTACK: &str =
@@ -435,7 +441,7 @@ mod tests {
             "kind": "text", "author": "12D3KooWQbDmzHv7a1b2c3", "author_name": "小林\u{202e}",
             "timestamp_ms": 0, "text": ATTACK, "id": "5kQm3x",
         });
-        let line = Out::message_line(&m);
+        let line = Out::message_line(&view(m));
         assert_safe(&line);
         assert_eq!(
             line,
@@ -445,7 +451,7 @@ mod tests {
         let m = json!({ "kind": "join", "author": "12D3KooWQbDmzHv7a1b2c3", "timestamp_ms": 0,
             "text": "joined the group" });
         assert_eq!(
-            Out::message_line(&m),
+            Out::message_line(&view(m)),
             "[00:00:00] v7a1b2c3 joined the group"
         );
     }
@@ -456,10 +462,10 @@ mod tests {
             "group": "G", "name": "n\u{1b}]0;x\u{7}", "visibility": "listed", "owner": "OWNER1",
             "description": ATTACK, "tags": ["t\r"], "topic": "T", "epoch": 0,
             "mesh_peers": 0, "topic_peers": 0, "messages": 1, "queued": 0,
-            "announcement": { "text": ATTACK, "author": "OWNER1" },
+            "announcement": { "text": ATTACK, "author": "OWNER1", "timestamp_ms": 0, "id": "M" },
             "members": ["OWNER1", "M2"], "names": { "OWNER1": "Li\u{2066}" },
         });
-        let lines = Out::group_info_lines(&g);
+        let lines = Out::group_info_lines(&view(g));
         for l in &lines {
             assert_safe(l);
         }

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
+use qun_api::view::SyncView;
+use qun_api::{Call, Client};
 
-use crate::client::{self, Client};
 use crate::outln;
 use crate::output::Out;
 
@@ -15,24 +15,24 @@ const BAR_FROM: u64 = 100;
 /// How often the group's sync state is read.
 const POLL: Duration = Duration::from_millis(200);
 
-fn field(v: &Value, k: &str) -> u64 {
-    v["sync"][k].as_u64().unwrap_or(0)
+/// Messages still to fetch and fetched so far by the running syncs.
+fn progress(s: &SyncView) -> (u64, u64) {
+    (s.pending as u64, s.fetched as u64)
 }
 
 /// Runs the command.
 pub fn run(c: &Client, out: &Out, group: &str, timeout: Duration) -> anyhow::Result<()> {
-    let path = format!("/v1/groups/{}", client::seg(group));
-    let before = c.get(&path)?;
-    let started = c.post(&format!("{path}/sync"), &serde_json::json!({}))?;
-    if started["running"].as_u64().unwrap_or(0) == 0 {
+    let before = c.call(Call::group_info(group))?;
+    let started = c.call(Call::sync(group))?;
+    if started.running == 0 {
         anyhow::bail!("no member of this group is connected: nothing to sync with");
     }
     let deadline = Instant::now() + timeout;
     let mut bar: Option<ProgressBar> = None;
     let info = loop {
         std::thread::sleep(POLL);
-        let info = c.get(&path)?;
-        let (pending, fetched) = (field(&info, "pending"), field(&info, "fetched"));
+        let info = c.call(Call::group_info(group))?;
+        let (pending, fetched) = progress(&info.sync);
         if !out.json && bar.is_none() && pending + fetched >= BAR_FROM {
             let b = ProgressBar::new(pending + fetched);
             b.set_style(
@@ -45,7 +45,7 @@ pub fn run(c: &Client, out: &Out, group: &str, timeout: Duration) -> anyhow::Res
             b.set_length(pending + fetched);
             b.set_position(fetched);
         }
-        if field(&info, "running") == 0 {
+        if info.sync.running == 0 {
             break info;
         }
         if Instant::now() > deadline {
@@ -55,18 +55,17 @@ pub fn run(c: &Client, out: &Out, group: &str, timeout: Duration) -> anyhow::Res
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let count = |v: &Value| v["messages"].as_u64().unwrap_or(0);
-    let new = count(&info).saturating_sub(count(&before));
+    let new = info.messages.saturating_sub(before.messages);
     if out.json {
         let v = serde_json::json!({
-            "group": info["group"], "new": new, "messages": count(&info), "sync": info["sync"],
+            "group": info.group, "new": new, "messages": info.messages, "sync": info.sync,
         });
         outln!("{}", serde_json::to_string_pretty(&v)?)
     } else {
         outln!(
             "synced {}: {new} new messages, {} in all",
-            qun_protocol::text::escape(info["name"].as_str().unwrap_or(group)),
-            count(&info)
+            qun_protocol::text::escape(&info.name),
+            info.messages
         )
     }
 }

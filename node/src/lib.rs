@@ -6,11 +6,11 @@
 //! with one command per public method and replies through a oneshot. Swarm events are
 //! translated in one place into [`NodeEvent`]s on a broadcast channel.
 
-pub mod api;
 pub mod config;
 pub mod datadir;
 pub mod discovery;
 mod event_loop;
+pub mod http;
 pub mod keys;
 pub mod net;
 pub mod peers;
@@ -25,18 +25,20 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
-use qun_protocol::group::Visibility;
 use qun_protocol::message::{Announcement, Kind, Text};
 use qun_protocol::{AuthorId, GroupId, MsgId};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// The local API under its old name (`qun_node::api::serve`, `qun_node::api::ApiFile`).
+pub use http as api;
 
 pub use config::Config;
 pub use libp2p::{Multiaddr, PeerId};
+pub use qun_api::NodeEvent;
 pub use view::{
-    Created, GenderCounts, GroupInfo, GroupStats, IdInfo, InviteCode, JoinOutcome, JoinRequestView,
-    MessageView, NetStats, PeerInfo, ProfileUpdate, ProfileView, SearchHit, SearchResult,
-    ShownGroupView, SyncView,
+    CreateGroup, Created, GenderCounts, GroupInfo, GroupStats, History, IdInfo, InviteCode,
+    JoinOutcome, JoinRequestView, MessageView, MessageViewExt, NetStats, PeerInfo, ProfileUpdate,
+    ProfileView, SearchHit, SearchResult, ShownGroupView, SyncView,
 };
 
 /// Commands waiting for the event loop. Callers wait (back-pressure) when it is full.
@@ -110,97 +112,6 @@ pub enum Error {
     /// A libp2p operation failed.
     #[error("network: {0}")]
     Network(String),
-}
-
-/// What the node tells its subscribers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum NodeEvent {
-    /// A new message was stored (received, synced, or sent by us).
-    Message(MessageView),
-    /// A peer connected.
-    PeerConnected {
-        /// Its PeerId.
-        peer: String,
-    },
-    /// A peer disconnected.
-    PeerDisconnected {
-        /// Its PeerId.
-        peer: String,
-    },
-    /// Someone asks to join a listed group we administer.
-    JoinRequested {
-        /// Group id.
-        group: String,
-        /// Who asks.
-        requester: String,
-        /// The display name on the requester's profile, when this node holds it.
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        requester_name: Option<String>,
-        /// Their note.
-        note: String,
-    },
-    /// We joined a group (after an approval, or from its card).
-    Joined {
-        /// Group id.
-        group: String,
-    },
-    /// An admin rejected our join request.
-    JoinRejected {
-        /// Group id.
-        group: String,
-    },
-    /// A frame, record or card was rejected.
-    Rejected {
-        /// The peer that forwarded it.
-        peer: String,
-        /// Why.
-        reason: String,
-    },
-}
-
-/// How much of a group's history a new member fetches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum History {
-    /// Everything (the default).
-    #[default]
-    All,
-    /// Only messages written from about the time we joined (one minute of clock slack):
-    /// older ones are never fetched, and once the first sync has found where the recent
-    /// history starts, later syncs do not even compare keys below it.
-    SinceJoin,
-}
-
-impl std::str::FromStr for History {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "all" => Ok(Self::All),
-            "since-join" => Ok(Self::SinceJoin),
-            _ => Err(format!("history must be `all` or `since-join`, not {s:?}")),
-        }
-    }
-}
-
-/// Parameters of a new group.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CreateGroup {
-    /// Name.
-    pub name: String,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// Search tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Visibility.
-    #[serde(default = "default_visibility")]
-    pub visibility: Visibility,
-}
-
-fn default_visibility() -> Visibility {
-    Visibility::Private
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;

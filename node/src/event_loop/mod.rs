@@ -56,7 +56,7 @@ use crate::config::Config;
 use crate::net::{self, Behaviour};
 use crate::peers::{self, Source};
 use crate::store::{GroupRecord, Store};
-use crate::view::MessageView;
+use crate::view::{MessageView, MessageViewExt as _};
 use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, datadir, keys};
 
 /// Frames kept per topic while no peer is subscribed; older ones are dropped first (they

@@ -17,7 +17,7 @@ use qun_protocol::{AuthorId, Verified};
 
 use super::EventLoop;
 use super::dht::KadQuery;
-use crate::view::MessageView;
+use crate::view::{MessageView, MessageViewExt as _};
 
 /// An author whose profile was not found is looked up again after this long at first...
 pub(crate) const NAME_RETRY_FIRST: Duration = Duration::from_secs(15);

@@ -1,0 +1,123 @@
+//! The daemon's local control API: JSON over HTTP on 127.0.0.1, bearer-token guarded.
+//!
+//! The contract (views, request bodies, events, the API file, the error body) is the
+//! qun-api crate, shared with the clients; this module serves it over a [`Node`]. The
+//! daemon writes `DATA_DIR/api.json` ([`ApiFile`]: `{"addr", "token"}`, owner-only); clients
+//! read it to find and authenticate to their daemon. Every route is under `/v1`; `GROUP` in a
+//! path is a group id, an unambiguous id prefix, or an unambiguous name; `AUTHOR` is an author
+//! id (the same text as its PeerId). Errors are `{"error": "..."}` with a 4xx/5xx status
+//! ([`error`]); `GET /v1/events` is a Server-Sent Events stream of [`crate::NodeEvent`]s
+//! ([`events`]). The README lists every route.
+//!
+//! One file per concern: [`identity`], [`groups`], [`messages`], [`discovery`], [`profile`],
+//! [`events`]; each handler is a thin translation from HTTP to one [`Node`] method. A new
+//! operation is one `Command` variant, one handler here, one route in [`router_with`] and one
+//! `qun_api::Call` constructor.
+//!
+//! The server ([`server`]) bounds what clients can hold: a request head must arrive within
+//! 10 s, at most 256 connections and 64 event streams are served at once (the 65th stream
+//! is answered 503 `{"error"}`).
+
+mod auth;
+mod discovery;
+mod error;
+mod events;
+mod groups;
+mod identity;
+mod messages;
+mod profile;
+pub mod server;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use tokio::sync::Semaphore;
+
+pub use auth::new_token;
+pub use qun_api::file::{API_FILE, ApiFile};
+
+use crate::Node;
+
+/// What every handler gets.
+#[derive(Clone)]
+struct Ctx {
+    node: Node,
+    token: String,
+    /// One permit per open event stream.
+    streams: Arc<Semaphore>,
+    max_streams: usize,
+}
+
+/// The API's routes over `node`, requiring `token`, with the default cap on event streams.
+pub fn router(node: Node, token: String) -> Router {
+    router_with(node, token, server::MAX_EVENT_STREAMS)
+}
+
+/// The API's routes over `node`, requiring `token`, serving at most `max_event_streams`
+/// event streams at once.
+pub fn router_with(node: Node, token: String, max_event_streams: usize) -> Router {
+    let ctx = Ctx {
+        node,
+        token,
+        streams: Arc::new(Semaphore::new(max_event_streams)),
+        max_streams: max_event_streams,
+    };
+    Router::new()
+        .route("/v1/id", get(identity::id))
+        .route("/v1/peers", get(identity::peers))
+        .route("/v1/groups", get(groups::list).post(groups::create))
+        .route("/v1/groups/join", post(groups::join))
+        .route(
+            "/v1/groups/{group}",
+            get(groups::info).delete(groups::leave),
+        )
+        .route("/v1/groups/{group}/invite", post(groups::invite))
+        .route("/v1/groups/{group}/sync", post(groups::sync))
+        .route(
+            "/v1/groups/{group}/messages",
+            get(messages::history).post(messages::send),
+        )
+        .route("/v1/groups/{group}/announcement", post(messages::announce))
+        .route("/v1/groups/{group}/stats", get(discovery::stats))
+        .route("/v1/groups/{group}/requests", get(discovery::requests))
+        .route(
+            "/v1/groups/{group}/requests/{author}/approve",
+            post(discovery::approve),
+        )
+        .route(
+            "/v1/groups/{group}/requests/{author}/reject",
+            post(discovery::reject),
+        )
+        .route("/v1/search", get(discovery::search))
+        .route("/v1/discovery/announce", post(discovery::announce))
+        .route("/v1/profile", get(profile::own).post(profile::set))
+        .route("/v1/profile/{author}", get(profile::of))
+        .route("/v1/events", get(events::events))
+        .layer(middleware::from_fn_with_state(ctx.clone(), auth::auth))
+        .layer(middleware::map_response(error::json_errors))
+        .with_state(ctx)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, with the default limits.
+pub async fn serve(
+    node: Node,
+    token: String,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(node, token, listener, shutdown, server::Limits::default()).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, within `limits`.
+pub async fn serve_with(
+    node: Node,
+    token: String,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: server::Limits,
+) -> std::io::Result<()> {
+    let app = router_with(node, token, limits.max_event_streams);
+    server::run(listener, app, limits, shutdown).await
+}
