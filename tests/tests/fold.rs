@@ -3,6 +3,9 @@
 //! the node fold again from scratch. Either way the state is the full fold of the stored
 //! ops: the same as after a restart, which folds everything from the store.
 //!
+//! Control ops of a kind this version does not know (a tag in the reserved control range)
+//! are stored and leave the rest of the state alone.
+//!
 //! Node A owns the group; node B is a member that publishes, with `publish_raw`, ops signed
 //! by A's key (announcements, only the owner's count) and by a third member, with stamps
 //! the test chooses, so A receives them in an order that is not group order.
@@ -113,6 +116,20 @@ async fn out_of_order_control_ops_give_the_state_a_full_fold_gives() {
     let newest = inject(&b, group, ek, &owner, base + 30, ann("newest")).await;
     wait_holds(&a, group, &newest).await;
     assert_eq!(announcement().await.unwrap().text, "newest");
+
+    // Kinds from a newer version, a control op (tag in the reserved range) and a post: both
+    // stored (and so served by sync), shown as placeholders, and neither changes the state.
+    let folded_so_far = folded(&a.group_info(group).await.unwrap());
+    for (at, tag) in [(base + 40, 0x8000), (base + 41, 300)] {
+        let payload = b"from a newer version".to_vec();
+        let op = inject(&b, group, ek, &m, at, Kind::Unknown { tag, payload }).await;
+        wait_holds(&a, group, &op).await;
+        let h = history(&a, group).await;
+        let shown = h.iter().find(|v| v.id == op.id.to_string()).unwrap();
+        assert_eq!(shown.kind, "unknown");
+        assert!(shown.text.contains("upgrade qun"), "{}", shown.text);
+    }
+    assert_eq!(folded(&a.group_info(group).await.unwrap()), folded_so_far);
     let before = a.group_info(group).await.unwrap();
 
     // A restart folds everything from the store: the same state.

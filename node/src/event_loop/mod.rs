@@ -811,6 +811,16 @@ impl EventLoop {
     pub(crate) fn fold_op(&mut self, msg: &Verified) {
         let group = msg.body.group;
         self.folded = true;
+        // Said once per group and run (then counted in `State::unknown_control_ops`).
+        if let qun_protocol::Kind::Unknown { tag, .. } = &msg.body.kind
+            && self
+                .groups
+                .get(&group)
+                .is_some_and(|rt| rt.state.unknown_control_ops == 0)
+        {
+            tracing::warn!(%group, tag, id = %msg.id, "a control op of a kind this version \
+                does not know: the group's state may be incomplete (members, rights); upgrade qun");
+        }
         if self.dirty.contains(&group) {
             return;
         }
