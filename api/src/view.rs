@@ -100,6 +100,11 @@ pub struct GroupInfo {
     /// History sync with other members.
     #[serde(default)]
     pub sync: SyncView,
+    /// Control ops of kinds this node's version does not know (a newer version's role
+    /// changes, removals...), folded without effect: non-zero means the members and rights
+    /// shown may be incomplete until qun is upgraded.
+    #[serde(default)]
+    pub unknown_control_ops: u64,
 }
 
 /// History sync of one group, as `group info` shows it.

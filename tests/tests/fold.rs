@@ -129,7 +129,10 @@ async fn out_of_order_control_ops_give_the_state_a_full_fold_gives() {
         assert_eq!(shown.kind, "unknown");
         assert!(shown.text.contains("upgrade qun"), "{}", shown.text);
     }
-    assert_eq!(folded(&a.group_info(group).await.unwrap()), folded_so_far);
+    let info = a.group_info(group).await.unwrap();
+    assert_eq!(folded(&info), folded_so_far);
+    // The state says it may be incomplete.
+    assert_eq!(info.unknown_control_ops, 1);
     let before = a.group_info(group).await.unwrap();
 
     // A restart folds everything from the store: the same state.
@@ -139,6 +142,7 @@ async fn out_of_order_control_ops_give_the_state_a_full_fold_gives() {
     let a = Node::start(Config::for_test(da.path())).await.unwrap();
     let after = a.group_info(group).await.unwrap();
     assert_eq!(folded(&after), folded(&before));
+    assert_eq!(after.unknown_control_ops, 1);
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }

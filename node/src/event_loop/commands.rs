@@ -443,6 +443,7 @@ impl EventLoop {
             }
             .to_owned(),
             sync: self.sync_view(id),
+            unknown_control_ops: st.unknown_control_ops,
         })
     }
 
