@@ -15,7 +15,6 @@ pub mod keys;
 pub mod net;
 pub mod peers;
 pub mod rate;
-pub mod records;
 pub mod skew;
 pub mod store;
 pub mod sync;

@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
-use qun_protocol::codec;
 use qun_protocol::limits::MAX_ADDR_BYTES;
-use serde::{Deserialize, Serialize};
+
+use crate::store::PeerRecord;
 
 /// Most peers kept (in memory and on disk).
 pub const MAX_KNOWN_PEERS: usize = 1024;
@@ -50,8 +50,6 @@ pub const MIN_CONNECTED: usize = 4;
 pub const MAX_DIALS_PER_ROUND: usize = 16;
 /// A peer seen again within this many ms is not rewritten to disk.
 pub const SEEN_GRANULARITY_MS: u64 = 60_000;
-/// Largest encoded entry accepted when reading the table back (bytes).
-const MAX_ENTRY_BYTES: usize = 2048;
 
 /// Where a peer was learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,14 +133,6 @@ pub struct Known {
     dial: Backoff,
 }
 
-/// The on-disk form of a [`Known`].
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    addrs: Vec<Vec<u8>>,
-    last_seen_ms: u64,
-    sources: u8,
-}
-
 /// Splits `/…/p2p/PEER` into the peer and the address without it.
 pub fn split_p2p(addr: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
     let mut addr = addr.clone();
@@ -192,7 +182,7 @@ impl Table {
     pub fn load(local: PeerId, raw: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
         let mut t = Table::new(local);
         for (k, v) in raw {
-            match (PeerId::from_bytes(&k), decode(&v)) {
+            match (PeerId::from_bytes(&k), decode(&k, &v)) {
                 (Ok(peer), Some(known)) if peer != local => {
                     t.peers.insert(peer, known);
                 }
@@ -362,16 +352,16 @@ impl Table {
 }
 
 fn encode(k: &Known) -> Option<Vec<u8>> {
-    let stored = Stored {
+    let stored = PeerRecord {
         addrs: k.addrs.iter().map(|a| a.to_vec()).collect(),
         last_seen_ms: k.last_seen_ms,
         sources: k.sources.0,
     };
-    codec::encode(&stored).ok()
+    stored.encode().ok()
 }
 
-fn decode(bytes: &[u8]) -> Option<Known> {
-    let s: Stored = codec::decode(bytes, MAX_ENTRY_BYTES).ok()?;
+fn decode(key: &[u8], bytes: &[u8]) -> Option<Known> {
+    let s = PeerRecord::decode(key, bytes).ok()?;
     let addrs: Vec<Multiaddr> = s
         .addrs
         .into_iter()

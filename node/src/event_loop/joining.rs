@@ -25,7 +25,7 @@ use qun_protocol::{AuthorId, GroupId, GroupSecret};
 use super::search::Sent;
 use super::{EventLoop, nonce, now_ms};
 use crate::rate::MAX_PENDING_JOIN_REQUESTS;
-use crate::records::{Incoming, Outgoing};
+use crate::store::{Incoming, Outgoing};
 use crate::view::{JoinOutcome, JoinRequestView};
 use crate::{Error, History, NodeEvent, Reply, keys};
 

@@ -124,7 +124,7 @@ pub(crate) struct EventLoop {
     pub swarm: Swarm<Behaviour>,
     pub store: Store,
     /// Discovery records on disk (cards, profiles, join requests).
-    pub records: crate::records::Records,
+    pub records: crate::store::Records,
     /// The data dir's lock: one node per data dir.
     pub _lock: datadir::Lock,
     pub identity: Identity,
@@ -249,7 +249,7 @@ impl EventLoop {
             config.store_flush_every.map(|d| d.as_millis() as u64),
             config.store_reserve_bytes,
         )?;
-        let records = crate::records::Records::open(&store)?;
+        let records = crate::store::Records::open(&store)?;
         let known = peers::Table::load(
             peer_id,
             store.known_peers(peers::MAX_KNOWN_PEERS + peers::EVICT_BATCH)?,

@@ -1,7 +1,7 @@
 //! Authors by name: the display names the node shows next to author ids.
 //!
 //! A view of a message, a join request or a group carries the display name of each author
-//! whose signed profile the node holds ([`crate::records::Records::name`], kept in memory).
+//! whose signed profile the node holds ([`crate::store::Records::name`], kept in memory).
 //! Building a view never waits for the network. Names are learnt in the background: when a
 //! message or a join request comes from an author with no known profile, and when a history
 //! page shows one, the node looks the profile up in the DHT ([`EventLoop::want_name`]); the

@@ -1,7 +1,7 @@
 //! Short invite codes on the node: publishing the sealed record, and joining with a code.
 //!
 //! Making one: the node signs a long invite, seals it under a fresh 16-byte code
-//! ([`ShortCode::seal`]), keeps the record on disk ([`crate::records::HeldInvite`]) and
+//! ([`ShortCode::seal`]), keeps the record on disk ([`crate::store::HeldInvite`]) and
 //! puts it to the DHT (quorum one); the answer waits for that put. The record is put
 //! again every announcement round until it expires, so it outlives a restart of ours and
 //! the DHT's record expiry. With the DHT off, or when no peer stored it, the answer is the
@@ -19,7 +19,7 @@ use qun_protocol::invite::{self, Invite, short::ShortCode};
 
 use super::dht::KadQuery;
 use super::{EventLoop, now_ms};
-use crate::records::HeldInvite;
+use crate::store::HeldInvite;
 use crate::view::InviteCode;
 use crate::{Error, History, Reply, keys};
 

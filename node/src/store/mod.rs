@@ -1,19 +1,34 @@
-//! History on disk, in sled.
+//! History and metadata on disk, in one sled database.
 //!
-//! Trees:
-//! * `meta`: `schema` → the store's schema version (u32, big-endian).
-//! * `groups`: group id → [`GroupRecord`] (genesis, epoch secrets, join time).
-//! * `msgs`: group id ‖ order key → encoded envelope, so a group's history is one
-//!   ordered range scan and every node orders it the same way.
-//! * `control`: same keys, control messages only (announcement, join, leave, meta), so
-//!   group state is re-folded without scanning the chat.
-//! * `ids`: message id → group id ‖ order key (de-duplication and lookup).
-//! * `peers`: peer id → a known peer (addresses, last seen, where learned), see
-//!   [`crate::peers`].
-//! * `history`: group id → [`HistoryFrom`] for groups joined with history since join.
+//! Trees, each with its own file in this folder:
+//! * `meta`: `schema` → the store's schema version (u32, big-endian); see [`migrate`].
+//! * `msgs` (group id ‖ order key → the message frame as received), `control` (the same
+//!   for control messages only), `ids` (message id → group id ‖ order key): [`messages`].
+//! * `groups` (group id → [`GroupRecord`]: genesis, epoch secrets, join time) and
+//!   `history` (group id → [`HistoryFrom`], for groups joined with history since join):
+//!   [`groups`].
+//! * `cards`, `profiles`, `join_in`, `join_out`, `short_invites` (discovery state):
+//!   [`records`].
+//! * `peers` (peer id → [`PeerRecord`], see [`crate::peers`]): [`peers`].
 //!
 //! Messages are written only after validation. Writes go to sled's log; `flush` makes them
 //! durable, and the node acknowledges a message to the user only after a flush returned.
+//!
+//! ## Records and their versions
+//! Message frames stay exactly the bytes received (their id is a hash over them). Every
+//! other value (group records, history bounds, cards and profiles held, join requests,
+//! short invites, known peers) is a metadata record in one [format]: a format byte
+//! ([`format::CBOR`]) and a CBOR map of named fields. The rules for changing a record:
+//! 1. **Add a field** with `#[serde(default)]` (or as an `Option`): no new schema version.
+//!    An older qun ignores the field, a newer one reads older records with the default.
+//!    Never add `deny_unknown_fields`.
+//! 2. **Never reuse or retype a field name**: a field whose meaning or type changes gets a
+//!    new name; the old one stops being written (and stays readable while it matters).
+//! 3. A change these rules cannot express (a new key layout, a new tree, a record split in
+//!    two) **bumps [`SCHEMA_VERSION`]** and adds a step to [`migrate`], which rewrites the
+//!    store at open, all or nothing.
+//! 4. Signed protocol objects inside a record keep their protocol encoding (a byte string):
+//!    the protocol versions them, not the store.
 //!
 //! ## Write failures (a full disk)
 //! sled 0.34 keeps the first I/O error of its log as a global error: from then on every
@@ -26,20 +41,27 @@
 //!
 //! sled itself needs some space to reopen (it writes a new snapshot of what it recovered),
 //! which a full disk does not have. So the store keeps a reserve file beside it
-//! (`store.reserve`, [`RESERVE_BYTES`] by default, allocated, not written): when a reopen fails, the reserve is deleted and
-//! the reopen tried again. Without its reserve the store refuses new writes
-//! ([`Error::DiskFull`], checked by [`Store::check_space`]) until the reserve can be
-//! written again, i.e. until there is space: then everything works as before, with no
-//! restart.
+//! (`store.reserve`, [`RESERVE_BYTES`] by default, allocated, not written): when a reopen
+//! fails, the reserve is deleted and the reopen tried again. Without its reserve the store
+//! refuses new writes ([`Error::DiskFull`], checked by [`Store::check_space`]) until the
+//! reserve can be written again, i.e. until there is space: then everything works as
+//! before, with no restart.
+
+pub mod format;
+pub mod groups;
+pub mod messages;
+pub mod migrate;
+pub mod peers;
+pub mod records;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use qun_protocol::codec;
-use qun_protocol::group::SignedGenesis;
-use qun_protocol::{GroupId, GroupSecret, MsgId, OrderKey, Verified};
-use serde::{Deserialize, Serialize};
+pub use groups::{EpochSecret, GroupRecord, HistoryFrom};
+pub use migrate::SCHEMA_VERSION;
+pub use peers::PeerRecord;
+pub use records::{HeldInvite, Incoming, Outgoing, Records};
 
 /// Default size of the reserve file kept beside the store, freed to reopen it on a full
 /// disk (bytes). See `Config::store_reserve_bytes`.
@@ -47,15 +69,12 @@ pub const RESERVE_BYTES: u64 = 1024 * 1024;
 /// How often, at most, a missing reserve is written again (ms).
 const RESERVE_RETRY_MS: u64 = 500;
 
-/// The schema version this code writes. A store with another version is refused with a
-/// clear message rather than misread.
-pub const SCHEMA_VERSION: u32 = 1;
-
 /// Why a store operation failed. sled's error is shown in the message and not chained as a
-/// source, so a report that prints the chain shows it once.
+/// source, so a report that prints the chain shows it once. Every variant is an internal
+/// fault of this node (an HTTP API answers it with a 5xx), never a fault of the caller.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
-    /// sled failed to read (or to open the database).
+    /// sled failed to read (or to open the database): an I/O error.
     #[error("store: {0}")]
     Sled(sled::Error),
     /// A write or flush failed (e.g. the disk is full); nothing of it is acknowledged.
@@ -73,49 +92,22 @@ pub enum Error {
         /// The store dir.
         path: String,
     },
-    /// A record did not decode.
+    /// A record did not decode: the text names its tree and key, and why.
     #[error("store record is corrupt: {0}")]
     Corrupt(String),
-    /// The store was written by another version of qun.
+    /// The store was written by a newer qun (a schema version this code does not know).
     #[error(
-        "the store at {path} has schema version {found}; this qun reads version {expected}. \
-         Use a qun that matches, or move the data dir away to start fresh"
+        "data dir written by a newer qun (store {path} has schema version {found}; this qun \
+         reads up to {expected}): upgrade qun"
     )]
     Schema {
         /// Store path.
         path: String,
         /// Version on disk.
         found: u32,
-        /// Version this code reads.
+        /// The newest version this code reads (and the one it writes).
         expected: u32,
     },
-}
-
-/// One epoch's secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochSecret {
-    /// The epoch number.
-    pub epoch: u64,
-    /// Its secret.
-    pub secret: GroupSecret,
-}
-
-/// A group this node has joined.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRecord {
-    /// The signed genesis (the group id is its hash).
-    pub genesis: SignedGenesis,
-    /// Every epoch secret we hold, oldest first.
-    pub epochs: Vec<EpochSecret>,
-    /// When we joined, ms since the Unix epoch.
-    pub joined_ms: u64,
-}
-
-impl GroupRecord {
-    /// The newest epoch.
-    pub fn current(&self) -> Option<&EpochSecret> {
-        self.epochs.iter().max_by_key(|e| e.epoch)
-    }
 }
 
 impl From<sled::Error> for Error {
@@ -126,9 +118,6 @@ impl From<sled::Error> for Error {
 
 /// A raw key and value of a tree.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
-
-/// Largest stored record accepted when reading back (group records).
-const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 /// The sled store. Cheap to clone; every clone sees the same (reopened) database.
 #[derive(Clone)]
@@ -167,23 +156,6 @@ struct Trees {
     ids: sled::Tree,
     peers: sled::Tree,
     history: sled::Tree,
-}
-
-/// Where the history of a group joined with "history since join" starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryFrom {
-    /// When we joined, ms since the Unix epoch; older messages are not fetched.
-    pub since_ms: u64,
-    /// The lowest order key synced, once the first sync found it; syncs then reconcile only
-    /// keys from here on, so the older history costs nothing.
-    pub bound: Option<OrderKey>,
-}
-
-fn msg_key(group: &GroupId, key: &OrderKey) -> [u8; 80] {
-    let mut k = [0u8; 80];
-    k[..32].copy_from_slice(group.as_bytes());
-    k[32..].copy_from_slice(&key.to_bytes());
-    k
 }
 
 impl Store {
@@ -366,34 +338,10 @@ impl Store {
         self.written(op(&tree))
     }
 
-    /// The authors of `group`'s messages, with the time of their latest message and of
-    /// their latest post (text or announcement), read from the stored envelopes. Times after
-    /// `until_ms` are left out (a stamp from the future says nothing about now).
-    pub fn author_activity(
-        &self,
-        group: &GroupId,
-        until_ms: u64,
-    ) -> Result<std::collections::HashMap<qun_protocol::AuthorId, (u64, Option<u64>)>, Error> {
-        let mut out: std::collections::HashMap<_, (u64, Option<u64>)> = Default::default();
-        for kv in self.t()?.msgs.scan_prefix(group.as_bytes()) {
-            let (_, v) = kv?;
-            let msg = qun_protocol::Envelope::decode_stored(&v)
-                .map_err(|e| Error::Corrupt(e.to_string()))?;
-            let t = msg.body.stamp.wall_ms();
-            if t > until_ms {
-                continue;
-            }
-            let post = matches!(
-                msg.body.kind,
-                qun_protocol::Kind::Text(_) | qun_protocol::Kind::Announcement(_)
-            );
-            let e = out.entry(msg.author()).or_insert((0, None));
-            e.0 = e.0.max(t);
-            if post {
-                e.1 = Some(e.1.map_or(t, |p| p.max(t)));
-            }
-        }
-        Ok(out)
+    /// The schema version of the open store (always [`SCHEMA_VERSION`] once open).
+    pub fn schema_version(&self) -> Result<u32, Error> {
+        migrate::version(&self.t()?.db.open_tree(migrate::META)?)?
+            .ok_or_else(|| Error::Corrupt("no schema version".into()))
     }
 
     /// Makes every write so far durable (blocking).
@@ -401,214 +349,6 @@ impl Store {
         let res = self.t()?.db.flush();
         self.written(res)?;
         Ok(())
-    }
-
-    /// Saves a group record.
-    pub fn put_group(&self, id: &GroupId, record: &GroupRecord) -> Result<(), Error> {
-        let bytes = codec::encode(record).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let res = self.t()?.groups.insert(id.as_bytes(), bytes);
-        self.written(res)?;
-        Ok(())
-    }
-
-    /// Removes a group and its history.
-    pub fn remove_group(&self, id: &GroupId) -> Result<(), Error> {
-        let t = self.t()?;
-        self.written(t.groups.remove(id.as_bytes()))?;
-        self.written(t.history.remove(id.as_bytes()))?;
-        for tree in [&t.msgs, &t.control] {
-            for kv in tree.scan_prefix(id.as_bytes()) {
-                let (k, _) = kv?;
-                if let Some(key) = OrderKey::from_bytes(&k[32..]) {
-                    self.written(t.ids.remove(key.id.as_bytes()))?;
-                }
-                self.written(tree.remove(k))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Every group joined.
-    pub fn groups(&self) -> Result<Vec<(GroupId, GroupRecord)>, Error> {
-        let mut out = Vec::new();
-        for kv in self.t()?.groups.iter() {
-            let (k, v) = kv?;
-            let id: [u8; 32] = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| Error::Corrupt("group key".into()))?;
-            let rec =
-                codec::decode(&v, MAX_RECORD_BYTES).map_err(|e| Error::Corrupt(e.to_string()))?;
-            out.push((GroupId::from_bytes(id), rec));
-        }
-        Ok(out)
-    }
-
-    /// Whether a message is stored.
-    pub fn has_message(&self, id: &MsgId) -> Result<bool, Error> {
-        Ok(self.t()?.ids.contains_key(id.as_bytes())?)
-    }
-
-    /// Stores a validated message. Returns `false` if it was already stored. Refused while
-    /// the disk is full ([`Store::check_space`]).
-    pub fn insert(&self, msg: &Verified) -> Result<bool, Error> {
-        let t = self.t()?;
-        if t.ids.contains_key(msg.id.as_bytes())? {
-            return Ok(false);
-        }
-        self.check_space()?;
-        let key = msg_key(&msg.body.group, &msg.order_key());
-        let bytes = msg.encoded.as_slice();
-        if msg.body.kind.is_control() {
-            self.written(t.control.insert(key, bytes))?;
-        }
-        self.written(t.msgs.insert(key, bytes))?;
-        self.written(t.ids.insert(msg.id.as_bytes(), &key[..]))?;
-        Ok(true)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Verified, Error> {
-        qun_protocol::Envelope::decode_stored(bytes).map_err(|e| Error::Corrupt(e.to_string()))
-    }
-
-    /// Up to `limit` messages of `group` in group order, ending just before `before`
-    /// (or at the newest message).
-    pub fn history(
-        &self,
-        group: &GroupId,
-        limit: usize,
-        before: Option<&MsgId>,
-    ) -> Result<Vec<Verified>, Error> {
-        let t = self.t()?;
-        let start = msg_key(group, &OrderKey::MIN);
-        let end = match before {
-            Some(id) => match t.ids.get(id.as_bytes())? {
-                Some(k) => k.to_vec(),
-                None => return Ok(Vec::new()),
-            },
-            None => {
-                let mut e = group.as_bytes().to_vec();
-                e.extend_from_slice(&[0xff; 49]);
-                e
-            }
-        };
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for kv in t.msgs.range(start.to_vec()..end).rev().take(limit) {
-            let (_, v) = kv?;
-            out.push(Self::decode(&v)?);
-        }
-        out.reverse();
-        Ok(out)
-    }
-
-    /// Up to `limit` messages of `group` after `after` (exclusive), in group order.
-    pub fn page_after(
-        &self,
-        group: &GroupId,
-        after: Option<&OrderKey>,
-        limit: usize,
-    ) -> Result<Vec<Verified>, Error> {
-        let t = self.t()?;
-        let mut end = group.as_bytes().to_vec();
-        end.extend_from_slice(&[0xff; 49]);
-        let iter = match after {
-            Some(k) => {
-                let start = msg_key(group, k);
-                t.msgs.range(start.to_vec()..end)
-            }
-            None => t.msgs.range(group.as_bytes().to_vec()..end),
-        };
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for kv in iter {
-            let (k, v) = kv?;
-            if after.is_some_and(|a| k[32..] == a.to_bytes()) {
-                continue;
-            }
-            if out.len() == limit {
-                break;
-            }
-            out.push(Self::decode(&v)?);
-        }
-        Ok(out)
-    }
-
-    /// Records where a group's history starts (history since join).
-    pub fn put_history_from(&self, group: &GroupId, from: &HistoryFrom) -> Result<(), Error> {
-        let bytes = codec::encode(from).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let res = self.t()?.history.insert(group.as_bytes(), bytes);
-        self.written(res)?;
-        Ok(())
-    }
-
-    /// Where a group's history starts, if it was joined with history since join.
-    pub fn history_from(&self, group: &GroupId) -> Result<Option<HistoryFrom>, Error> {
-        match self.t()?.history.get(group.as_bytes())? {
-            Some(v) => Ok(Some(
-                codec::decode(&v, 1024).map_err(|e| Error::Corrupt(e.to_string()))?,
-            )),
-            None => Ok(None),
-        }
-    }
-
-    /// The message of `group` at `key`, if stored.
-    pub fn get(&self, group: &GroupId, key: &OrderKey) -> Result<Option<Verified>, Error> {
-        match self.t()?.msgs.get(msg_key(group, key))? {
-            Some(v) => Ok(Some(Self::decode(&v)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The epoch and order key of every stored message of `group`, in order (decodes each
-    /// message for its epoch: sync reconciles one epoch at a time).
-    pub fn order_keys(&self, group: &GroupId) -> Result<Vec<(u64, OrderKey)>, Error> {
-        let mut out = Vec::new();
-        for kv in self.t()?.msgs.scan_prefix(group.as_bytes()) {
-            let (k, v) = kv?;
-            let key = OrderKey::from_bytes(&k[32..])
-                .ok_or_else(|| Error::Corrupt("message key length".into()))?;
-            out.push((Self::decode(&v)?.body.epoch, key));
-        }
-        Ok(out)
-    }
-
-    /// Every control message of `group` (in group order).
-    pub fn control_ops(&self, group: &GroupId) -> Result<Vec<Verified>, Error> {
-        self.t()?
-            .control
-            .scan_prefix(group.as_bytes())
-            .map(|kv| Self::decode(&kv?.1))
-            .collect()
-    }
-
-    /// How many messages of `group` are stored (0 while the store is unavailable).
-    pub fn count(&self, group: &GroupId) -> usize {
-        self.t()
-            .map_or(0, |t| t.msgs.scan_prefix(group.as_bytes()).count())
-    }
-
-    /// Up to `limit` entries of the `peers` tree: peer id bytes → encoded known peer
-    /// (decoded, with limits, by [`crate::peers`]).
-    pub fn known_peers(&self, limit: usize) -> Result<Vec<KeyValue>, Error> {
-        let mut out = Vec::new();
-        for kv in self.t()?.peers.iter().take(limit) {
-            let (k, v) = kv?;
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// Writes known peers and removes forgotten ones in one batch (not flushed: sled's
-    /// background flush or the next flush makes it durable).
-    pub fn write_known_peers(&self, put: Vec<KeyValue>, remove: Vec<Vec<u8>>) -> Result<(), Error> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in put {
-            batch.insert(k, v);
-        }
-        for k in remove {
-            batch.remove(k);
-        }
-        let res = self.t()?.peers.apply_batch(batch);
-        self.written(res)
     }
 }
 
@@ -627,33 +367,15 @@ fn allocate(path: &Path, len: u64) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Opens the database in `dir`, checks its schema version, and opens its trees.
+/// Opens the database in `dir`, checks its schema version (migrating an older store,
+/// see [`migrate`]), and opens its trees.
 fn open_trees(dir: &Path, cache_bytes: u64, flush_every_ms: Option<u64>) -> Result<Trees, Error> {
     let db = sled::Config::new()
         .path(dir)
         .cache_capacity(cache_bytes)
         .flush_every_ms(flush_every_ms)
         .open()?;
-    let meta = db.open_tree("meta")?;
-    match meta.get("schema")? {
-        None => {
-            meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
-        }
-        Some(v) => {
-            let found = v
-                .as_ref()
-                .try_into()
-                .map(u32::from_be_bytes)
-                .map_err(|_| Error::Corrupt("schema version".into()))?;
-            if found != SCHEMA_VERSION {
-                return Err(Error::Schema {
-                    path: dir.display().to_string(),
-                    found,
-                    expected: SCHEMA_VERSION,
-                });
-            }
-        }
-    }
+    migrate::run(&db, dir)?;
     Ok(Trees {
         groups: db.open_tree("groups")?,
         msgs: db.open_tree("msgs")?,
@@ -669,7 +391,7 @@ fn open_trees(dir: &Path, cache_bytes: u64, flush_every_ms: Option<u64>) -> Resu
 mod tests {
     use qun_protocol::group::{SignedGenesis, Visibility};
     use qun_protocol::message::{Kind, Text};
-    use qun_protocol::{Body, Envelope, Identity};
+    use qun_protocol::{Body, Envelope, GroupId, GroupSecret, Identity, Verified};
 
     use super::*;
 

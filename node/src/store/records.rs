@@ -8,6 +8,8 @@
 //!   DHT again every announcement round until it expires.
 //!
 //! Everything here was validated before it was written; it is decoded with limits anyway.
+//! Values are metadata records in the store's [format](super::format): a format byte and
+//! a CBOR map, the signed objects inside kept in their protocol encoding.
 //!
 //! The display names of the held profiles are also kept in memory ([`Records::name`]), read
 //! once at start and updated by every [`Records::put_profile`], so that showing authors by
@@ -15,7 +17,6 @@
 
 use std::collections::HashMap;
 
-use qun_protocol::codec;
 use qun_protocol::discovery::card::SignedCard;
 use qun_protocol::discovery::join::{SignedApproval, SignedRequest};
 use qun_protocol::discovery::profile::SignedProfile;
@@ -23,7 +24,8 @@ use qun_protocol::{AuthorId, GroupId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Error, Store};
+use super::format::{self, At};
+use super::{Error, Store};
 
 /// Largest value in these trees.
 const MAX_VALUE_BYTES: usize = 16 * 1024;
@@ -32,8 +34,10 @@ const MAX_VALUE_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Incoming {
     /// The signed request.
+    #[serde(with = "format::wire")]
     pub request: SignedRequest,
     /// Our approval, once approved.
+    #[serde(with = "format::wire_opt")]
     pub approval: Option<SignedApproval>,
     /// Whether we rejected it.
     pub rejected: bool,
@@ -56,8 +60,10 @@ impl Incoming {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outgoing {
     /// The group's card (owner, addresses).
+    #[serde(with = "format::wire")]
     pub card: SignedCard,
     /// The signed request.
+    #[serde(with = "format::wire")]
     pub request: SignedRequest,
     /// History wanted once joined.
     pub since_join: bool,
@@ -69,7 +75,24 @@ pub struct HeldInvite {
     /// Expiry, ms since the Unix epoch.
     pub expires_ms: u64,
     /// The signed, sealed record ([`qun_protocol::invite::short`]).
+    #[serde(with = "format::bytes")]
     pub value: Vec<u8>,
+}
+
+/// A card held (the `cards` tree).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HeldCard {
+    /// The signed card.
+    #[serde(with = "format::wire")]
+    pub card: SignedCard,
+}
+
+/// A profile held (the `profiles` tree).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HeldProfile {
+    /// The signed profile.
+    #[serde(with = "format::wire")]
+    pub profile: SignedProfile,
 }
 
 /// The discovery trees, reached through the store (so they follow it when it is reopened
@@ -81,26 +104,34 @@ pub struct Records {
 }
 
 /// Tree names.
-const CARDS: &str = "cards";
-const PROFILES: &str = "profiles";
-const JOIN_IN: &str = "join_in";
-const JOIN_OUT: &str = "join_out";
-const SHORT_INVITES: &str = "short_invites";
+pub(crate) const CARDS: &str = "cards";
+pub(crate) const PROFILES: &str = "profiles";
+pub(crate) const JOIN_IN: &str = "join_in";
+pub(crate) const JOIN_OUT: &str = "join_out";
+pub(crate) const SHORT_INVITES: &str = "short_invites";
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, Error> {
-    codec::encode(v).map_err(|e| Error::Corrupt(e.to_string()))
+    format::encode(v)
 }
 
-fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, Error> {
-    codec::decode(b, MAX_VALUE_BYTES).map_err(|e| Error::Corrupt(e.to_string()))
+/// Decodes a value of tree `tree` stored under `key`.
+pub(crate) fn dec<T: DeserializeOwned>(tree: &str, key: &[u8], b: &[u8]) -> Result<T, Error> {
+    format::decode(&At { tree, key }, b, MAX_VALUE_BYTES)
 }
 
 fn get<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, Error> {
-    tree.get(key)?.map(|v| dec(&v)).transpose()
+    let name = String::from_utf8_lossy(&tree.name()).into_owned();
+    tree.get(key)?.map(|v| dec(&name, key, &v)).transpose()
 }
 
 fn all<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, Error> {
-    tree.scan_prefix(prefix).map(|kv| dec(&kv?.1)).collect()
+    let name = String::from_utf8_lossy(&tree.name()).into_owned();
+    tree.scan_prefix(prefix)
+        .map(|kv| {
+            let (k, v) = kv?;
+            dec(&name, &k, &v)
+        })
+        .collect()
 }
 
 fn pair_key(group: &GroupId, author: &AuthorId) -> [u8; 64] {
@@ -118,9 +149,9 @@ impl Records {
         }
         let mut names = HashMap::new();
         for kv in store.tree(PROFILES)?.iter() {
-            let (_, v) = kv?;
-            match dec::<SignedProfile>(&v) {
-                Ok(p) => drop(names.insert(p.signer, p.value.name)),
+            let (k, v) = kv?;
+            match dec::<HeldProfile>(PROFILES, &k, &v) {
+                Ok(p) => drop(names.insert(p.profile.signer, p.profile.value.name)),
                 Err(e) => tracing::warn!(error = %e, "skipping an unreadable profile"),
             }
         }
@@ -137,12 +168,13 @@ impl Records {
 
     /// The card held for a group.
     pub fn card(&self, group: &GroupId) -> Result<Option<SignedCard>, Error> {
-        get(&self.store.tree(CARDS)?, group.as_bytes())
+        let held: Option<HeldCard> = get(&self.store.tree(CARDS)?, group.as_bytes())?;
+        Ok(held.map(|h| h.card))
     }
 
     /// Holds a card (the caller checked it is valid and newer).
     pub fn put_card(&self, group: &GroupId, card: &SignedCard) -> Result<(), Error> {
-        let bytes = enc(card)?;
+        let bytes = enc(&HeldCard { card: card.clone() })?;
         self.store
             .write(CARDS, |t| t.insert(group.as_bytes(), bytes))?;
         Ok(())
@@ -174,7 +206,7 @@ impl Records {
         let mut dead = Vec::new();
         for kv in self.store.tree(SHORT_INVITES)?.iter() {
             let (k, v) = kv?;
-            match dec::<HeldInvite>(&v) {
+            match dec::<HeldInvite>(SHORT_INVITES, &k, &v) {
                 Ok(h) if h.expires_ms > now_ms => live.push((k.to_vec(), h)),
                 _ => dead.push(k.to_vec()),
             }
@@ -187,12 +219,15 @@ impl Records {
 
     /// The profile held for an author.
     pub fn profile(&self, author: &AuthorId) -> Result<Option<SignedProfile>, Error> {
-        get(&self.store.tree(PROFILES)?, author.as_bytes())
+        let held: Option<HeldProfile> = get(&self.store.tree(PROFILES)?, author.as_bytes())?;
+        Ok(held.map(|h| h.profile))
     }
 
     /// Holds a profile (the caller checked it is valid and newer).
     pub fn put_profile(&mut self, profile: &SignedProfile) -> Result<(), Error> {
-        let bytes = enc(profile)?;
+        let bytes = enc(&HeldProfile {
+            profile: profile.clone(),
+        })?;
         self.store
             .write(PROFILES, |t| t.insert(profile.signer.as_bytes(), bytes))?;
         self.names
@@ -224,11 +259,16 @@ impl Records {
         let mut out = Vec::new();
         for kv in self.store.tree(JOIN_OUT)?.iter() {
             let (k, v) = kv?;
-            let id: [u8; 32] = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| Error::Corrupt("join_out key".into()))?;
-            out.push((GroupId::from_bytes(id), dec(&v)?));
+            let id: [u8; 32] = k.as_ref().try_into().map_err(|_| {
+                Error::Corrupt(format!(
+                    "{}: not a group id",
+                    At {
+                        tree: JOIN_OUT,
+                        key: &k
+                    }
+                ))
+            })?;
+            out.push((GroupId::from_bytes(id), dec(JOIN_OUT, &k, &v)?));
         }
         Ok(out)
     }
