@@ -321,7 +321,7 @@ impl Store {
         Ok(())
     }
 
-    /// Another tree of the same database (for [`crate::records`]). Callers drop it before
+    /// Another tree of the same database (for [`records`]). Callers drop it before
     /// returning to the event loop, so that a reopen can close the database.
     pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, Error> {
         Ok(self.t()?.db.open_tree(name)?)
