@@ -119,11 +119,11 @@ pub fn join_body(args: &JoinArgs) -> anyhow::Result<Join> {
 /// and tags when there are any.
 pub fn hit_lines(h: &SearchHit) -> Vec<String> {
     let mut lines = vec![format!(
-        "{}  {}  ({}, {} members)",
+        "{}  {}  ({}, {})",
         s(&h.group),
         s(&h.name),
         s(&h.visibility),
-        h.members
+        crate::output::count(h.members as u64, "member")
     )];
     if !h.description.is_empty() {
         lines.push(format!("    {}", s(&h.description)));

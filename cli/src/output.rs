@@ -118,6 +118,15 @@ fn frames_like_a_line(name: &str) -> bool {
     })
 }
 
+/// `1 member`, `2 members`, `0 messages`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// An author: `name ·tail` with a known display name, the id's tail otherwise. A name that
 /// holds a character of the line's frame ([`frames_like_a_line`]) is quoted, with its
 /// quotes escaped: `"约翰·史密斯" ·a1b2c3`.
@@ -224,11 +233,11 @@ impl Out {
         }
         for g in list {
             outln!(
-                "{}  {}  ({} members, {} messages, {})",
+                "{}  {}  ({}, {}, {})",
                 s(&g.group),
                 s(&g.name),
-                g.members.len(),
-                g.messages,
+                count(g.members.len() as u64, "member"),
+                count(g.messages as u64, "message"),
                 s(&g.visibility),
             )?;
         }
