@@ -134,7 +134,10 @@ async fn without_the_dht_the_answer_says_why() {
         .join(&ShortCode::from_secret([2; 16]).to_text())
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("connected to no peer"), "{err}");
+    assert!(
+        err.to_string().contains("connected to no DHT peer"),
+        "{err}"
+    );
     assert!(err.to_string().contains("--bootstrap"), "{err}");
     lonely.shutdown().await.unwrap();
     // A joiner with the DHT off cannot look a short code up, and says so.

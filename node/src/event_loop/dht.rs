@@ -589,6 +589,9 @@ pub(crate) struct Discovery {
     pub announce_at: Option<Instant>,
     /// The routing table has had no peer yet.
     pub routing_empty: bool,
+    /// Joins by short code waiting for a first peer in the routing table (at most
+    /// `short_invite::MAX_WAITING`, each until its deadline).
+    pub short_waiting: Vec<super::short_invite::WaitingShortJoin>,
     /// Searches running.
     pub searches: HashMap<u64, super::search::Search>,
     /// The id of the next search.

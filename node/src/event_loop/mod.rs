@@ -300,6 +300,7 @@ impl EventLoop {
             _lock: lock,
             disc: dht::Discovery {
                 routing_empty: true,
+                short_waiting: Vec::new(),
                 ..Default::default()
             },
             skew: Default::default(),
@@ -593,6 +594,7 @@ impl EventLoop {
         self.expire_stats();
         self.expire_admissions();
         self.retry_refused_syncs();
+        self.start_waiting_short_joins();
     }
 
     pub(crate) fn emit(&self, event: NodeEvent) {

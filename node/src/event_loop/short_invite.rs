@@ -31,6 +31,28 @@ pub(crate) struct PendingShort {
     pub key: Vec<u8>,
 }
 
+/// How long a join by short code waits for a first DHT peer.
+pub(crate) const WAIT_FOR_PEER: Duration = Duration::from_secs(10);
+/// Joins by short code waiting for a first DHT peer, at most.
+pub(crate) const MAX_WAITING: usize = 16;
+
+/// A join by short code waiting for a first peer in the routing table.
+pub(crate) struct WaitingShortJoin {
+    code: ShortCode,
+    history: History,
+    reply: Reply<GroupId>,
+    until: Instant,
+}
+
+fn no_peer_error() -> Error {
+    Error::NotFound(
+        "this node is connected to no DHT peer, so it cannot look a short invite code up: \
+         start the daemon with --bootstrap ADDR (an address `qun id` shows on a node of the \
+         group's network), or ask for the long code (qun group invite --long)"
+            .into(),
+    )
+}
+
 /// A join by short code waiting for its DHT lookup.
 pub(crate) struct PendingShortJoin {
     pub code: ShortCode,
@@ -162,13 +184,19 @@ impl EventLoop {
         history: History,
         reply: Reply<GroupId>,
     ) {
-        if self.connected.is_empty() && self.swarm.behaviour().kad.is_enabled() {
-            return drop(reply.send(Err(Error::NotFound(
-                "this node is connected to no peer, so it cannot look a short invite code up in \
-                 the DHT: start the daemon with --bootstrap ADDR (an address `qun id` shows on a \
-                 node of the group's network), or ask for the long code (qun group invite --long)"
-                    .into(),
-            ))));
+        if self.disc.routing_empty && self.swarm.behaviour().kad.is_enabled() {
+            // Just started, or alone: wait a little for a first DHT peer (a bootstrap or
+            // known peer being dialled) rather than ask an empty routing table.
+            if self.disc.short_waiting.len() >= MAX_WAITING {
+                return drop(reply.send(Err(no_peer_error())));
+            }
+            self.disc.short_waiting.push(WaitingShortJoin {
+                code,
+                history,
+                reply,
+                until: Instant::now() + WAIT_FOR_PEER,
+            });
+            return;
         }
         let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
             return drop(
@@ -190,6 +218,27 @@ impl EventLoop {
                 error: None,
             })),
         );
+    }
+
+    /// Starts the waiting joins by short code once the routing table has a peer; fails
+    /// those past their deadline (on the discovery tick).
+    pub(crate) fn start_waiting_short_joins(&mut self) {
+        if self.disc.short_waiting.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let ready = !self.disc.routing_empty;
+        let (go, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.disc.short_waiting)
+            .into_iter()
+            .partition(|w| ready || w.until <= now);
+        self.disc.short_waiting = wait;
+        for w in go {
+            if ready {
+                self.start_short_join(w.code, w.history, w.reply);
+            } else {
+                let _ = w.reply.send(Err(no_peer_error()));
+            }
+        }
     }
 
     /// A record found for a short code: the first one that opens is kept and ends the
