@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{DEADLINE, eventually, history, now_ms, texts, wait_texts};
+use common::{DEADLINE, bootstrap_from, eventually, history, now_ms, texts, wait_texts};
 use qun_node::{Config, CreateGroup, History, Node, NodeEvent, ProfileUpdate};
 use qun_protocol::discovery::profile::year_of;
 use qun_protocol::{GroupId, Visibility};
@@ -25,14 +25,7 @@ const NODES: usize = 30;
 async fn start(dir: &std::path::Path, bootstrap: Option<&Node>) -> Node {
     let mut cfg = Config::for_test(dir);
     if let Some(b) = bootstrap {
-        cfg.bootstrap = b
-            .id()
-            .await
-            .unwrap()
-            .addrs
-            .iter()
-            .map(|a| a.parse().unwrap())
-            .collect();
+        bootstrap_from(&mut cfg, b).await;
     }
     Node::start(cfg).await.unwrap()
 }

@@ -19,14 +19,7 @@ async fn start_via(dir: &Path, boot: Option<&Node>, dht: bool) -> Node {
     let mut cfg = Config::for_test(dir);
     cfg.dht = dht;
     if let Some(b) = boot {
-        cfg.bootstrap = b
-            .id()
-            .await
-            .unwrap()
-            .addrs
-            .iter()
-            .map(|a| a.parse().unwrap())
-            .collect();
+        bootstrap_from(&mut cfg, b).await;
     }
     Node::start(cfg).await.unwrap()
 }

@@ -95,14 +95,7 @@ async fn start_node(dir: &Path, boot: Option<&Node>) -> Node {
         ..Config::for_test(dir)
     };
     if let Some(b) = boot {
-        cfg.bootstrap = b
-            .id()
-            .await
-            .unwrap()
-            .addrs
-            .iter()
-            .map(|a| a.parse().unwrap())
-            .collect();
+        bootstrap_from(&mut cfg, b).await;
     }
     Node::start(cfg).await.unwrap()
 }

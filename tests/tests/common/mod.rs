@@ -22,6 +22,18 @@ pub async fn start(dir: &Path) -> Node {
         .unwrap_or_else(|e| panic!("node in {} did not start: {e}", dir.display()))
 }
 
+/// Makes `cfg` bootstrap from `boot` (all of its listen addresses).
+pub async fn bootstrap_from(cfg: &mut Config, boot: &Node) {
+    cfg.bootstrap = boot
+        .id()
+        .await
+        .unwrap()
+        .addrs
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+}
+
 /// Polls `check` until it returns `Ok(value)`, or panics after `timeout` with the last
 /// `Err(state)` it returned (what was seen instead of what was awaited).
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
