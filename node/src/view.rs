@@ -4,7 +4,6 @@
 //! and [`NetStats`], which the simulator reads and the API does not serve.
 
 use qun_protocol::Verified;
-use qun_protocol::message::Kind;
 use serde::{Deserialize, Serialize};
 
 pub use qun_api::request::{CreateGroup, History, ProfileUpdate, Visibility};
@@ -18,29 +17,8 @@ pub trait MessageViewExt {
 
 impl MessageViewExt for MessageView {
     fn of(msg: &Verified) -> Self {
-        let (text, reply_to, mentions) = match &msg.body.kind {
-            Kind::Text(t) => (
-                t.text.clone(),
-                t.reply_to.map(|r| r.to_string()),
-                t.mentions.iter().map(|m| m.to_string()).collect(),
-            ),
-            Kind::Announcement(a) => (a.text.clone(), None, Vec::new()),
-            Kind::Join(_) => ("joined the group".to_owned(), None, Vec::new()),
-            Kind::Leave => ("left the group".to_owned(), None, Vec::new()),
-            Kind::Meta(m) => (
-                format!(
-                    "set the description to {:?} and tags to {:?}",
-                    m.description, m.tags
-                ),
-                None,
-                Vec::new(),
-            ),
-            Kind::Unknown { tag, .. } => (
-                format!("(a message of kind {tag}: upgrade qun to read it)"),
-                None,
-                Vec::new(),
-            ),
-        };
+        // Each kind says what a user sees of it (`message/kinds/*.rs`).
+        let preview = msg.body.kind.preview();
         Self {
             id: msg.id.to_string(),
             group: msg.body.group.to_string(),
@@ -53,9 +31,9 @@ impl MessageViewExt for MessageView {
                 msg.body.stamp.counter
             },
             kind: msg.body.kind.name().to_owned(),
-            text,
-            reply_to,
-            mentions,
+            text: preview.text,
+            reply_to: preview.reply_to.map(|r| r.to_string()),
+            mentions: preview.mentions.iter().map(|m| m.to_string()).collect(),
         }
     }
 }

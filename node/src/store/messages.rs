@@ -166,10 +166,7 @@ impl Store {
             if t > until_ms {
                 continue;
             }
-            let post = matches!(
-                msg.body.kind,
-                qun_protocol::Kind::Text(_) | qun_protocol::Kind::Announcement(_)
-            );
+            let post = msg.body.kind.is_post();
             let e = out.entry(msg.author()).or_insert((0, None));
             e.0 = e.0.max(t);
             if post {
