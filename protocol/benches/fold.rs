@@ -13,7 +13,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
@@ -22,6 +21,8 @@ use qun_protocol::id::GroupId;
 use qun_protocol::identity::Identity;
 use qun_protocol::message::{Body, Envelope, Join, Kind, Verified};
 use qun_protocol::order::Stamp;
+
+mod common;
 
 const GROUP_NAME: &str = "fold";
 const BENCHES: [&str; 3] = ["refold", "fold", "incremental"];
@@ -82,29 +83,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-/// Where criterion writes its results: `$CARGO_TARGET_DIR`, else the `target/` of the
-/// nearest ancestor of this crate that is a workspace root (has a `Cargo.lock`).
-fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .find(|d| d.join("Cargo.lock").exists())
-        .unwrap_or(manifest)
-        .join("target")
-}
-
-/// Mean time per iteration in nanoseconds, from criterion's `estimates.json`.
+/// Mean time per iteration of one of this group's benches, ns.
 fn mean_ns(bench: &str) -> Option<f64> {
-    let path = target_dir()
-        .join("criterion")
-        .join(GROUP_NAME)
-        .join(bench)
-        .join("new/estimates.json");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["mean"]["point_estimate"].as_f64()
+    common::mean_ns(GROUP_NAME, bench)
 }
 
 fn report() {
