@@ -111,6 +111,11 @@ pub enum Error {
     /// A libp2p operation failed.
     #[error("network: {0}")]
     Network(String),
+    /// A fault of the node itself (state it holds breaks an invariant: a group without an
+    /// epoch secret, a stored genesis without an id, a frame of ours that does not encode),
+    /// never the caller's input; HTTP 500.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;

@@ -382,7 +382,7 @@ impl EventLoop {
             }
             let f = seal_verified(&msg, mk, nonce()?)
                 .and_then(|f| f.encode())
-                .map_err(|e| crate::Error::Invalid(e.to_string()))?;
+                .map_err(|e| crate::Error::Internal(e.to_string()))?;
             bytes += f.len();
             if bytes > MAX_PAGE_BYTES {
                 break;

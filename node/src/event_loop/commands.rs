@@ -223,7 +223,7 @@ impl EventLoop {
         let current = rt
             .record
             .current()
-            .ok_or_else(|| Error::Invalid("group has no epoch secret".into()))?;
+            .ok_or_else(|| Error::Internal("group has no epoch secret".into()))?;
         let mut addrs = if with_addrs {
             self.own_addrs_bin(usize::MAX)
         } else {
@@ -262,7 +262,7 @@ impl EventLoop {
         let name = text::normalize_name(&req.name);
         let genesis =
             SignedGenesis::create(&self.identity, &name, now_ms(), req.visibility, gnonce)?;
-        let id = genesis.id().map_err(|e| Error::Invalid(e.to_string()))?;
+        let id = genesis.id().map_err(|e| Error::Internal(e.to_string()))?;
         let meta = Kind::Meta(Meta {
             description: req.description,
             tags: req.tags.iter().map(|t| text::normalize_name(t)).collect(),
@@ -321,7 +321,7 @@ impl EventLoop {
         let id = e
             .genesis
             .id()
-            .map_err(|err| Error::Invalid(err.to_string()))?;
+            .map_err(|err| Error::Internal(err.to_string()))?;
         let epoch = EpochSecret {
             epoch: e.epoch,
             secret: e.secret,
@@ -406,7 +406,7 @@ impl EventLoop {
             .ok_or_else(|| Error::UnknownGroup(id.to_string()))?;
         let (epoch, topic) = rt
             .current()
-            .ok_or_else(|| Error::Invalid("no epoch".into()))?;
+            .ok_or_else(|| Error::Internal("group has no epoch".into()))?;
         let gs = &self.swarm.behaviour().gossipsub;
         let hash = topic.hash();
         let st: &State = &rt.state;
@@ -559,13 +559,13 @@ impl EventLoop {
         }
         let (epoch, topic) = rt
             .current()
-            .ok_or_else(|| Error::Invalid("no epoch".into()))?;
+            .ok_or_else(|| Error::Internal("group has no epoch".into()))?;
         let topic = topic.hash();
         let key = rt
             .keys
             .get(&epoch)
             .cloned()
-            .ok_or_else(|| Error::Invalid("no key".into()))?;
+            .ok_or_else(|| Error::Internal("no message key for the current epoch".into()))?;
         let body = Body {
             group,
             epoch,

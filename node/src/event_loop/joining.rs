@@ -372,7 +372,7 @@ impl EventLoop {
             let epoch = rt
                 .record
                 .current()
-                .ok_or_else(|| Error::Invalid("group has no epoch secret".into()))?;
+                .ok_or_else(|| Error::Internal("group has no epoch secret".into()))?;
             let approval = SignedApproval::create(
                 &self.identity,
                 rt.record.genesis.clone(),

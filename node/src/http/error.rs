@@ -38,7 +38,8 @@ pub(super) fn status(e: &Error) -> StatusCode {
         | Error::Config(_)
         | Error::DataDir(_)
         | Error::Net(_)
-        | Error::Network(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        | Error::Network(_)
+        | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -130,6 +131,7 @@ mod tests {
             ),
             (Error::Closed, 503),
             (Error::Store(Store::Unavailable), 503),
+            (Error::Internal("a stored genesis has no id".into()), 500),
             // A failed write or flush, a corrupt record: the node's fault, not the request's.
             (Error::Store(Store::Write(io())), 500),
             (Error::Store(Store::Sled(io())), 500),
