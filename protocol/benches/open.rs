@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use ed25519_dalek::{Signer, SigningKey};
@@ -103,17 +102,5 @@ fn report() {
 }
 
 fn main() {
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args();
-    bench(&mut c);
-    c.final_summary();
-    // Criterion measures only when run as `cargo bench` (`--bench`, without `--test`,
-    // `--list` or `--profile-time`); otherwise there are no new figures to report.
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    if has("--bench") && !has("--test") && !has("--list") && !has("--profile-time") {
-        report();
-    }
+    common::run(bench, report);
 }

@@ -28,3 +28,21 @@ pub fn mean_ns(group: &str, bench: &str) -> Option<f64> {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     json["mean"]["point_estimate"].as_f64()
 }
+
+/// Runs `bench` with the settings every bench of this crate uses (1 s warm-up, 3 s of
+/// measurement, then the command line's), then `report` when criterion measured: only as
+/// `cargo bench` (`--bench`, without `--test`, `--list` or `--profile-time`); otherwise
+/// there are no new figures to report.
+pub fn run(bench: fn(&mut criterion::Criterion), report: fn()) {
+    let mut c = criterion::Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+        .configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    if has("--bench") && !has("--test") && !has("--list") && !has("--profile-time") {
+        report();
+    }
+}
