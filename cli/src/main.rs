@@ -294,7 +294,7 @@ fn run_group(c: &Client, out: &output::Out, gc: GroupCmd) -> anyhow::Result<()> 
             tags,
             visibility,
         } => {
-            let visibility = visibility.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let visibility: qun_api::Visibility = visibility.parse()?;
             let req = request::CreateGroup {
                 name,
                 description,

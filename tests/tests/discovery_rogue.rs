@@ -8,14 +8,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use futures::StreamExt;
 use libp2p::kad::{self, GetRecordOk, QueryResult, Quorum};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
-use qun_node::{NodeEvent, keys};
+use libp2p::{Multiaddr, PeerId};
+use qun_node::NodeEvent;
 use qun_protocol::discovery::card::{self, Card, SignedCard};
 use qun_protocol::discovery::profile::{self, Profile, SignedProfile};
 use qun_protocol::group::{SignedGenesis, Visibility};
@@ -32,27 +32,16 @@ struct Rogue {
 type RogueSwarm = libp2p::Swarm<Rogue>;
 
 fn rogue_swarm(identity: &Identity) -> RogueSwarm {
-    libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(identity).unwrap())
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|k| {
-            let me = k.public().to_peer_id();
-            let mut kad = kad::Behaviour::with_config(
-                me,
-                kad::store::MemoryStore::new(me),
-                kad::Config::new(qun_node::net::KAD_PROTOCOL),
-            );
-            kad.set_mode(Some(kad::Mode::Server));
-            Rogue { kad }
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build()
+    bare_swarm(identity, |k| {
+        let me = k.public().to_peer_id();
+        let mut kad = kad::Behaviour::with_config(
+            me,
+            kad::store::MemoryStore::new(me),
+            kad::Config::new(qun_node::net::KAD_PROTOCOL),
+        );
+        kad.set_mode(Some(kad::Mode::Server));
+        Rogue { kad }
+    })
 }
 
 fn valid_card(owner: &Identity) -> SignedCard {

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures::StreamExt;
+use libp2p::Multiaddr;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, noise, tcp, yamux};
 use qun_node::{Error, History, keys};
 use qun_protocol::discovery::wire::{Request, Response};
 use qun_protocol::invite::admit::{self, Refusal};
@@ -92,23 +92,12 @@ async fn joining_asks_a_member_and_keeps_since_join() {
 fn bare_joiner(
     identity: &Identity,
 ) -> libp2p::Swarm<request_response::Behaviour<qun_node::discovery::Codec>> {
-    libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(identity).unwrap())
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
+    bare_swarm(identity, |_| {
+        request_response::Behaviour::new(
+            [(qun_node::discovery::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default(),
         )
-        .unwrap()
-        .with_behaviour(|_| {
-            request_response::Behaviour::new(
-                [(qun_node::discovery::PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default(),
-            )
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, identity::Keypair, noise, tcp, yamux};
 use qun_node::api::{self, server};
 use qun_node::config::ConnLimits;
-use qun_node::{Config, Node, keys};
+use qun_node::{Config, Node};
 use qun_protocol::discovery::VERSION;
 use qun_protocol::discovery::join::{self, SignedRequest};
 use qun_protocol::discovery::wire::{JoinStatus, Request as DiscRequest, Response as DiscResponse};
@@ -339,23 +339,12 @@ async fn join_request_from_stranger(
         },
     )
     .unwrap();
-    let mut swarm =
-        libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(&identity).unwrap())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default(),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .unwrap()
-            .with_behaviour(|_| Stranger {
-                discovery: request_response::Behaviour::new(
-                    [(qun_node::discovery::PROTOCOL, ProtocolSupport::Full)],
-                    request_response::Config::default(),
-                ),
-            })
-            .unwrap()
-            .build();
+    let mut swarm = bare_swarm(&identity, |_| Stranger {
+        discovery: request_response::Behaviour::new(
+            [(qun_node::discovery::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default(),
+        ),
+    });
     swarm.add_peer_address(owner, addr);
     swarm
         .behaviour_mut()
@@ -437,24 +426,12 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
     }
 
     let identity = Identity::from_seed([0x66; 32]);
-    let mut swarm =
-        libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(&identity).unwrap())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default(),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .unwrap()
-            .with_behaviour(|_| Flooder {
-                sync: request_response::Behaviour::new(
-                    [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
-                    request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(30)),
-                ),
-            })
-            .unwrap()
-            .build();
+    let mut swarm = bare_swarm(&identity, |_| Flooder {
+        sync: request_response::Behaviour::new(
+            [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+        ),
+    });
     let a_addr: Multiaddr = a.id().await.unwrap().addrs[0].parse().unwrap();
     swarm.add_peer_address(a.peer_id(), a_addr.clone());
 

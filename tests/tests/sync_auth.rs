@@ -19,9 +19,9 @@ use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId};
+use qun_node::Node;
 use qun_node::store::{EpochSecret, Store};
-use qun_node::{Node, keys};
 use qun_protocol::frame;
 use qun_protocol::message::{Join, Text};
 use qun_protocol::reconcile::{self, Initiator};
@@ -86,36 +86,23 @@ struct Bare {
 impl Bare {
     fn new(seed: u8, member: Option<Membership>) -> Self {
         let identity = Identity::from_seed([seed; 32]);
-        let swarm =
-            libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(&identity).unwrap())
-                .with_tokio()
-                .with_tcp(
-                    tcp::Config::default(),
-                    noise::Config::new,
-                    yamux::Config::default,
-                )
-                .unwrap()
-                .with_behaviour(|_| {
-                    let cfg = gossipsub::ConfigBuilder::default()
-                        .validation_mode(ValidationMode::Anonymous)
-                        .message_id_fn(|m: &gossipsub::Message| {
-                            gossipsub::MessageId::from(qun_protocol::id::sha256(&m.data))
-                        })
-                        .heartbeat_interval(Duration::from_millis(200))
-                        .build()
-                        .unwrap();
-                    BareBehaviour {
-                        gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, cfg)
-                            .unwrap(),
-                        sync: request_response::Behaviour::new(
-                            [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
-                            request_response::Config::default(),
-                        ),
-                    }
+        let swarm = bare_swarm(&identity, |_| {
+            let cfg = gossipsub::ConfigBuilder::default()
+                .validation_mode(ValidationMode::Anonymous)
+                .message_id_fn(|m: &gossipsub::Message| {
+                    gossipsub::MessageId::from(qun_protocol::id::sha256(&m.data))
                 })
-                .unwrap()
-                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-                .build();
+                .heartbeat_interval(Duration::from_millis(200))
+                .build()
+                .unwrap();
+            BareBehaviour {
+                gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, cfg).unwrap(),
+                sync: request_response::Behaviour::new(
+                    [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default(),
+                ),
+            }
+        });
         let mut bare = Self {
             swarm,
             identity,

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures::StreamExt;
+use libp2p::Multiaddr;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, noise, tcp, yamux};
-use qun_node::{NodeEvent, keys};
+use qun_node::NodeEvent;
 use qun_protocol::frame::{self, Frame};
 use qun_protocol::message::Text;
 use qun_protocol::reconcile;
@@ -80,32 +80,19 @@ async fn tampering_sync_peer_is_rejected_and_nothing_it_sent_is_stored() {
         f.encode().unwrap()
     };
 
-    let mut swarm =
-        libp2p::SwarmBuilder::with_existing_identity(keys::libp2p_keypair(&identity).unwrap())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default(),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .unwrap()
-            .with_behaviour(|_| {
-                let cfg = gossipsub::ConfigBuilder::default()
-                    .validation_mode(ValidationMode::Anonymous)
-                    .build()
-                    .unwrap();
-                RogueBehaviour {
-                    gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, cfg)
-                        .unwrap(),
-                    sync: request_response::Behaviour::new(
-                        [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
-                        request_response::Config::default(),
-                    ),
-                }
-            })
-            .unwrap()
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
+    let mut swarm = bare_swarm(&identity, |_| {
+        let cfg = gossipsub::ConfigBuilder::default()
+            .validation_mode(ValidationMode::Anonymous)
+            .build()
+            .unwrap();
+        RogueBehaviour {
+            gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, cfg).unwrap(),
+            sync: request_response::Behaviour::new(
+                [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default(),
+            ),
+        }
+    });
     swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
     let victim_addr: Multiaddr = victim.id().await.unwrap().addrs[0].parse().unwrap();
     let victim_peer = victim.peer_id();

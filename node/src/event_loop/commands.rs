@@ -246,7 +246,9 @@ impl EventLoop {
             match Invite::create(&self.identity, content, seed) {
                 Ok(inv) => return Ok(inv),
                 // Too large: fewer addresses.
-                Err(invite::Error::Malformed(_)) if !addrs.is_empty() => {
+                Err(invite::Error::Malformed(invite::Malformed::TooLarge { .. }))
+                    if !addrs.is_empty() =>
+                {
                     addrs.pop();
                 }
                 Err(e) => return Err(e.into()),

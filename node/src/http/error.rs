@@ -25,6 +25,8 @@ pub(super) fn status(e: &Error) -> StatusCode {
         Error::UnknownGroup(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Ambiguous { .. } => StatusCode::CONFLICT,
         Error::NotAllowed(_) | Error::NotAdmitted(_) => StatusCode::FORBIDDEN,
+        // Our own invite that did not encode is the node's fault, not the request's.
+        Error::Invite(qun_protocol::invite::Error::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         Error::Invalid(_) | Error::Invite(_) | Error::Message(_) | Error::Discovery(_) => {
             StatusCode::BAD_REQUEST
         }

@@ -39,16 +39,19 @@ impl Visibility {
     }
 }
 
+/// A visibility name that is none of `public`, `listed`, `private`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown visibility {0:?}: use public, listed or private")]
+pub struct UnknownVisibility(pub String);
+
 impl std::str::FromStr for Visibility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownVisibility;
+    fn from_str(s: &str) -> Result<Self, UnknownVisibility> {
         match s {
             "public" => Ok(Visibility::Public),
             "listed" => Ok(Visibility::Listed),
             "private" => Ok(Visibility::Private),
-            other => Err(format!(
-                "unknown visibility {other:?}: use public, listed or private"
-            )),
+            other => Err(UnknownVisibility(other.to_owned())),
         }
     }
 }

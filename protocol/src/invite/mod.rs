@@ -80,9 +80,12 @@ pub enum Error {
         /// The version byte.
         version: u8,
     },
-    /// The payload did not decode or breaks a limit.
+    /// The payload did not decode or breaks a limit: which one is in [`Malformed`].
     #[error("invite payload is malformed: {0}")]
-    Malformed(String),
+    Malformed(#[from] Malformed),
+    /// Our own invite did not encode (a fault of this program, not of the input).
+    #[error("invite did not encode: {0}")]
+    Encode(String),
     /// The inviter's signature does not verify.
     #[error("invite signature does not verify")]
     Signature,
@@ -100,6 +103,50 @@ pub enum Error {
     /// A short code's record did not open with the code's key (not the record of this code).
     #[error("the invite record does not open with this code")]
     Record,
+}
+
+/// The rule a malformed invite payload breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// No bytes at all.
+    #[error("empty")]
+    Empty,
+    /// The bytes are not an invite in the canonical encoding ([`codec`]).
+    #[error("{0}")]
+    Decode(String),
+    /// More addresses than [`MAX_INVITE_ADDRS`].
+    #[error("{count} addresses; at most {max}")]
+    TooManyAddrs {
+        /// How many it carries.
+        count: usize,
+        /// [`MAX_INVITE_ADDRS`].
+        max: usize,
+    },
+    /// An address that is empty or longer than [`MAX_ADDR_BYTES`].
+    #[error("address of {len} bytes; addresses are 1..={max}")]
+    AddrSize {
+        /// Its length, bytes.
+        len: usize,
+        /// [`MAX_ADDR_BYTES`].
+        max: usize,
+    },
+    /// The encoded invite is longer than [`MAX_INVITE_BYTES`].
+    #[error("invite of {len} bytes; at most {max} (use fewer addresses)")]
+    TooLarge {
+        /// Its length, bytes.
+        len: usize,
+        /// [`MAX_INVITE_BYTES`].
+        max: usize,
+    },
+    /// The seed does not derive the invite key the inviter signed.
+    #[error("the seed does not give the signed invite key")]
+    SeedMismatch,
+    /// A short code's payload is not a version byte and 16 bytes.
+    #[error("short code of {len} bytes; it has 17")]
+    ShortLength {
+        /// Its length, bytes.
+        len: usize,
+    },
 }
 
 /// How long ago `then_ms` was at `now_ms`, for people: `45 s`, `3 min`, `5 h`, `2 d`.
@@ -172,20 +219,22 @@ impl Content {
             });
         }
         if self.addrs.len() > MAX_INVITE_ADDRS {
-            return Err(Error::Malformed(format!(
-                "{} addresses; at most {MAX_INVITE_ADDRS}",
-                self.addrs.len()
-            )));
+            return Err(Malformed::TooManyAddrs {
+                count: self.addrs.len(),
+                max: MAX_INVITE_ADDRS,
+            }
+            .into());
         }
         if let Some(a) = self
             .addrs
             .iter()
             .find(|a| a.is_empty() || a.len() > MAX_ADDR_BYTES)
         {
-            return Err(Error::Malformed(format!(
-                "address of {} bytes; addresses are 1..={MAX_ADDR_BYTES}",
-                a.len()
-            )));
+            return Err(Malformed::AddrSize {
+                len: a.len(),
+                max: MAX_ADDR_BYTES,
+            }
+            .into());
         }
         Ok(())
     }
@@ -196,7 +245,7 @@ impl Ticket {
     /// [`Ticket::check_expiry`]).
     pub fn verify(&self) -> Result<(), Error> {
         self.content.validate()?;
-        let signed = codec::encode(&self.content).map_err(|e| Error::Malformed(e.to_string()))?;
+        let signed = codec::encode(&self.content).map_err(|e| Error::Encode(e.to_string()))?;
         identity::verify(
             &self.content.inviter,
             DOMAIN_INVITE,
@@ -234,7 +283,7 @@ impl Invite {
             .retain(|a| !a.is_empty() && a.len() <= MAX_ADDR_BYTES);
         content.addrs.truncate(MAX_INVITE_ADDRS);
         content.validate()?;
-        let bytes = codec::encode(&content).map_err(|e| Error::Malformed(e.to_string()))?;
+        let bytes = codec::encode(&content).map_err(|e| Error::Encode(e.to_string()))?;
         let invite = Invite {
             ticket: Ticket {
                 signature: inviter.sign(DOMAIN_INVITE, &bytes),
@@ -244,9 +293,11 @@ impl Invite {
         };
         let len = invite.to_bytes()?.len();
         if len > MAX_INVITE_BYTES {
-            return Err(Error::Malformed(format!(
-                "invite of {len} bytes; at most {MAX_INVITE_BYTES} (use fewer addresses)"
-            )));
+            return Err(Malformed::TooLarge {
+                len,
+                max: MAX_INVITE_BYTES,
+            }
+            .into());
         }
         Ok(invite)
     }
@@ -264,7 +315,7 @@ impl Invite {
     /// The canonical binary form (the payload of the long code and of the DHT record of a
     /// short code).
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        codec::encode(self).map_err(|e| Error::Malformed(e.to_string()))
+        codec::encode(self).map_err(|e| Error::Encode(e.to_string()))
     }
 
     /// The long, self-contained code (`qun1...`).
@@ -287,16 +338,14 @@ impl Invite {
         match bytes.first() {
             Some(&VERSION) => {}
             Some(&version) => return Err(Error::UnknownVersion { version }),
-            None => return Err(Error::Malformed("empty".into())),
+            None => return Err(Malformed::Empty.into()),
         }
         // Wire layout: the ticket's content comes first, and it starts with its version.
         let invite: Invite =
-            codec::decode(bytes, MAX_INVITE_BYTES).map_err(|e| Error::Malformed(e.to_string()))?;
+            codec::decode(bytes, MAX_INVITE_BYTES).map_err(|e| Malformed::Decode(e.to_string()))?;
         invite.ticket.verify()?;
         if invite.key().author() != invite.ticket.content.key {
-            return Err(Error::Malformed(
-                "the seed does not give the signed invite key".into(),
-            ));
+            return Err(Malformed::SeedMismatch.into());
         }
         invite.ticket.check_expiry(now_ms)?;
         Ok(invite)

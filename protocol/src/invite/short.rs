@@ -29,7 +29,7 @@ use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use super::{Error, Invite};
+use super::{Error, Invite, Malformed};
 use crate::discovery::{self, Signed};
 use crate::id::AuthorId;
 use crate::identity::{DOMAIN_INVITE_RECORD, Identity};
@@ -116,18 +116,18 @@ impl ShortCode {
     /// Finds a short code in pasted text (see [`super::paste`]).
     ///
     /// Errors: [`Error::NotFound`] when there is no `quns1…`, [`Error::Checksum`] for a
-    /// mistyped or cut code, [`Error::UnknownVersion`], [`Error::Malformed`] for a payload
+    /// mistyped or cut code, [`Error::UnknownVersion`], [`Malformed::ShortLength`] for a payload
     /// of the wrong length.
     pub fn parse(text: &str) -> Result<Self, Error> {
         let bytes = super::paste::decode(text, PREFIX)?;
         match bytes.first() {
             Some(&VERSION) => {}
             Some(&version) => return Err(Error::UnknownVersion { version }),
-            None => return Err(Error::Malformed("empty short code".into())),
+            None => return Err(Malformed::Empty.into()),
         }
-        let secret: [u8; 16] = bytes[1..].try_into().map_err(|_| {
-            Error::Malformed(format!("short code of {} bytes; it has 17", bytes.len()))
-        })?;
+        let secret: [u8; 16] = bytes[1..]
+            .try_into()
+            .map_err(|_| Malformed::ShortLength { len: bytes.len() })?;
         Ok(Self { secret })
     }
 
@@ -163,7 +163,7 @@ impl ShortCode {
         };
         Signed::sign(&self.locator(), DOMAIN_INVITE_RECORD, record)
             .and_then(|s| s.encode(MAX_INVITE_RECORD_BYTES))
-            .map_err(|e| Error::Malformed(e.to_string()))
+            .map_err(|e| Error::Encode(e.to_string()))
     }
 
     /// Opens a record found under [`Self::record_key`]: checks it ([`validate`]), decrypts

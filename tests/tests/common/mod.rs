@@ -156,3 +156,28 @@ pub fn now_ms() -> u64 {
         .unwrap()
         .as_millis() as u64
 }
+
+/// A bare libp2p swarm with `identity`'s key, over TCP + noise + yamux, whose behaviour
+/// `behaviour` builds from the keypair: the hostile or careless peer of the tests (a
+/// stranger, a rogue DHT node, a flooder), which skips every check a qun node makes.
+/// Idle connections stay open 60 s.
+pub fn bare_swarm<B: libp2p::swarm::NetworkBehaviour>(
+    identity: &qun_protocol::Identity,
+    behaviour: impl FnOnce(&libp2p::identity::Keypair) -> B,
+) -> libp2p::Swarm<B> {
+    use libp2p::{noise, tcp, yamux};
+    libp2p::SwarmBuilder::with_existing_identity(
+        qun_node::keys::libp2p_keypair(identity).expect("keypair"),
+    )
+    .with_tokio()
+    .with_tcp(
+        tcp::Config::default(),
+        noise::Config::new,
+        yamux::Config::default,
+    )
+    .expect("tcp transport")
+    .with_behaviour(|k| behaviour(k))
+    .expect("behaviour")
+    .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+    .build()
+}
