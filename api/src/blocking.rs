@@ -37,10 +37,7 @@ impl Client {
     /// The daemon of `data_dir`, found through its API file ([`Error::NoApiFile`] when
     /// there is none).
     pub fn connect(data_dir: &Path) -> Result<Client, Error> {
-        let file = ApiFile::read(data_dir).map_err(|_| Error::NoApiFile {
-            dir: data_dir.display().to_string(),
-        })?;
-        Ok(Client::new(&file))
+        Ok(Client::new(&ApiFile::find(data_dir)?))
     }
 
     /// The daemon at `file.addr`, with its token.

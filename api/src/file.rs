@@ -49,6 +49,14 @@ impl ApiFile {
         let text = std::fs::read(dir.join(API_FILE))?;
         serde_json::from_slice(&text).map_err(std::io::Error::other)
     }
+
+    /// [`ApiFile::read`] for a client: [`crate::Error::NoApiFile`] naming `dir` when there
+    /// is no readable API file (no daemon runs on that data dir).
+    pub fn find(dir: &Path) -> Result<ApiFile, crate::Error> {
+        ApiFile::read(dir).map_err(|_| crate::Error::NoApiFile {
+            dir: dir.display().to_string(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -42,10 +42,7 @@ impl AsyncClient {
     /// The daemon of `data_dir`, found through its API file ([`Error::NoApiFile`] when
     /// there is none).
     pub fn connect(data_dir: &Path) -> Result<AsyncClient, Error> {
-        let file = ApiFile::read(data_dir).map_err(|_| Error::NoApiFile {
-            dir: data_dir.display().to_string(),
-        })?;
-        Ok(AsyncClient::new(&file))
+        Ok(AsyncClient::new(&ApiFile::find(data_dir)?))
     }
 
     /// The daemon at `file.addr`, with its token.

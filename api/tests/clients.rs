@@ -3,6 +3,7 @@
 //! awkward pieces (keep-alive comments, an event type from a newer daemon, `lagged`).
 //! The async client's tests need `--features async`.
 #![allow(clippy::unwrap_used)]
+#![cfg(feature = "blocking")]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
