@@ -11,6 +11,8 @@
 //!   the group secret sealed to the requester ([`seal`]).
 //! * [`record`]: the one validation path for DHT records, used for records put to us
 //!   (including replication) and records we fetch.
+//! * [`search`]: a keyword search as a state machine with no IO (lookups, questions to
+//!   providers, checked cards, ranking, deadline).
 //! * [`wire`]: the `/qun/discovery/1` request-response messages (search, join).
 //!
 //! Every signed thing here is a [`Signed`] value: the canonical encoding of the value, and
@@ -22,6 +24,7 @@ pub mod keywords;
 pub mod profile;
 pub mod record;
 pub mod seal;
+pub mod search;
 pub mod wire;
 
 use serde::de::DeserializeOwned;

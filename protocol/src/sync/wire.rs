@@ -1,4 +1,4 @@
-//! History sync between two members of a group: the wire messages of `/qun/sync/3`.
+//! The wire messages of `/qun/sync/3`, between two members of a group.
 //!
 //! A sync has two phases, both pulled by the member that starts it:
 //!
