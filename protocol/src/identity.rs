@@ -125,7 +125,7 @@ impl Identity {
     }
 
     /// The X25519 secret that goes with this key (the scalar bytes of the ed25519 key),
-    /// for opening what was sealed to our author id ([`crate::discovery::seal`]).
+    /// for opening what was sealed to our author id ([`crate::crypto::seal`]).
     pub(crate) fn x25519_secret(&self) -> [u8; 32] {
         self.key.to_scalar_bytes()
     }

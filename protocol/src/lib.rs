@@ -8,6 +8,7 @@
 //! without a runtime.
 
 pub mod codec;
+pub mod crypto;
 pub mod discovery;
 pub mod frame;
 pub mod group;

@@ -14,6 +14,10 @@ pub const MAX_BODY_BYTES: usize = MAX_ENVELOPE_BYTES - 128;
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 /// Most authors mentioned in one text message.
 pub const MAX_MENTIONS: usize = 64;
+/// Most pinned messages in a group.
+pub const MAX_PINS: usize = 32;
+/// Longest mute with a duration, in ms (366 days); longer is a mute until unmuted.
+pub const MAX_MUTE_MS: u64 = 366 * 24 * 3600 * 1000;
 /// Longest group announcement, in UTF-8 bytes.
 pub const MAX_ANNOUNCEMENT_BYTES: usize = 8 * 1024;
 /// Longest group name, in UTF-8 bytes (32 CJK characters).

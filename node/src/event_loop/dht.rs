@@ -490,7 +490,8 @@ impl EventLoop {
         if rt.record.genesis.genesis.visibility == Visibility::Private {
             return Ok(());
         }
-        let owner = rt.state.is_admin(&self.identity.author());
+        // Cards are still signed by the genesis owner only (`discovery::card`).
+        let owner = rt.record.genesis.genesis.owner == self.identity.author();
         let tokens = keywords::index_tokens(&rt.state.name, &rt.state.tags);
         if owner {
             self.refresh_own_card(g)?;

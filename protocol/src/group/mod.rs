@@ -1,4 +1,5 @@
-//! Groups: the signed genesis that names a group, and the group state fold ([`state`]).
+//! Groups: the signed genesis that names a group, the group state fold ([`state`]), who
+//! may do what in it ([`rules`]) and re-keying ([`rekey`]).
 //!
 //! A group is born from a [`Genesis`] signed by its owner; the [`GroupId`] is the hash of
 //! the encoded [`SignedGenesis`], so the id commits to the owner, name and creation time.
@@ -12,9 +13,13 @@ use crate::limits::*;
 use crate::message;
 use crate::text;
 
+pub mod rekey;
+pub mod rules;
 pub mod state;
 
-pub use state::{Announcement, Applied, OutOfOrder, Refused, State};
+pub use rekey::Rekey;
+pub use rules::{Action, Refused, Role};
+pub use state::{Announcement, Applied, Mark, Mute, OutOfOrder, Pin, State};
 
 /// Who can find and join a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

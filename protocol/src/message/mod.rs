@@ -17,7 +17,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codec;
-use crate::group::{Applied, State};
+use crate::group::{Action, State};
 use crate::id::{self, AuthorId, GroupId, MsgId};
 use crate::identity::{self, DOMAIN_ENVELOPE, Identity, Signature, SignatureError};
 use crate::limits::*;
@@ -25,11 +25,21 @@ use crate::order::{MAX_COUNTER, OrderKey, Stamp};
 
 pub mod kinds;
 
+pub use crate::group::rekey::Rekey;
 pub use kinds::announcement::Announcement;
+pub use kinds::ban::Ban;
 pub use kinds::join::Join;
 pub use kinds::leave::Leave;
 pub use kinds::meta::{Meta, validate_meta};
+pub use kinds::mute::Mute;
+pub use kinds::pin::Pin;
+pub use kinds::remove::Remove;
+pub use kinds::role::SetRole;
 pub use kinds::text::Text;
+pub use kinds::transfer::Transfer;
+pub use kinds::unban::Unban;
+pub use kinds::unmute::Unmute;
+pub use kinds::unpin::Unpin;
 pub use kinds::{CONTROL_TAGS, Preview, is_control_tag};
 use kinds::{kind_def, kind_new, kind_pat, kind_ty};
 
@@ -45,6 +55,26 @@ kinds::kinds! {
     Leave,
     /// Tag 5: group metadata.
     Meta(Meta),
+    /// Tag 0x8010: the owner sets a member's role.
+    Role(SetRole),
+    /// Tag 0x8011: the owner hands the group on.
+    Transfer(Transfer),
+    /// Tag 0x8012: an admin removes a member.
+    Remove(Remove),
+    /// Tag 0x8013: an admin bans a key.
+    Ban(Ban),
+    /// Tag 0x8014: an admin lifts a ban.
+    Unban(Unban),
+    /// Tag 0x8015: an admin mutes a member.
+    Mute(Mute),
+    /// Tag 0x8016: an admin lifts a mute.
+    Unmute(Unmute),
+    /// Tag 0x8017: an admin pins a message.
+    Pin(Pin),
+    /// Tag 0x8018: an admin unpins a message.
+    Unpin(Unpin),
+    /// Tag 0x8019: an admin starts the next epoch.
+    Rekey(Rekey),
 }
 
 /// Why a message is not acceptable. The variants after `Signature` are the protocol's
@@ -120,6 +150,20 @@ pub enum Error {
     /// A group name or tag is refused ([`crate::text::validate_name`]).
     #[error(transparent)]
     Name(#[from] crate::text::NameError),
+    /// A mute's duration is 0 or over [`MAX_MUTE_MS`].
+    #[error("invalid message: mute of {ms} ms; it must be 1..={max}")]
+    MuteDuration {
+        /// The duration given.
+        ms: u64,
+        /// The limit, [`MAX_MUTE_MS`].
+        max: u64,
+    },
+    /// A role op names the owner's role: the owner changes only by transfer.
+    #[error("invalid message: a role op cannot make an owner; use transfer")]
+    OwnerByRole,
+    /// A re-key's shape is refused ([`Rekey::validate`]).
+    #[error("invalid message: {0}")]
+    Rekey(#[from] crate::group::rekey::Error),
 }
 
 impl Kind {
@@ -185,15 +229,27 @@ impl Kind {
         }
     }
 
+    /// What `msg` (of this kind) asks to do, for [`crate::group::State::may`]
+    /// ([`kinds::Def::action`]). A kind this version does not know is an
+    /// [`Action::Other`] if it is a control op, else an [`Action::Post`].
+    pub fn action<'a>(&'a self, msg: &Verified) -> Action<'a> {
+        let at = msg.order_key();
+        match self {
+            Kind::Unknown { tag, .. } if is_control_tag(*tag) => Action::Other { at },
+            k => k.op().map_or(Action::Post { at }, |op| op.act(msg)),
+        }
+    }
+
     /// The kind's fold step ([`kinds::Def::fold`]); [`crate::group::State::apply`] calls it
     /// after the checks every op gets.
-    pub(crate) fn fold(&self, state: &mut State, msg: &Verified) -> Applied {
+    pub(crate) fn fold(&self, state: &mut State, msg: &Verified) {
         match self {
-            Kind::Unknown { tag, .. } => {
-                kinds::unknown::fold(*tag, state);
-                Applied::Ok
+            Kind::Unknown { tag, .. } => kinds::unknown::fold(*tag, state),
+            k => {
+                if let Some(op) = k.op() {
+                    op.fold_into(state, msg)
+                }
             }
-            k => k.op().map_or(Applied::Ok, |op| op.fold_into(state, msg)),
         }
     }
 }

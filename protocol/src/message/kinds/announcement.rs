@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::group::{self, Applied, State};
+use crate::group::{self, Action, State};
 use crate::limits::MAX_ANNOUNCEMENT_BYTES;
 use crate::message::{Error, Verified};
 
@@ -43,14 +43,19 @@ impl Def for Announcement {
         Ok(())
     }
 
-    fn fold(&self, state: &mut State, msg: &Verified) -> Applied {
+    fn action(&self, msg: &Verified) -> Action<'_> {
+        Action::Announce {
+            at: msg.order_key(),
+        }
+    }
+
+    fn fold(&self, state: &mut State, msg: &Verified) {
         state.announcement = (!self.text.is_empty()).then(|| group::Announcement {
             id: msg.id,
             author: msg.author(),
             text: self.text.clone(),
             timestamp_ms: msg.body.stamp.wall_ms(),
         });
-        Applied::Ok
     }
 
     fn preview(&self) -> Preview {

@@ -1,10 +1,13 @@
 //! Tag 3, `join`: a member says it joined. A control op, taken from anyone who holds the
 //! group's secret; it makes its author a member unless a later leave of theirs is folded.
+//! A banned key's join is refused, and so is the join of a removed or banned member sent in
+//! an epoch no later than the one it was removed in ([`Action::Join`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::group::{Applied, State};
+use crate::group::state::Mark;
+use crate::group::{Action, State};
 use crate::id::AuthorId;
 use crate::message::Verified;
 
@@ -31,17 +34,18 @@ impl Def for Join {
         super::decode(&payload)
     }
 
-    fn fold(&self, state: &mut State, msg: &Verified) -> Applied {
+    fn action(&self, msg: &Verified) -> Action<'_> {
+        Action::Join {
+            epoch: msg.body.epoch,
+        }
+    }
+
+    fn fold(&self, state: &mut State, msg: &Verified) {
         let author = msg.author();
-        state
-            .membership
-            .entry(author)
-            .or_default()
-            .insert(msg.order_key(), true);
+        state.mark(author, msg.order_key(), Mark::Joined);
         if !state.has_left(&author) {
             state.members.insert(author);
         }
-        Applied::Ok
     }
 
     fn preview(&self) -> Preview {

@@ -1,8 +1,10 @@
 //! Tag 4, `leave`: a member says it left. A control op with no payload (the payload is
-//! zero bytes on the wire). The owner cannot leave: its leave has no effect.
+//! zero bytes on the wire). The owner cannot leave: its leave has no effect (it hands the
+//! group on first, [`super::transfer`]). An admin who leaves is no longer one.
 
 use crate::codec;
-use crate::group::{Applied, State};
+use crate::group::state::Mark;
+use crate::group::{Action, State};
 use crate::message::Verified;
 
 use super::{Def, Preview};
@@ -29,19 +31,19 @@ impl Def for Leave {
         }
     }
 
-    fn fold(&self, state: &mut State, msg: &Verified) -> Applied {
+    fn action(&self, _msg: &Verified) -> Action<'_> {
+        Action::Leave
+    }
+
+    fn fold(&self, state: &mut State, msg: &Verified) {
         let author = msg.author();
         if author != state.owner {
-            state
-                .membership
-                .entry(author)
-                .or_default()
-                .insert(msg.order_key(), false);
+            state.mark(author, msg.order_key(), Mark::Left);
             if state.has_left(&author) {
                 state.members.remove(&author);
+                state.admins.remove(&author);
             }
         }
-        Applied::Ok
     }
 
     fn preview(&self) -> Preview {

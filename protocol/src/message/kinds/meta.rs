@@ -4,14 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::group::{Applied, State};
+use crate::group::{Action, State};
 use crate::limits::{MAX_DESCRIPTION_BYTES, MAX_TAG_BYTES, MAX_TAGS};
 use crate::message::{Error, Verified};
 use crate::text;
 
 use super::{Def, Preview};
 
-/// Group metadata set by the owner (or, later, admins).
+/// Group metadata set by an admin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     /// Free text about the group.
@@ -38,10 +38,13 @@ impl Def for Meta {
         validate_meta(self)
     }
 
-    fn fold(&self, state: &mut State, _msg: &Verified) -> Applied {
+    fn action(&self, _msg: &Verified) -> Action<'_> {
+        Action::SetMeta
+    }
+
+    fn fold(&self, state: &mut State, _msg: &Verified) {
         state.description = self.description.clone();
         state.tags = self.tags.clone();
-        Applied::Ok
     }
 
     fn preview(&self) -> Preview {

@@ -12,7 +12,10 @@
 //! Tags in [`CONTROL_TAGS`] (`0x8000..=0xFFFF`) are reserved for control kinds, and every
 //! other tag for kinds that do not change group state, so that a node classifies a tag it
 //! does not know: see [`unknown`]. Tags 2 to 5 (announcement, join, leave, meta) are control
-//! kinds from before the range was reserved; every version knows them.
+//! kinds from before the range was reserved; every version knows them. Tags 0x8000 to
+//! 0x800F stay unassigned (tests use them for a control kind from a newer version); the
+//! governance kinds (role, transfer, remove, ban, unban, mute, unmute, pin, unpin, rekey)
+//! take 0x8010 to 0x8019.
 
 use std::ops::RangeInclusive;
 
@@ -20,17 +23,27 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec;
-use crate::group::{Applied, State};
+use crate::group::{Action, State};
 use crate::id::{AuthorId, MsgId};
 use crate::limits::MAX_BODY_BYTES;
 use crate::message::{Error, Verified};
 
 pub mod announcement;
+pub mod ban;
 pub mod join;
 pub mod leave;
 pub mod meta;
+pub mod mute;
+pub mod pin;
+pub mod rekey;
+pub mod remove;
+pub mod role;
 pub mod text;
+pub mod transfer;
+pub mod unban;
 pub mod unknown;
+pub mod unmute;
+pub mod unpin;
 
 /// Tags reserved for control kinds (ops that change group state). A tag below this range
 /// that is not one of the legacy control tags (2 to 5) is a kind that does not.
@@ -56,7 +69,8 @@ pub trait Def: Sized {
     /// control ops and folded by [`State`].
     const CONTROL: bool;
     /// Whether only the group's admins may author it: the sender refuses to sign it for
-    /// anyone else, and the fold gives it no effect ([`Applied::NotAllowed`]).
+    /// anyone else (a coarse check; the fold's rule is [`Def::action`] and
+    /// [`State::may`]).
     const ADMIN_ONLY: bool = false;
     /// Whether it is a post (what counts as a member speaking, for activity figures).
     const POST: bool = false;
@@ -72,10 +86,12 @@ pub trait Def: Sized {
     fn validate(&self) -> Result<(), Error> {
         Ok(())
     }
+    /// What `msg` (whose kind is `self`) asks to do, for [`State::may`].
+    fn action(&self, msg: &Verified) -> Action<'_>;
     /// The fold step: applies `msg` (whose kind is `self`) to `state`. Called by
-    /// [`State::apply`] in group order, after the checks every op gets (the author's
-    /// membership, [`Def::ADMIN_ONLY`]).
-    fn fold(&self, state: &mut State, msg: &Verified) -> Applied;
+    /// [`State::apply`] in group order, once [`State::admits`] took the message and
+    /// [`State::may`] allowed [`Def::action`].
+    fn fold(&self, state: &mut State, msg: &Verified);
     /// What a user sees of it.
     fn preview(&self) -> Preview;
 }
@@ -123,7 +139,8 @@ pub(crate) trait Op {
     fn membership(&self) -> bool;
     fn payload(&self) -> Result<Vec<u8>, codec::Error>;
     fn check(&self) -> Result<(), Error>;
-    fn fold_into(&self, state: &mut State, msg: &Verified) -> Applied;
+    fn act(&self, msg: &Verified) -> Action<'_>;
+    fn fold_into(&self, state: &mut State, msg: &Verified);
     fn show(&self) -> Preview;
 }
 
@@ -152,7 +169,10 @@ impl<T: Def> Op for T {
     fn check(&self) -> Result<(), Error> {
         self.validate()
     }
-    fn fold_into(&self, state: &mut State, msg: &Verified) -> Applied {
+    fn act(&self, msg: &Verified) -> Action<'_> {
+        self.action(msg)
+    }
+    fn fold_into(&self, state: &mut State, msg: &Verified) {
         self.fold(state, msg)
     }
     fn show(&self) -> Preview {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::group::{Applied, State};
+use crate::group::{Action, State};
 use crate::id::{AuthorId, MsgId};
 use crate::limits::{MAX_MENTIONS, MAX_TEXT_BYTES};
 use crate::message::{Error, Verified};
@@ -54,9 +54,14 @@ impl Def for Text {
         Ok(())
     }
 
-    fn fold(&self, state: &mut State, msg: &Verified) -> Applied {
+    fn action(&self, msg: &Verified) -> Action<'_> {
+        Action::Post {
+            at: msg.order_key(),
+        }
+    }
+
+    fn fold(&self, state: &mut State, msg: &Verified) {
         state.members.insert(msg.author());
-        Applied::Ok
     }
 
     fn preview(&self) -> Preview {
