@@ -471,3 +471,27 @@ fn two_rekeys_to_the_same_epoch_the_first_in_group_order_wins() {
         Err(Refused::EpochNotNext { epoch: 3, next: 1 })
     );
 }
+
+#[test]
+fn governance_tags_and_names_are_fixed() {
+    let d = dave().author();
+    let id = MsgId::from_bytes([1; 32]);
+    let r = rekey(1, [d], &GroupSecret::from_bytes([8; 32]));
+    let kinds = [
+        (role(&dave(), Role::Admin), 0x8010, "role"),
+        (Kind::Transfer(Transfer { to: d }), 0x8011, "transfer"),
+        (remove(&dave()), 0x8012, "remove"),
+        (ban(&dave()), 0x8013, "ban"),
+        (Kind::Unban(Unban { member: d }), 0x8014, "unban"),
+        (mute(&dave(), Some(1)), 0x8015, "mute"),
+        (Kind::Unmute(Unmute { member: d }), 0x8016, "unmute"),
+        (Kind::Pin(Pin { id }), 0x8017, "pin"),
+        (Kind::Unpin(Unpin { id }), 0x8018, "unpin"),
+        (Kind::Rekey(r), 0x8019, "rekey"),
+    ];
+    for (k, tag, name) in kinds {
+        assert_eq!((k.tag(), k.name()), (tag, name));
+        assert!(k.is_control() && k.is_admin_only() && !k.is_post());
+        assert_eq!(k.validate(), Ok(()));
+    }
+}

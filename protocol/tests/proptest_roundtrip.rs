@@ -19,13 +19,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use qun_protocol::codec;
+use qun_protocol::crypto::seal::{SealedKey, SealedKeys};
 use qun_protocol::frame::{self, Frame};
 use qun_protocol::group::{Genesis, SignedGenesis, Visibility};
+use qun_protocol::group::{Rekey, Role};
 use qun_protocol::id::{AuthorId, GroupId, MsgId};
 use qun_protocol::identity::{Identity, Signature};
 use qun_protocol::invite::{self, Invite};
 use qun_protocol::limits::*;
-use qun_protocol::message::{Announcement, Body, Envelope, Join, Kind, Meta, Text};
+use qun_protocol::message::{
+    Announcement, Ban, Body, Envelope, Join, KNOWN_TAGS, Kind, Meta, Mute, Pin, Remove, SetRole,
+    Text, Transfer, Unban, Unmute, Unpin,
+};
 use qun_protocol::order::{MAX_COUNTER, OrderKey, Stamp};
 use qun_protocol::secret::{GroupSecret, MessageKey};
 
@@ -106,10 +111,61 @@ fn meta() -> impl Strategy<Value = Meta> {
         .prop_map(|(description, tags)| Meta { description, tags })
 }
 
-/// A kind this version does not know: tags from 100 up, opaque payload.
+/// A kind this version does not know: tags from 100 up (but the known ones), opaque
+/// payload.
 fn unknown_kind() -> impl Strategy<Value = Kind> {
     (100u16.., proptest::collection::vec(any::<u8>(), 0..64))
+        .prop_filter("a tag this version knows", |(tag, _)| {
+            !KNOWN_TAGS.contains(tag)
+        })
         .prop_map(|(tag, payload)| Kind::Unknown { tag, payload })
+}
+
+/// A valid re-key: epoch above 0, recipients ascending; any bytes where the keys and tags
+/// go (neither the codec nor validation opens them).
+fn rekey() -> impl Strategy<Value = Rekey> {
+    let entry = (author(), any::<[u8; 32]>(), any::<[u8; 16]>())
+        .prop_map(|(to, key, tag)| SealedKey { to, key, tag });
+    (
+        1u64..,
+        any::<[u8; 32]>(),
+        any::<[u8; 24]>(),
+        proptest::collection::vec(entry, 0..8),
+    )
+        .prop_map(|(epoch, ephemeral, nonce, mut to)| {
+            to.sort_by_key(|e| e.to);
+            to.dedup_by_key(|e| e.to);
+            Rekey {
+                epoch,
+                sealed: SealedKeys {
+                    ephemeral,
+                    nonce,
+                    to,
+                },
+            }
+        })
+}
+
+/// The governance kinds, valid.
+fn governance_kind() -> impl Strategy<Value = Kind> {
+    let role = prop_oneof![Just(Role::Admin), Just(Role::Member)];
+    prop_oneof![
+        (author(), role).prop_map(|(member, role)| Kind::Role(SetRole { member, role })),
+        author().prop_map(|to| Kind::Transfer(Transfer { to })),
+        author().prop_map(|member| Kind::Remove(Remove { member })),
+        author().prop_map(|member| Kind::Ban(Ban { member })),
+        author().prop_map(|member| Kind::Unban(Unban { member })),
+        (author(), proptest::option::of(1..=MAX_MUTE_MS)).prop_map(|(member, duration_ms)| {
+            Kind::Mute(Mute {
+                member,
+                duration_ms,
+            })
+        }),
+        author().prop_map(|member| Kind::Unmute(Unmute { member })),
+        msg_id().prop_map(|id| Kind::Pin(Pin { id })),
+        msg_id().prop_map(|id| Kind::Unpin(Unpin { id })),
+        rekey().prop_map(Kind::Rekey),
+    ]
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -119,6 +175,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         join().prop_map(Kind::Join),
         Just(Kind::Leave),
         meta().prop_map(Kind::Meta),
+        governance_kind(),
         unknown_kind(),
     ]
 }
