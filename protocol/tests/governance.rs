@@ -318,8 +318,13 @@ fn a_transfer_moves_every_right() {
         g.run(&o, 10, Kind::Transfer(Transfer { to: o.author() })),
         Err(Refused::SelfTarget { author: o.author() })
     );
+    g.run(&o, 10, mute(&a, None)).unwrap();
+    assert_eq!(g.post(&a, 11).unwrap_err().rule(), "muted");
     g.run(&o, 11, Kind::Transfer(Transfer { to: a.author() }))
         .unwrap();
+    // The owner is never muted: no one outranks it.
+    assert_eq!(g.post(&a, 12), Ok(()));
+    assert!(!g.state.muted.contains_key(&a.author()));
     assert_eq!(g.state.owner, a.author());
     assert_eq!(g.state.role(&a.author()), Role::Owner);
     assert_eq!(g.state.role(&o.author()), Role::Admin);

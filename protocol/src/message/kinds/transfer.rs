@@ -1,10 +1,12 @@
 //! Tag 0x8011, `transfer`: the owner hands the group to a member, and stays an admin. A
 //! control op ([`Action::Transfer`]): only the owner, to a member who is not banned, not to
-//! itself. Every right of the owner moves with it.
+//! itself. Every right of the owner moves with it; a mute of the new owner ends (no one
+//! outranks it).
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
+use crate::group::state::Mark;
 use crate::group::{Action, State};
 use crate::id::AuthorId;
 use crate::message::Verified;
@@ -36,10 +38,14 @@ impl Def for Transfer {
         Action::Transfer { to: self.to }
     }
 
-    fn fold(&self, state: &mut State, _msg: &Verified) {
+    /// The new owner stops being an admin and, since no one outranks it, muted.
+    fn fold(&self, state: &mut State, msg: &Verified) {
         let old = std::mem::replace(&mut state.owner, self.to);
         state.admins.remove(&self.to);
         state.admins.insert(old);
+        if state.muted.remove(&self.to).is_some() {
+            state.mark(self.to, msg.order_key(), Mark::Unmuted);
+        }
     }
 
     fn preview(&self) -> Preview {
