@@ -10,12 +10,12 @@
 //! new secret ([`Rekey::open`]).
 //!
 //! ## When
-//! A remove or a ban of a member sets [`State::rekey_due`]: the member that was put out
+//! A remove or a ban of a member sets [`State::rekey_due`](super::State::rekey_due): the member that was put out
 //! still holds the current secret. The admin who removed it follows with a re-key to the
 //! members that remain (any admin may, and one re-key covers several removals); a re-key
 //! that starts an epoch clears the flag.
 //!
-//! ## The rules (checked by the fold, [`State::may`])
+//! ## The rules (checked by the fold, [`State::may`](super::State::may))
 //! - Only admins (and the owner) re-key.
 //! - Epoch numbers go up by one: a re-key must name the current epoch plus one
 //!   ([`Refused::EpochNotNext`](super::Refused::EpochNotNext)). So two admins who re-key at
