@@ -5,13 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use qun_node::Multiaddr;
 use qun_node::http::{self, ApiFile};
-use qun_node::{Config, Node};
+use qun_node::{Addr, Config, Node};
 
 use crate::Global;
-
-type Multi = Multiaddr;
 
 /// Options of `qun daemon`.
 #[derive(Args, Debug)]
@@ -21,10 +18,10 @@ pub struct DaemonArgs {
     /// and other nodes' memory stay valid across restarts. With --listen, port 0 means a
     /// new random port each start.
     #[arg(long)]
-    listen: Vec<Multi>,
+    listen: Vec<Addr>,
     /// A peer to dial at start, with /p2p/PEER_ID (repeatable).
     #[arg(long)]
-    bootstrap: Vec<Multi>,
+    bootstrap: Vec<Addr>,
     /// Where the local API listens (127.0.0.1 only; port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     api: SocketAddr,

@@ -39,7 +39,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let mut nodes = Vec::new();
     for name in names.iter().take(args.nodes) {
         let node = Node::start(Config::for_test(dir.join(name))).await?;
-        println!("{name:>6} started: {}", node.peer_id());
+        println!("{name:>6} started: {}", node.author());
         nodes.push(node);
     }
     let created = nodes[0]
@@ -94,7 +94,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             let who = names
                 .iter()
                 .zip(&nodes)
-                .find(|(_, node)| node.peer_id().to_string() == m.author)
+                .find(|(_, node)| node.author().to_string() == m.author)
                 .map_or("?", |(n, _)| *n);
             println!(
                 "  [{}] {who}: {}",

@@ -3,19 +3,10 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::Boxed;
-use libp2p::identity::Keypair;
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
-
-/// Builds an authenticated, multiplexed transport for a node's key.
-pub type TransportFactory = Arc<
-    dyn Fn(&Keypair) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> + Send + Sync + 'static,
->;
+use crate::net::Addr;
+use crate::testing::TransportFactory;
 
 /// How a node reaches other nodes.
 #[derive(Clone, Default)]
@@ -24,7 +15,8 @@ pub enum Transport {
     #[default]
     Tcp,
     /// A transport supplied by the embedder, e.g. the simulator's in-memory network with
-    /// latency and loss. It must accept the addresses in [`Config::listen`].
+    /// latency and loss. It must accept the addresses in [`Config::listen`]. Built from
+    /// libp2p parts, so only through the testing door ([`crate::testing::TransportFactory`]).
     Custom(TransportFactory),
 }
 
@@ -38,10 +30,8 @@ impl fmt::Debug for Transport {
 }
 
 /// `/ip4/IP/tcp/0`: TCP on `ip`, any free port.
-fn tcp_any_port(ip: Ipv4Addr) -> Multiaddr {
-    Multiaddr::empty()
-        .with(Protocol::Ip4(ip))
-        .with(Protocol::Tcp(0))
+fn tcp_any_port(ip: Ipv4Addr) -> Addr {
+    Addr::tcp_any_port(ip)
 }
 
 /// Why a configuration was refused.
@@ -108,14 +98,14 @@ pub struct Config {
     /// Where the identity key, the store and the API file live.
     pub data_dir: PathBuf,
     /// Addresses to listen on (default: TCP on all interfaces, on the kept port).
-    pub listen: Vec<Multiaddr>,
+    pub listen: Vec<Addr>,
     /// Keep the TCP port across restarts: every listen address with TCP port 0 uses the
     /// port kept in `DATA_DIR/listen-port` (a free port chosen on the first start), so
     /// invite codes, cards and other nodes' memory stay valid. Off: port 0 means a new
     /// random port each start. See [`crate::datadir`].
     pub keep_port: bool,
     /// Peers to dial at start (with `/p2p/<peer id>`).
-    pub bootstrap: Vec<Multiaddr>,
+    pub bootstrap: Vec<Addr>,
     /// Discover peers on the LAN with mDNS.
     pub mdns: bool,
     /// Run the Kademlia DHT (finds peers beyond the bootstrap list). The simulator turns it

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use qun_protocol::{AuthorId, Identity};
+use qun_protocol::Identity;
 
 /// File name of the identity key inside the data dir.
 pub const KEY_FILE: &str = "identity.key";
@@ -115,20 +115,4 @@ pub fn store(dir: &Path, identity: &Identity) -> Result<(), Error> {
     };
     create_private_dir(dir).map_err(io)?;
     write_private_file(&path, hex::encode(identity.seed()).as_bytes()).map_err(io)
-}
-
-/// The libp2p keypair of an identity (same ed25519 key).
-pub fn libp2p_keypair(identity: &Identity) -> Result<libp2p::identity::Keypair, Error> {
-    libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
-        .map_err(|e| Error::Libp2p(e.to_string()))
-}
-
-/// The PeerId that names the same key as `author`.
-pub fn peer_id(author: &AuthorId) -> Option<libp2p::PeerId> {
-    libp2p::PeerId::from_bytes(&author.peer_id_bytes()).ok()
-}
-
-/// The author id of a peer, if it is an ed25519 peer.
-pub fn author(peer: &libp2p::PeerId) -> Option<AuthorId> {
-    AuthorId::from_peer_id_bytes(&peer.to_bytes()).ok()
 }

@@ -1,25 +1,29 @@
 //! qun-node: a running qun node.
 //!
-//! One event-loop task ([`event_loop`]) owns the libp2p swarm, the sled store handle and
-//! every pending reply. Everyone else (the daemon's API server, the CLI's demo, the
-//! simulator, the tests) holds a [`Node`]: a cheap `Clone` over a bounded command channel,
-//! with one command per public method and replies through a oneshot. Swarm events are
-//! translated in one place into [`NodeEvent`]s on a broadcast channel.
+//! One event-loop task (`event_loop`) owns the network (`net`, the only module that sees
+//! libp2p's events), the sled store handle and every pending reply. Everyone else (the
+//! daemon's API server, the CLI's demo, the simulator, the tests) holds a [`Node`]: a cheap
+//! `Clone` over a bounded command channel, with one command per public method and replies
+//! through a oneshot. What happens is told as [`NodeEvent`]s on a broadcast channel.
+//!
+//! Clients see no libp2p type: addresses are [`Addr`] (text in, text out). The simulator's
+//! transport and the hostile-peer tests, which do need libp2p parts, go through
+//! [`testing`], the one marked door.
 
+mod command;
 pub mod config;
-pub mod datadir;
-pub mod discovery;
+mod datadir;
+mod error;
 mod event_loop;
 pub mod http;
 pub mod keys;
-pub mod net;
-pub mod peers;
-pub mod rate;
-pub mod skew;
+mod net;
+mod peers;
+mod rate;
+mod skew;
 pub mod store;
-pub mod sync;
-pub mod view;
-pub mod wire;
+pub mod testing;
+mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,16 +32,20 @@ use qun_protocol::message::{Announcement, Kind, Text};
 use qun_protocol::{AuthorId, GroupId, MsgId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub(crate) use command::{Command, Reply};
+use net::PeerId;
+
 /// The local API under its old name (`qun_node::api::serve`, `qun_node::api::ApiFile`).
 pub use http as api;
 
 pub use config::Config;
-pub use libp2p::{Multiaddr, PeerId};
+pub use error::Error;
+pub use net::{Addr, AddrError};
 pub use qun_api::NodeEvent;
 pub use view::{
     CreateGroup, Created, GenderCounts, GroupInfo, GroupStats, History, IdInfo, InviteCode,
     JoinOutcome, JoinRequestView, MessageView, MessageViewExt, NetStats, PeerInfo, ProfileUpdate,
-    ProfileView, SearchHit, SearchResult, ShownGroupView, SyncView,
+    ProfileView, SearchHit, SearchResult, ShownGroupView, SyncView, Visibility,
 };
 
 /// Commands waiting for the event loop. Callers wait (back-pressure) when it is full.
@@ -45,191 +53,13 @@ pub const COMMAND_CAPACITY: usize = 1024;
 /// Events buffered per subscriber; a slower subscriber sees `Lagged` and skips ahead.
 pub const EVENT_CAPACITY: usize = 4096;
 
-/// Everything that can go wrong for a caller of [`Node`].
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The node's event loop has stopped.
-    #[error("the node has stopped")]
-    Closed,
-    /// No joined group matches.
-    #[error("no group matches {0:?}: see `qun group list`")]
-    UnknownGroup(String),
-    /// Several joined groups match a name.
-    #[error("{query:?} matches several groups ({ids}): use the group id")]
-    Ambiguous {
-        /// What was asked.
-        query: String,
-        /// The matching ids.
-        ids: String,
-    },
-    /// The request is not acceptable.
-    #[error("{0}")]
-    Invalid(String),
-    /// The caller lacks the right (e.g. announcements are the owner's).
-    #[error("not allowed: {0}")]
-    NotAllowed(String),
-    /// The invite code was refused.
-    #[error("invite: {0}")]
-    Invite(#[from] qun_protocol::invite::Error),
-    /// A message could not be built.
-    #[error("message: {0}")]
-    Message(#[from] qun_protocol::message::Error),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] store::Error),
-    /// The identity key could not be loaded.
-    #[error(transparent)]
-    Keys(#[from] keys::Error),
-    /// The configuration was refused.
-    #[error(transparent)]
-    Config(#[from] config::Error),
-    /// The data dir cannot be used (in use by another daemon, not creatable, port busy).
-    #[error(transparent)]
-    DataDir(#[from] datadir::Error),
-    /// The network could not be set up.
-    #[error(transparent)]
-    Net(#[from] net::Error),
-    /// Nothing found (a group card or profile not in the DHT).
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// A discovery record was refused.
-    #[error("discovery: {0}")]
-    Discovery(#[from] qun_protocol::discovery::Error),
-    /// A member refused to admit us with an invite.
-    #[error("not admitted: {0}")]
-    NotAdmitted(qun_protocol::invite::admit::Refusal),
-    /// No member of the group answered an admission request.
-    #[error(
-        "no member of the group answered ({asked} peer(s) asked: the inviter, the peers in \
-         the invite, peers we are connected to); nothing was joined: try again when the \
-         inviter is online"
-    )]
-    NoMemberReachable {
-        /// How many peers were asked.
-        asked: usize,
-    },
-    /// A libp2p operation failed.
-    #[error("network: {0}")]
-    Network(String),
-    /// A fault of the node itself (state it holds breaks an invariant: a group without an
-    /// epoch secret, a stored genesis without an id, a frame of ours that does not encode),
-    /// never the caller's input; HTTP 500.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
-
-/// One command per public method of [`Node`].
-pub(crate) enum Command {
-    Id(Reply<IdInfo>),
-    Peers(Reply<Vec<PeerInfo>>),
-    Create(CreateGroup, Reply<Created>),
-    Invite {
-        group: GroupId,
-        expires: Duration,
-        with_addrs: bool,
-        reply: Reply<String>,
-    },
-    InviteCode {
-        group: GroupId,
-        expires: Duration,
-        short: bool,
-        reply: Reply<InviteCode>,
-    },
-    Join {
-        invite: String,
-        history: History,
-        reply: Reply<GroupId>,
-    },
-    Leave {
-        group: GroupId,
-        reply: Reply<()>,
-    },
-    Groups(Reply<Vec<GroupInfo>>),
-    Info {
-        group: GroupId,
-        reply: Reply<GroupInfo>,
-    },
-    EpochSecret {
-        group: GroupId,
-        reply: Reply<(u64, qun_protocol::GroupSecret)>,
-    },
-    Resolve {
-        query: String,
-        reply: Reply<GroupId>,
-    },
-    Post {
-        group: GroupId,
-        kind: Kind,
-        reply: Reply<MsgId>,
-    },
-    History {
-        group: GroupId,
-        limit: usize,
-        before: Option<MsgId>,
-        reply: Reply<Vec<MessageView>>,
-    },
-    PublishRaw {
-        group: GroupId,
-        bytes: Vec<u8>,
-        reply: Reply<()>,
-    },
-    PeerScore {
-        peer: PeerId,
-        reply: Reply<Option<f64>>,
-    },
-    Dial {
-        addr: Multiaddr,
-        reply: Reply<()>,
-    },
-    NetStats(Reply<NetStats>),
-    Sync {
-        group: GroupId,
-        reply: Reply<usize>,
-    },
-    Search {
-        query: String,
-        reply: Reply<SearchResult>,
-    },
-    JoinById {
-        group: GroupId,
-        note: String,
-        history: History,
-        reply: Reply<JoinOutcome>,
-    },
-    JoinRequests {
-        group: GroupId,
-        reply: Reply<Vec<JoinRequestView>>,
-    },
-    DecideJoin {
-        group: GroupId,
-        requester: AuthorId,
-        approve: bool,
-        reply: Reply<JoinRequestView>,
-    },
-    SetProfile {
-        update: ProfileUpdate,
-        reply: Reply<ProfileView>,
-    },
-    Profile {
-        author: Option<AuthorId>,
-        reply: Reply<ProfileView>,
-    },
-    Stats {
-        group: GroupId,
-        reply: Reply<GroupStats>,
-    },
-    Announce(Reply<()>),
-    Shutdown(Reply<()>),
-}
-
 /// A handle to a running node. Cheap to clone.
 #[derive(Clone)]
 pub struct Node {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<NodeEvent>,
     peer_id: PeerId,
+    author: AuthorId,
     _task: Arc<tokio::task::JoinHandle<()>>,
 }
 
@@ -258,6 +88,8 @@ impl Node {
             commands,
             events,
             peer_id,
+            author: net::author(&peer_id)
+                .ok_or_else(|| Error::Internal("our peer id is not an ed25519 key".into()))?,
             _task: Arc::new(task),
         };
         for _ in 0..100 {
@@ -269,9 +101,16 @@ impl Node {
         Ok((node, rx))
     }
 
-    /// Our PeerId (also our author id).
+    /// Our PeerId (the same key as our author id). A libp2p type: for the simulator and
+    /// hostile-peer tests, which name it through [`testing::PeerId`]; clients use
+    /// [`Node::author`].
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// Our author id (the key our messages are signed with; prints as our peer id).
+    pub fn author(&self) -> AuthorId {
+        self.author
     }
 
     /// Subscribes to node events.
@@ -472,13 +311,13 @@ impl Node {
         .await
     }
 
-    /// Our gossipsub score of a peer.
+    /// Our gossipsub score of a peer (for hostile-peer tests).
     pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
         self.call(|reply| Command::PeerScore { peer, reply }).await
     }
 
     /// Dials an address.
-    pub async fn dial(&self, addr: Multiaddr) -> Result<(), Error> {
+    pub async fn dial(&self, addr: Addr) -> Result<(), Error> {
         self.call(|reply| Command::Dial { addr, reply }).await
     }
 

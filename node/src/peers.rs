@@ -142,6 +142,17 @@ pub fn split_p2p(addr: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
     }
 }
 
+/// Whether `addr` is on the IPv4 loopback (sorted last among our addresses).
+pub fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter()
+        .any(|p| matches!(p, Protocol::Ip4(ip) if ip.is_loopback()))
+}
+
+/// `addr` with `/p2p/peer` appended.
+pub fn with_peer(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
+    addr.clone().with(Protocol::P2p(peer))
+}
+
 /// An address worth keeping: not empty, short enough, no `/p2p/`, not unspecified.
 fn keepable(addr: &Multiaddr) -> bool {
     !addr.is_empty()

@@ -29,7 +29,8 @@ use libp2p::core::transport::Transport as _;
 use libp2p::core::upgrade::Version;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, noise, plaintext, yamux};
-use qun_node::config::{ConnLimits, MAX_PER_PEER, Transport, TransportFactory};
+use qun_node::config::{ConnLimits, MAX_PER_PEER, Transport};
+use qun_node::testing::TransportFactory;
 use qun_node::{Config, CreateGroup, NetStats, Node, NodeEvent};
 use qun_protocol::{GroupId, Identity};
 use rand::{RngCore, SeedableRng};
@@ -204,8 +205,8 @@ impl Runner {
         };
         Config {
             data_dir,
-            listen: vec![listen],
-            bootstrap,
+            listen: vec![listen.into()],
+            bootstrap: bootstrap.into_iter().map(Into::into).collect(),
             mdns: false,
             dht: s.topology.kind == crate::scenario::TopologyKind::Bootstrap,
             heartbeat: Duration::from_millis(s.node.heartbeat_ms),

@@ -18,7 +18,6 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use libp2p::Multiaddr;
 use qun_node::store::Store;
 use qun_node::{Config, History, Node, keys};
 use qun_protocol::frame::Frame;
@@ -154,7 +153,7 @@ async fn open_store(dir: &Path) -> Store {
 
 /// An address of a running node, to bootstrap a restarted one from (a node restarted
 /// without one does not find its group again: another part of issue 11).
-async fn addr_of(node: &Node) -> Multiaddr {
+async fn addr_of(node: &Node) -> qun_node::Addr {
     node.id().await.unwrap().addrs[0].parse().unwrap()
 }
 

@@ -37,7 +37,7 @@ fn rogue_swarm(identity: &Identity) -> RogueSwarm {
         let mut kad = kad::Behaviour::with_config(
             me,
             kad::store::MemoryStore::new(me),
-            kad::Config::new(qun_node::net::KAD_PROTOCOL),
+            kad::Config::new(qun_node::testing::KAD_PROTOCOL),
         );
         kad.set_mode(Some(kad::Mode::Server));
         Rogue { kad }

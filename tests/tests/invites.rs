@@ -91,10 +91,13 @@ async fn joining_asks_a_member_and_keeps_since_join() {
 /// A joiner that skips its own checks: a bare swarm speaking `/qun/discovery/1`.
 fn bare_joiner(
     identity: &Identity,
-) -> libp2p::Swarm<request_response::Behaviour<qun_node::discovery::Codec>> {
+) -> libp2p::Swarm<request_response::Behaviour<qun_node::testing::discovery::Codec>> {
     bare_swarm(identity, |_| {
         request_response::Behaviour::new(
-            [(qun_node::discovery::PROTOCOL, ProtocolSupport::Full)],
+            [(
+                qun_node::testing::discovery::PROTOCOL,
+                ProtocolSupport::Full,
+            )],
             request_response::Config::default(),
         )
     })

@@ -225,7 +225,8 @@ async fn a_connection_flood_from_fresh_identities_does_not_lock_out_a_member_or_
     cfg.bootstrap = vec![
         a_addr
             .clone()
-            .with(libp2p::multiaddr::Protocol::P2p(a.peer_id())),
+            .with(libp2p::multiaddr::Protocol::P2p(a.peer_id()))
+            .into(),
     ];
     let b = Node::start(cfg).await.unwrap();
     wait_topic_peers(&[("a", &a, 1), ("b", &b, 1)], group).await;
@@ -315,7 +316,7 @@ async fn event_streams_past_the_cap_get_a_503_json_error_and_a_closed_one_frees_
 
 #[derive(libp2p::swarm::NetworkBehaviour)]
 struct Stranger {
-    discovery: request_response::Behaviour<qun_node::discovery::Codec>,
+    discovery: request_response::Behaviour<qun_node::testing::discovery::Codec>,
 }
 
 /// Sends one signed join request for `group` from a fresh identity; returns the answer.
@@ -341,7 +342,10 @@ async fn join_request_from_stranger(
     .unwrap();
     let mut swarm = bare_swarm(&identity, |_| Stranger {
         discovery: request_response::Behaviour::new(
-            [(qun_node::discovery::PROTOCOL, ProtocolSupport::Full)],
+            [(
+                qun_node::testing::discovery::PROTOCOL,
+                ProtocolSupport::Full,
+            )],
             request_response::Config::default(),
         ),
     });
@@ -370,7 +374,7 @@ async fn join_request_from_stranger(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_request_flood_from_strangers_keeps_at_most_the_cap() {
-    use qun_node::rate::MAX_PENDING_JOIN_REQUESTS as JOIN_REQUEST_CAP;
+    use qun_node::testing::rate::MAX_PENDING_JOIN_REQUESTS as JOIN_REQUEST_CAP;
     let dir = TempDir::new().unwrap();
     let owner = start(dir.path()).await;
     let mut req = group_req("热门", "");
@@ -406,7 +410,7 @@ async fn a_join_request_flood_from_strangers_keeps_at_most_the_cap() {
 
 #[derive(libp2p::swarm::NetworkBehaviour)]
 struct Flooder {
-    sync: request_response::Behaviour<qun_node::sync::Codec>,
+    sync: request_response::Behaviour<qun_node::testing::sync::Codec>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,7 +432,7 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
     let identity = Identity::from_seed([0x66; 32]);
     let mut swarm = bare_swarm(&identity, |_| Flooder {
         sync: request_response::Behaviour::new(
-            [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
+            [(qun_node::testing::sync::PROTOCOL, ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
         ),
     });
@@ -534,7 +538,7 @@ async fn a_fetch_flood_from_one_peer_is_cut_at_its_byte_budget_while_others_are_
         "reconciliation found {} keys",
         keys.len()
     );
-    let budget = qun_node::rate::SYNC_FETCH_BYTES;
+    let budget = qun_node::testing::rate::SYNC_FETCH_BYTES;
     // What the budget allows in that time, plus one page past the line.
     let allowed = budget.burst + budget.per_second * secs + 6.0 * 1048576.0;
     assert!(

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use qun_node::{Config, Multiaddr, Node};
+use qun_node::testing::Multiaddr;
+use qun_node::{Config, Node};
 use qun_protocol::GroupId;
 use tempfile::TempDir;
 

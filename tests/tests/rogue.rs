@@ -74,7 +74,7 @@ fn drain(rx: &mut broadcast::Receiver<NodeEvent>, seen: &mut Vec<NodeEvent>) {
     }
 }
 
-async fn score(node: &Node, peer: qun_node::PeerId) -> Option<f64> {
+async fn score(node: &Node, peer: qun_node::testing::PeerId) -> Option<f64> {
     node.peer_score(peer).await.unwrap()
 }
 

@@ -324,7 +324,7 @@ async fn make_datadir_fixture() {
 }
 
 /// What a data dir's store holds beyond the API's views, read through the store itself.
-fn read_records(dir: &Path, peer: qun_node::PeerId, groups: &[GroupId]) -> NodeExpected {
+fn read_records(dir: &Path, peer: qun_node::testing::PeerId, groups: &[GroupId]) -> NodeExpected {
     // No background flusher: its thread would hold sled's lock a moment after the drop.
     let store = Store::open_with(&dir.join("store"), 1 << 20, None, 0).unwrap();
     let records = Records::open(&store).unwrap();
@@ -338,7 +338,11 @@ fn read_records(dir: &Path, peer: qun_node::PeerId, groups: &[GroupId]) -> NodeE
         join_out: Vec::new(),
         short_invites: Vec::new(),
         history_from: BTreeMap::new(),
-        known_peers: qun_node::peers::Table::load(peer, store.known_peers(10_000).unwrap()).len(),
+        known_peers: qun_node::testing::peers::Table::load(
+            peer,
+            store.known_peers(10_000).unwrap(),
+        )
+        .len(),
         listen_port: std::fs::read_to_string(dir.join("listen-port"))
             .ok()
             .and_then(|s| s.trim().parse().ok()),
@@ -463,7 +467,7 @@ fn a_v1_store_migrates_once_and_keeps_every_record() {
     let groups = group_ids(&expected);
     for (name, want) in &expected.nodes {
         let dir = tmp.path().join(name);
-        let peer: qun_node::PeerId = want.author.parse().unwrap();
+        let peer: qun_node::testing::PeerId = want.author.parse().unwrap();
         let meta = &dump(&dir)[b"meta".as_slice()];
         assert_eq!(
             meta,

@@ -35,7 +35,7 @@ use tempfile::TempDir;
 #[derive(NetworkBehaviour)]
 struct BareBehaviour {
     gossipsub: gossipsub::Behaviour,
-    sync: request_response::Behaviour<qun_node::sync::Codec>,
+    sync: request_response::Behaviour<qun_node::testing::sync::Codec>,
 }
 
 /// What a bare peer knows of the group when it plays a member.
@@ -98,7 +98,7 @@ impl Bare {
             BareBehaviour {
                 gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, cfg).unwrap(),
                 sync: request_response::Behaviour::new(
-                    [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
+                    [(qun_node::testing::sync::PROTOCOL, ProtocolSupport::Full)],
                     request_response::Config::default(),
                 ),
             }

@@ -28,7 +28,7 @@ use tempfile::TempDir;
 #[derive(NetworkBehaviour)]
 struct RogueBehaviour {
     gossipsub: gossipsub::Behaviour,
-    sync: request_response::Behaviour<qun_node::sync::Codec>,
+    sync: request_response::Behaviour<qun_node::testing::sync::Codec>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +88,7 @@ async fn tampering_sync_peer_is_rejected_and_nothing_it_sent_is_stored() {
         RogueBehaviour {
             gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, cfg).unwrap(),
             sync: request_response::Behaviour::new(
-                [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
+                [(qun_node::testing::sync::PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default(),
             ),
         }

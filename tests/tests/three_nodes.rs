@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use qun_node::{Config, Error, Multiaddr, Node};
+use qun_node::{Addr, Config, Error, Node};
 use qun_protocol::GroupId;
 use tempfile::TempDir;
 
@@ -193,7 +193,7 @@ async fn restart_keeps_history_and_groups() {
     assert_eq!(texts(&after), want);
 
     // Reconnect to A (the restarted node dials no one by itself unless it remembers peers).
-    let a_addrs: Vec<Multiaddr> = a
+    let a_addrs: Vec<Addr> = a
         .id()
         .await
         .unwrap()

@@ -18,17 +18,16 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
 use qun_protocol::GroupId;
 use qun_protocol::discovery::wire::{Request, Response};
 use qun_protocol::invite::Invite;
 use qun_protocol::invite::admit::{self, Refusal, SignedAdmission};
 use qun_protocol::limits::MAX_CARD_ADDRS;
 
-use super::joining::{Entry, peer_of};
+use super::joining::Entry;
 use super::search::Sent;
 use super::{EventLoop, nonce, now_ms};
+use crate::net::{self, Multiaddr, PeerId};
 use crate::{Error, History, Reply, keys};
 
 /// Connected peers asked when neither the inviter nor a peer named in the invite admits us.
@@ -89,10 +88,8 @@ impl AdmitRate {
 /// The peer id in a binary multiaddr's `/p2p/` part.
 fn peer_in(bytes: &[u8]) -> Option<(PeerId, Multiaddr)> {
     let addr = Multiaddr::try_from(bytes.to_vec()).ok()?;
-    match addr.iter().last() {
-        Some(Protocol::P2p(p)) => Some((p, addr)),
-        _ => None,
-    }
+    let (p, _) = crate::peers::split_p2p(&addr)?;
+    Some((p, addr))
 }
 
 impl EventLoop {
@@ -115,7 +112,7 @@ impl EventLoop {
             return;
         }
         let mut named: Vec<PeerId> = Vec::new();
-        if let Some(p) = peer_of(&invite.ticket.content.inviter) {
+        if let Some(p) = net::peer_id(&invite.ticket.content.inviter) {
             named.push(p);
         }
         for (p, addr) in invite
@@ -128,7 +125,7 @@ impl EventLoop {
             if let Some((peer, bare)) = crate::peers::split_p2p(&addr) {
                 self.learn_peer(peer, [bare], crate::peers::Source::Invite);
             }
-            self.swarm.add_peer_address(p, addr);
+            self.net.add_peer_address(p, addr);
             if !named.contains(&p) {
                 named.push(p);
             }
@@ -154,7 +151,7 @@ impl EventLoop {
 
     /// Sends our admission request to each of `peers` not asked yet.
     fn ask_to_admit(&mut self, id: u64, peers: Vec<PeerId>) {
-        let me = *self.swarm.local_peer_id();
+        let me = self.net.local_peer_id();
         let my_author = self.identity.author();
         let Some(a) = self.disc.admitting.get_mut(&id) else {
             return;
@@ -165,18 +162,14 @@ impl EventLoop {
             if p == me || !a.asked.insert(p) {
                 continue;
             }
-            let Some(member) = keys::author(&p) else {
+            let Some(member) = net::author(&p) else {
                 continue;
             };
             let req = admit::Request {
                 ticket: a.invite.ticket.clone(),
                 proof: admit::proof(&key, &group, &my_author, &member),
             };
-            let rid = self
-                .swarm
-                .behaviour_mut()
-                .discovery
-                .send_request(&p, Request::Admit(Box::new(req)));
+            let rid = self.net.send_discovery(&p, Request::Admit(Box::new(req)));
             self.disc.requests.insert(rid, Sent::Admit { join: id });
             a.in_flight += 1;
         }
@@ -194,7 +187,8 @@ impl EventLoop {
         if !a.fallback {
             let asked = a.asked.clone();
             let others: Vec<PeerId> = self
-                .connected
+                .net
+                .connected()
                 .keys()
                 .filter(|p| !asked.contains(*p) && !self.disc.bad_peers.contains(*p))
                 .take(ADMIT_FALLBACK_PEERS)
@@ -259,7 +253,7 @@ impl EventLoop {
         let Some(a) = self.disc.admitting.get(&id) else {
             return;
         };
-        let opened = keys::author(&peer)
+        let opened = net::author(&peer)
             .ok_or_else(|| qun_protocol::discovery::Error::Invalid("peer is not ed25519".into()))
             .and_then(|from| adm.open_for(&self.identity, &from, &a.invite.ticket, now_ms()));
         let ok = match opened {
@@ -317,7 +311,7 @@ impl EventLoop {
         if !self.disc.admit_rate.allow(peer) {
             return Err(Refusal::Busy);
         }
-        let joiner = keys::author(&peer).ok_or(Refusal::BadProof)?;
+        let joiner = net::author(&peer).ok_or(Refusal::BadProof)?;
         let me = self.identity.author();
         let group: GroupId = req.check(&joiner, &me, now_ms())?;
         let rt = self.groups.get(&group).ok_or(Refusal::NotMember)?;

@@ -53,8 +53,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use libp2p::PeerId;
-use libp2p::request_response::{self, Message, ResponseChannel};
 use qun_protocol::frame::{self, seal_verified};
 use qun_protocol::order::MAX_SKEW_MS;
 use qun_protocol::reconcile::{self, Initiator};
@@ -64,7 +62,8 @@ use qun_protocol::sync::{
 use qun_protocol::{GroupId, OrderKey, Stamp, SyncKey, Verified};
 
 use super::{EventLoop, GroupRt, nonce};
-use crate::{NodeEvent, keys};
+use crate::NodeEvent;
+use crate::net::{self, PeerId, RequestId, Responder};
 
 /// Fetches one session keeps in flight, so the peer prepares the next page while we
 /// validate the last.
@@ -198,7 +197,7 @@ impl EventLoop {
     /// The proof that we hold `epoch` of `group`, for a request of kind `ask` to `peer`.
     fn prove(&self, peer: &PeerId, group: &GroupId, epoch: u64, ask: Ask) -> Option<Proof> {
         let key = self.groups.get(group)?.sync_keys.get(&epoch)?;
-        let requester = self.swarm.local_peer_id().to_bytes();
+        let requester = self.net.local_peer_id().to_bytes();
         let responder = peer.to_bytes();
         let ctx = ProofContext {
             requester: &requester,
@@ -211,7 +210,7 @@ impl EventLoop {
     }
 
     fn send_sync(&mut self, peer: PeerId, group: GroupId, req: Request, asked: Vec<OrderKey>) {
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+        let id = self.net.send_sync(&peer, req);
         self.sync_pending.insert(id, (peer, group, asked));
     }
 
@@ -233,51 +232,28 @@ impl EventLoop {
         let Some((_, topic)) = self.groups.get(group).and_then(|g| g.current()) else {
             return Vec::new();
         };
-        let hash = topic.hash();
-        self.swarm
-            .behaviour()
-            .gossipsub
-            .all_peers()
-            .filter(|(p, topics)| topics.contains(&&hash) && self.connected.contains_key(p))
-            .map(|(p, _)| *p)
-            .collect()
+        let mut peers = self.net.subscribers(std::slice::from_ref(topic));
+        peers.retain(|p| self.net.is_connected(p));
+        peers
     }
 
-    pub(crate) fn handle_sync(&mut self, event: request_response::Event<Request, Response>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                Message::Request {
-                    request, channel, ..
-                } => self.serve_sync(peer, request, channel),
-                Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    if let Some((peer, group, asked)) = self.sync_pending.remove(&request_id) {
-                        self.on_sync_response(peer, group, response, asked);
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure {
-                request_id,
-                peer,
-                error,
-                ..
-            } => {
-                tracing::debug!(%peer, %error, "sync request failed");
-                if let Some((peer, group, asked)) = self.sync_pending.remove(&request_id) {
-                    self.release_fetch(&group, &asked);
-                    self.sessions.remove(&(peer, group));
-                }
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, "sync response failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
+    /// The answer to one of our sync requests.
+    pub(crate) fn on_sync_answer(&mut self, id: RequestId, response: Response) {
+        if let Some((peer, group, asked)) = self.sync_pending.remove(&id) {
+            self.on_sync_response(peer, group, response, asked);
         }
     }
 
-    fn serve_sync(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
+    /// One of our sync requests failed: its session ends.
+    pub(crate) fn on_sync_failure(&mut self, id: RequestId, peer: PeerId, error: &str) {
+        tracing::debug!(%peer, %error, "sync request failed");
+        if let Some((peer, group, asked)) = self.sync_pending.remove(&id) {
+            self.release_fetch(&group, &asked);
+            self.sessions.remove(&(peer, group));
+        }
+    }
+
+    pub(crate) fn serve_sync(&mut self, peer: PeerId, req: Request, channel: Responder<Response>) {
         let fetch = matches!(req, Request::Fetch { .. });
         let resp = if !self.limits.sync_allowed(&peer, fetch, Instant::now()) {
             tracing::debug!(%peer, fetch, "sync rate limit");
@@ -291,7 +267,7 @@ impl EventLoop {
             let bytes = frames.iter().map(Vec::len).sum();
             self.limits.fetch_served(&peer, bytes, Instant::now());
         }
-        let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
+        self.net.respond_sync(channel, resp);
     }
 
     fn answer(&self, peer: &PeerId, req: Request) -> Response {
@@ -336,7 +312,7 @@ impl EventLoop {
         let rt = self.groups.get(req.group());
         let key = rt.and_then(|rt| rt.sync_keys.get(&req.epoch()));
         let requester = peer.to_bytes();
-        let responder = self.swarm.local_peer_id().to_bytes();
+        let responder = self.net.local_peer_id().to_bytes();
         let ctx = ProofContext {
             requester: &requester,
             responder: &responder,
@@ -347,7 +323,7 @@ impl EventLoop {
         let dummy = SyncKey::unknown();
         let proven = ctx.verify(key.unwrap_or(&dummy), req.proof()).is_ok();
         let rt = rt.filter(|_| proven && key.is_some())?;
-        let left = keys::author(peer).is_some_and(|a| rt.state.has_left(&a));
+        let left = net::author(peer).is_some_and(|a| rt.state.has_left(&a));
         if left {
             tracing::debug!(%peer, group = %req.group(), "sync from a member who left");
             return None;
@@ -463,7 +439,7 @@ impl EventLoop {
                 // Not due again until rescheduled by another refusal.
                 r.0 = now + Duration::from_millis(JOIN_SYNC_RETRY_WINDOW_MS);
             }
-            if self.connected.contains_key(&peer) {
+            if self.net.is_connected(&peer) {
                 self.start_sync(peer, group);
             }
         }
@@ -720,7 +696,7 @@ impl EventLoop {
         });
         self.sessions.retain(|(p, _), _| *p != peer);
         self.bad_sync_peers.insert(peer);
-        let _ = self.swarm.disconnect_peer_id(peer);
+        self.net.disconnect(peer);
     }
 
     /// Sync progress of a group: (running sessions, keys still to fetch, fetched so far).

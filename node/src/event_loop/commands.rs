@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use libp2p::Multiaddr;
-use libp2p::multiaddr::Protocol;
 use qun_protocol::frame::seal_verified;
 use qun_protocol::group::{SignedGenesis, State};
 use qun_protocol::invite::short::ShortCode;
@@ -13,6 +11,7 @@ use qun_protocol::text;
 use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId, Verified};
 
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
+use crate::net::{Multiaddr, TopicHash};
 use crate::store::{EpochSecret, GroupRecord};
 use crate::view::{
     AnnouncementView, Created, GroupInfo, IdInfo, InviteCode, MessageView, NetStats, PeerInfo,
@@ -92,24 +91,16 @@ impl EventLoop {
             } => {
                 let res = match self.groups.get(&group).and_then(|g| g.current()) {
                     Some((_, topic)) => self
-                        .swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .publish(topic.hash(), bytes)
-                        .map(|_| ())
+                        .net
+                        .publish(topic.clone(), bytes)
                         .map_err(|e| Error::Network(e.to_string())),
                     None => Err(Error::UnknownGroup(group.to_string())),
                 };
                 drop(reply.send(res))
             }
-            Command::PeerScore { peer, reply } => {
-                drop(reply.send(Ok(self.swarm.behaviour().gossipsub.peer_score(&peer))))
-            }
+            Command::PeerScore { peer, reply } => drop(reply.send(Ok(self.net.peer_score(&peer)))),
             Command::Dial { addr, reply } => {
-                let res = self
-                    .swarm
-                    .dial(addr)
-                    .map_err(|e| Error::Network(e.to_string()));
+                let res = self.net.dial(addr.into()).map_err(Error::Network);
                 drop(reply.send(res))
             }
             Command::NetStats(r) => drop(r.send(Ok(self.net_stats()))),
@@ -141,36 +132,34 @@ impl EventLoop {
 
     fn net_stats(&self) -> NetStats {
         let mut stats = NetStats {
-            connected_peers: self.connected.len(),
+            connected_peers: self.net.connected().len(),
             ..NetStats::default()
         };
-        if let Some(registry) = &self.metrics {
-            let mut text = String::new();
-            if prometheus_client::encoding::text::encode(&mut text, registry).is_ok() {
-                stats.gossip_received =
-                    net::counter_total(&text, "topic_msg_recv_counts_unfiltered_total");
-                stats.gossip_unique = net::counter_total(&text, "topic_msg_recv_counts_total");
-            }
+        if let Some(text) = self.net.metrics_text() {
+            stats.gossip_received =
+                net::counter_total(&text, "topic_msg_recv_counts_unfiltered_total");
+            stats.gossip_unique = net::counter_total(&text, "topic_msg_recv_counts_total");
         }
         stats
     }
 
     fn id_info(&self) -> IdInfo {
-        let me = *self.swarm.local_peer_id();
         IdInfo {
             clock_offset_ms: self.skew.offset_ms(std::time::Instant::now()),
-            peer_id: me.to_string(),
+            peer_id: self.net.local_peer_id().to_string(),
             addrs: self
-                .listen_addrs
+                .net
+                .listen_addrs()
                 .iter()
-                .map(|a| a.clone().with(Protocol::P2p(me)).to_string())
+                .map(|a| self.net.with_our_id(a).to_string())
                 .collect(),
         }
     }
 
     fn peer_infos(&self) -> Vec<PeerInfo> {
         let mut out: Vec<PeerInfo> = self
-            .connected
+            .net
+            .connected()
             .iter()
             .map(|(p, addrs)| PeerInfo {
                 peer_id: p.to_string(),
@@ -386,13 +375,13 @@ impl EventLoop {
         }
         // Best effort: tell the group, then forget it.
         if let Ok((topic, frame, _)) = self.sign_and_store(*group, Kind::Leave) {
-            let _ = self.swarm.behaviour_mut().gossipsub.publish(topic, frame);
+            let _ = self.net.publish(topic, frame);
         }
         if let Some(rt) = self.groups.remove(group) {
             for (_, topic) in rt.topics {
-                let _ = self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
-                self.topics.remove(&topic.hash());
-                self.outbox.remove(&topic.hash());
+                self.net.unsubscribe(&topic);
+                self.topics.remove(&topic);
+                self.outbox.remove(&topic);
             }
         }
         self.forget_discovery(group);
@@ -409,8 +398,7 @@ impl EventLoop {
         let (epoch, topic) = rt
             .current()
             .ok_or_else(|| Error::Internal("group has no epoch".into()))?;
-        let gs = &self.swarm.behaviour().gossipsub;
-        let hash = topic.hash();
+        let hash = topic.clone();
         let st: &State = &rt.state;
         Ok(GroupInfo {
             group: id.to_string(),
@@ -427,8 +415,8 @@ impl EventLoop {
                     .chain(&st.members)
                     .chain(st.announcement.as_ref().map(|a| &a.author)),
             ),
-            mesh_peers: gs.mesh_peers(&hash).count(),
-            topic_peers: gs.all_peers().filter(|(_, ts)| ts.contains(&&hash)).count(),
+            mesh_peers: self.net.mesh_peers(&hash),
+            topic_peers: self.net.subscribers(std::slice::from_ref(&hash)).len(),
             announcement: st.announcement.as_ref().map(|a| AnnouncementView {
                 text: a.text.clone(),
                 author: a.author.to_string(),
@@ -549,7 +537,7 @@ impl EventLoop {
         &mut self,
         group: GroupId,
         kind: Kind,
-    ) -> Result<(libp2p::gossipsub::TopicHash, Vec<u8>, Verified), Error> {
+    ) -> Result<(TopicHash, Vec<u8>, Verified), Error> {
         let author = self.identity.author();
         let now = self.clock_ms();
         let rt = self
@@ -562,7 +550,7 @@ impl EventLoop {
         let (epoch, topic) = rt
             .current()
             .ok_or_else(|| Error::Internal("group has no epoch".into()))?;
-        let topic = topic.hash();
+        let topic = topic.clone();
         let key = rt
             .keys
             .get(&epoch)

@@ -19,9 +19,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use libp2p::kad::{self, GetRecordOk, InboundRequest, QueryId, QueryResult, Quorum};
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
+use std::collections::HashSet;
+
 use qun_protocol::discovery::card::{self, Card, SignedCard};
 use qun_protocol::discovery::profile::{self, SignedProfile};
 use qun_protocol::discovery::record::{self, Record};
@@ -34,6 +33,7 @@ use qun_protocol::{AuthorId, GroupId};
 use super::short_invite::{PendingShort, PendingShortJoin};
 use super::{EventLoop, now_ms};
 use crate::NodeEvent;
+use crate::net::{Multiaddr, PeerId, ProviderRecord, QueryId};
 
 /// An owner re-signs its card at least this often, so members and searchers see a
 /// recent member count and addresses.
@@ -63,58 +63,40 @@ pub(crate) enum KadQuery {
 }
 
 impl EventLoop {
-    pub(crate) fn handle_kad(&mut self, event: kad::Event) {
-        match event {
-            kad::Event::InboundRequest { request } => match request {
-                InboundRequest::PutRecord {
-                    source,
-                    record: Some(record),
-                    ..
-                } => self.record_put_to_us(source, record),
-                InboundRequest::AddProvider {
-                    record: Some(record),
-                } => self.provider_put_to_us(record),
-                _ => {}
-            },
-            kad::Event::OutboundQueryProgressed {
-                id,
-                result,
-                stats,
-                step,
-            } => {
-                if let QueryResult::StartProviding(Err(e)) = &result {
-                    // Try this key again soon rather than at the next round (only this
-                    // key: re-announcing everything on a busy network makes it busier).
-                    tracing::debug!(error = %e, "keyword announcement failed");
-                    let key = e.key().to_vec();
-                    self.disc
-                        .provide_retry
-                        .entry(key)
-                        .or_insert_with(|| Instant::now() + PROVIDE_RETRY);
-                }
-                if let QueryResult::PutRecord(res) = &result
-                    && matches!(self.disc.kad_queries.get(&id), Some(KadQuery::PutInvite(_)))
-                    && let Some(KadQuery::PutInvite(p)) = self.disc.kad_queries.remove(&id)
-                {
-                    let res = res.as_ref().map(|_| ()).map_err(|e| e.to_string());
-                    return self.short_invite_put(*p, res);
-                }
-                self.kad_progress(id, result);
-                if step.last
-                    && let Some(q) = self.disc.kad_queries.remove(&id)
-                {
-                    self.kad_done(q, stats.num_requests());
-                }
-            }
-            kad::Event::RoutingUpdated { peer, .. } => {
-                tracing::trace!(%peer, "kad routing updated");
-                if self.disc.routing_empty {
-                    // The first peer in the table: publish what waited for one.
-                    self.disc.routing_empty = false;
-                    self.schedule_announce(Duration::from_millis(500));
-                }
-            }
-            _ => {}
+    /// An announcement of ours as a provider failed: try this key again soon rather than
+    /// at the next round (only this key: re-announcing everything on a busy network makes
+    /// it busier).
+    pub(crate) fn provide_failed(&mut self, key: Vec<u8>) {
+        self.disc
+            .provide_retry
+            .entry(key)
+            .or_insert_with(|| Instant::now() + PROVIDE_RETRY);
+    }
+
+    /// A put of ours ended: the put of a short invite is answered.
+    pub(crate) fn put_done(&mut self, query: QueryId, result: Result<(), String>) {
+        if matches!(
+            self.disc.kad_queries.get(&query),
+            Some(KadQuery::PutInvite(_))
+        ) && let Some(KadQuery::PutInvite(p)) = self.disc.kad_queries.remove(&query)
+        {
+            self.short_invite_put(*p, result);
+        }
+    }
+
+    /// A query of ours ended.
+    pub(crate) fn query_done(&mut self, query: QueryId, requests: u32) {
+        if let Some(q) = self.disc.kad_queries.remove(&query) {
+            self.kad_done(q, requests);
+        }
+    }
+
+    /// A peer entered the routing table.
+    pub(crate) fn routing_updated(&mut self) {
+        if self.disc.routing_empty {
+            // The first peer in the table: publish what waited for one.
+            self.disc.routing_empty = false;
+            self.schedule_announce(Duration::from_millis(500));
         }
     }
 
@@ -126,34 +108,31 @@ impl EventLoop {
             reason,
         });
         self.disc.bad_peers.insert(peer);
-        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
-            kad.remove_peer(&peer);
-        }
-        let _ = self.swarm.disconnect_peer_id(peer);
+        self.net.dht_remove_peer(&peer);
+        self.net.disconnect(peer);
     }
 
-    fn record_put_to_us(&mut self, source: PeerId, rec: kad::Record) {
+    pub(crate) fn record_put_to_us(&mut self, source: PeerId, rec: crate::net::Record) {
         if self.disc.bad_peers.contains(&source) {
             return;
         }
         let now = now_ms();
-        let new = match record::validate(rec.key.as_ref(), &rec.value, now) {
+        let new = match record::validate(rec.key(), rec.value(), now) {
             Ok(r) => r,
             Err(e) => return self.penalise(source, format!("DHT record refused: {e}")),
         };
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+        if !self.net.dht_enabled() {
             return;
-        };
-        let store = kad::store::RecordStore::get(kad.store_mut(), &rec.key);
-        let older = store
-            .and_then(|old| record::validate(old.key.as_ref(), &old.value, now).ok())
+        }
+        let older = self
+            .net
+            .stored_value(rec.key())
+            .and_then(|old| record::validate(rec.key(), &old, now).ok())
             .is_some_and(|old| !new.is_newer_than(&old));
         if older {
             return;
         }
-        if let Err(e) = kad::store::RecordStore::put(kad.store_mut(), rec) {
-            tracing::debug!(error = %e, "DHT record not stored");
-        }
+        self.net.store_record(rec);
         self.hold_if_ours(new);
     }
 
@@ -197,52 +176,44 @@ impl EventLoop {
         }
     }
 
-    fn provider_put_to_us(&mut self, rec: kad::ProviderRecord) {
-        if self.disc.bad_peers.contains(&rec.provider) {
+    pub(crate) fn provider_put_to_us(&mut self, rec: ProviderRecord) {
+        if self.disc.bad_peers.contains(&rec.provider()) {
             return;
         }
-        if let Err(e) = record::validate_provider_key(rec.key.as_ref()) {
-            return self.penalise(rec.provider, format!("provider record refused: {e}"));
+        if let Err(e) = record::validate_provider_key(rec.key()) {
+            return self.penalise(rec.provider(), format!("provider record refused: {e}"));
         }
-        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
-            && let Err(e) = kad::store::RecordStore::add_provider(kad.store_mut(), rec)
-        {
-            tracing::debug!(error = %e, "provider record not stored");
+        self.net.store_provider(rec);
+    }
+
+    /// A provider lookup of a search found providers.
+    pub(crate) fn providers_found(&mut self, id: QueryId, providers: HashSet<PeerId>) {
+        let enough = self.config.search_provider_sources;
+        if let Some(KadQuery::Providers { search, sources }) = self.disc.kad_queries.get_mut(&id) {
+            let search = *search;
+            if !providers.is_empty() {
+                *sources += 1;
+            }
+            let done = enough.is_some_and(|n| *sources >= n);
+            self.search_found_providers(search, providers);
+            if done {
+                self.net.finish_query(id);
+            }
         }
     }
 
-    fn kad_progress(&mut self, id: QueryId, result: QueryResult) {
-        let found = match result {
-            QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
-                providers,
-                ..
-            })) => {
-                let enough = self.config.search_provider_sources;
-                if let Some(KadQuery::Providers { search, sources }) =
-                    self.disc.kad_queries.get_mut(&id)
-                {
-                    let search = *search;
-                    if !providers.is_empty() {
-                        *sources += 1;
-                    }
-                    let done = enough.is_some_and(|n| *sources >= n);
-                    self.search_found_providers(search, providers);
-                    if done
-                        && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
-                        && let Some(mut q) = kad.query_mut(&id)
-                    {
-                        q.finish();
-                    }
-                }
-                return;
-            }
-            QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(found))) => found,
-            _ => return,
-        };
-        if found.peer.is_some_and(|p| self.disc.bad_peers.contains(&p)) {
+    /// A record lookup of ours found a copy: checked, and the newest valid one kept.
+    pub(crate) fn record_found(
+        &mut self,
+        id: QueryId,
+        peer: Option<PeerId>,
+        key: &[u8],
+        value: &[u8],
+    ) {
+        if peer.is_some_and(|p| self.disc.bad_peers.contains(&p)) {
             return;
         }
-        let checked = record::validate(found.record.key.as_ref(), &found.record.value, now_ms());
+        let checked = record::validate(key, value, now_ms());
         let rec = match checked {
             Ok(r) => r,
             // A short invite that expired since the peer stored it: the joiner is told.
@@ -259,32 +230,33 @@ impl EventLoop {
                 return;
             }
             Err(e) => {
-                if let Some(p) = found.peer {
+                if let Some(p) = peer {
                     self.penalise(p, format!("DHT record refused: {e}"));
                 }
                 return;
             }
         };
-        match (self.disc.kad_queries.get_mut(&id), rec) {
-            (Some(KadQuery::Card { best, .. }), Record::Card(c))
-                if best.as_ref().is_none_or(|b| c.is_newer_than(b)) =>
-            {
-                *best = Some(*c);
+        let opened = match (self.disc.kad_queries.get_mut(&id), rec) {
+            (Some(KadQuery::Card { best, .. }), Record::Card(c)) => {
+                if best.as_ref().is_none_or(|b| c.is_newer_than(b)) {
+                    *best = Some(*c);
+                }
+                false
             }
-            (Some(KadQuery::Profile { best, .. }), Record::Profile(p))
-                if best.as_ref().is_none_or(|b| p.is_newer_than(b)) =>
-            {
-                *best = Some(*p);
+            (Some(KadQuery::Profile { best, .. }), Record::Profile(p)) => {
+                if best.as_ref().is_none_or(|b| p.is_newer_than(b)) {
+                    *best = Some(*p);
+                }
+                false
             }
             (Some(KadQuery::InviteRecord(j)), Record::Invite(_)) => {
-                if Self::short_record_found(j, &found.record.value)
-                    && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
-                    && let Some(mut q) = kad.query_mut(&id)
-                {
-                    q.finish();
-                }
+                Self::short_record_found(j, value)
             }
-            _ => {}
+            _ => false,
+        };
+        // The first short invite record that opens ends its lookup.
+        if opened {
+            self.net.finish_query(id);
         }
     }
 
@@ -327,10 +299,9 @@ impl EventLoop {
         if self.disc.kad_queries.values().any(running) {
             return true;
         }
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+        let Some(id) = self.net.get_record(&key) else {
             return false;
         };
-        let id = kad.get_record(kad::RecordKey::new(&key));
         self.disc.kad_queries.insert(id, query);
         true
     }
@@ -360,24 +331,18 @@ impl EventLoop {
 
     /// Puts a record to the DHT (stored locally too).
     pub(crate) fn put_record(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
-            && let Err(e) = kad.put_record(kad::Record::new(key, value), Quorum::One)
-        {
+        if let Err(e) = self.net.put_record(key, value, None) {
             tracing::debug!(error = %e, "DHT put failed");
         }
     }
 
     /// Our listen addresses with our peer id, routable ones first, as binary multiaddrs.
     pub(crate) fn own_addrs_bin(&self, max: usize) -> Vec<Vec<u8>> {
-        let me = *self.swarm.local_peer_id();
-        let mut addrs: Vec<&Multiaddr> = self.listen_addrs.iter().collect();
-        addrs.sort_by_key(|a| {
-            a.iter()
-                .any(|p| matches!(p, Protocol::Ip4(ip) if ip.is_loopback()))
-        });
+        let mut addrs: Vec<&Multiaddr> = self.net.listen_addrs().iter().collect();
+        addrs.sort_by_key(|a| crate::peers::is_loopback(a));
         addrs
             .into_iter()
-            .map(|a| a.clone().with(Protocol::P2p(me)).to_vec())
+            .map(|a| self.net.with_our_id(a).to_vec())
             .filter(|a| a.len() <= qun_protocol::limits::MAX_ADDR_BYTES)
             .take(max)
             .collect()
@@ -390,21 +355,14 @@ impl EventLoop {
         let Some(rt) = self.groups.get(g) else {
             return out;
         };
-        let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.hash()).collect();
-        let members = self
-            .swarm
-            .behaviour()
-            .gossipsub
-            .all_peers()
-            .filter(|(_, ts)| ts.iter().any(|t| topics.contains(t)))
-            .map(|(p, _)| *p);
-        for p in members {
+        let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.clone()).collect();
+        for p in self.net.subscribers(&topics) {
             if out.len() >= MAX_CARD_ADDRS {
                 break;
             }
-            let addr = self.disc.listen_of.get(&p).and_then(|a| {
+            let addr = self.net.reported_addrs(&p).and_then(|a| {
                 a.iter()
-                    .map(|a| a.clone().with(Protocol::P2p(p)).to_vec())
+                    .map(|a| crate::peers::with_peer(a, p).to_vec())
                     .find(|b| b.len() <= qun_protocol::limits::MAX_ADDR_BYTES)
             });
             out.extend(addr);
@@ -433,8 +391,7 @@ impl EventLoop {
             .collect();
         for k in due {
             if ours.contains(&k)
-                && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
-                && let Err(e) = kad.start_providing(kad::RecordKey::new(&k))
+                && let Err(e) = self.net.start_providing(&k)
             {
                 tracing::debug!(error = %e, "could not provide a keyword");
             }
@@ -444,10 +401,8 @@ impl EventLoop {
     /// Stops announcing a group we left, and forgets its card.
     pub(crate) fn forget_discovery(&mut self, g: &GroupId) {
         let tokens = self.disc.provided.remove(g).unwrap_or_default();
-        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
-            for t in &tokens {
-                kad.stop_providing(&kad::RecordKey::new(&keywords::provider_key(t)));
-            }
+        for t in &tokens {
+            self.net.stop_providing(&keywords::provider_key(t));
         }
         if let Err(e) = self.records.remove_card(g) {
             tracing::warn!(error = %e, "could not forget a card");
@@ -465,7 +420,7 @@ impl EventLoop {
     /// One announcement round: cards, keyword providers, profile.
     pub(crate) fn announce_all(&mut self) {
         self.disc.announce_at = Some(Instant::now() + self.config.discovery_interval);
-        if self.swarm.behaviour().kad.as_ref().is_none() {
+        if !self.net.dht_enabled() {
             return;
         }
         let groups: Vec<GroupId> = self.groups.keys().copied().collect();
@@ -502,20 +457,20 @@ impl EventLoop {
             let bytes = c.encode(qun_protocol::limits::MAX_CARD_BYTES)?;
             self.put_record(card::record_key(&g), bytes);
         }
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+        if !self.net.dht_enabled() {
             return Ok(());
-        };
+        }
         let old = self
             .disc
             .provided
             .insert(g, tokens.clone())
             .unwrap_or_default();
         for t in old.iter().filter(|t| !tokens.contains(t)) {
-            kad.stop_providing(&kad::RecordKey::new(&keywords::provider_key(t)));
+            self.net.stop_providing(&keywords::provider_key(t));
         }
         tracing::debug!(group = %g, tokens = tokens.len(), "announcing group");
         for t in &tokens {
-            if let Err(e) = kad.start_providing(kad::RecordKey::new(&keywords::provider_key(t))) {
+            if let Err(e) = self.net.start_providing(&keywords::provider_key(t)) {
                 tracing::debug!(error = %e, "could not provide a keyword");
             }
         }
@@ -598,7 +553,7 @@ pub(crate) struct Discovery {
     /// The id of the next search.
     pub next_search: u64,
     /// Discovery requests we sent, by id.
-    pub requests: HashMap<libp2p::request_response::OutboundRequestId, super::search::Sent>,
+    pub requests: HashMap<crate::net::RequestId, super::search::Sent>,
     /// Joins by group id waiting for the group's card.
     pub card_waiters: HashMap<GroupId, Vec<super::joining::CardWaiter>>,
     /// Profile lookups' waiters.
@@ -625,7 +580,4 @@ pub(crate) struct Discovery {
     pub next_admission: u64,
     /// Admission requests per peer (a cap on what strangers make us seal and sign).
     pub admit_rate: super::admission::AdmitRate,
-    /// Listen addresses connected peers reported (identify), for the member addresses on
-    /// our cards.
-    pub listen_of: HashMap<PeerId, Vec<Multiaddr>>,
 }

@@ -13,7 +13,6 @@
 
 use std::time::Instant;
 
-use libp2p::{Multiaddr, PeerId};
 use qun_protocol::discovery::VERSION;
 use qun_protocol::discovery::card::SignedCard;
 use qun_protocol::discovery::join::{self, SignedApproval, SignedRequest};
@@ -24,6 +23,7 @@ use qun_protocol::{AuthorId, GroupId, GroupSecret};
 
 use super::search::Sent;
 use super::{EventLoop, nonce, now_ms};
+use crate::net::{self, Multiaddr, PeerId};
 use crate::rate::MAX_PENDING_JOIN_REQUESTS;
 use crate::store::{Incoming, Outgoing};
 use crate::view::{JoinOutcome, JoinRequestView};
@@ -46,11 +46,6 @@ pub(crate) struct Entry {
     /// Where `addrs` come from (they go into the known peers).
     pub source: crate::peers::Source,
     pub history: History,
-}
-
-/// The libp2p peer id of an author.
-pub(crate) fn peer_of(author: &AuthorId) -> Option<PeerId> {
-    PeerId::from_bytes(&author.peer_id_bytes()).ok()
 }
 
 impl EventLoop {
@@ -167,20 +162,16 @@ impl EventLoop {
     }
 
     fn send_join_request(&mut self, group: GroupId, out: &Outgoing) {
-        let Some(owner) = peer_of(&out.card.owner()) else {
+        let Some(owner) = net::peer_id(&out.card.owner()) else {
             return;
         };
         for a in &out.card.value.addrs {
             if let Ok(addr) = Multiaddr::try_from(a.clone()) {
-                self.swarm.add_peer_address(owner, addr);
+                self.net.add_peer_address(owner, addr);
             }
         }
         let req = Request::Join(Box::new(out.request.clone()));
-        let rid = self
-            .swarm
-            .behaviour_mut()
-            .discovery
-            .send_request(&owner, req);
+        let rid = self.net.send_discovery(&owner, req);
         self.disc.requests.insert(rid, Sent::Join { group });
         self.disc.join_sent.insert(group, Instant::now());
     }
@@ -269,7 +260,7 @@ impl EventLoop {
             self.penalise(peer, format!("join request refused: {e}"));
             return Response::Refused(e.to_string());
         }
-        if peer_of(&r.signer) != Some(peer) {
+        if net::peer_id(&r.signer) != Some(peer) {
             return Response::Refused("a join request must come from its signer".into());
         }
         let group = r.value.group;
@@ -398,19 +389,17 @@ impl EventLoop {
     }
 
     fn push_approval(&mut self, request: &SignedRequest, approval: SignedApproval) {
-        let Some(peer) = peer_of(&request.signer) else {
+        let Some(peer) = net::peer_id(&request.signer) else {
             return;
         };
         for a in &request.value.addrs {
             if let Ok(addr) = Multiaddr::try_from(a.clone()) {
-                self.swarm.add_peer_address(peer, addr);
+                self.net.add_peer_address(peer, addr);
             }
         }
         let rid = self
-            .swarm
-            .behaviour_mut()
-            .discovery
-            .send_request(&peer, Request::Approved(Box::new(approval)));
+            .net
+            .send_discovery(&peer, Request::Approved(Box::new(approval)));
         self.disc.requests.insert(rid, Sent::Approval);
     }
 }

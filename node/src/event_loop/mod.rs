@@ -33,20 +33,16 @@ mod fold;
 mod index;
 mod joining;
 mod names;
+mod network;
 mod profiles;
 mod search;
 mod short_invite;
-mod swarm;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
 use futures::future::OptionFuture;
-use libp2p::gossipsub::{IdentTopic, TopicHash};
-use libp2p::request_response::OutboundRequestId;
-use libp2p::{Multiaddr, PeerId, Swarm};
 use qun_protocol::group::State;
 use qun_protocol::order::{self, Clock, MAX_SKEW_MS, Stamp};
 use qun_protocol::{GroupId, Identity, MessageKey, MsgId, OrderKey, SyncKey, Verified};
@@ -54,7 +50,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::net::{self, Behaviour};
+use crate::net::{self, Multiaddr, Net, PeerId, RequestId, TopicHash};
 use crate::peers::{self, Source};
 use crate::store::{GroupRecord, Store};
 use crate::view::{MessageView, MessageViewExt as _};
@@ -75,7 +71,8 @@ pub(crate) struct GroupRt {
     pub keys: HashMap<u64, MessageKey>,
     /// The sync proof key of each epoch we hold.
     pub sync_keys: HashMap<u64, SyncKey>,
-    pub topics: Vec<(u64, IdentTopic)>,
+    /// The gossipsub topic of each epoch we hold.
+    pub topics: Vec<(u64, TopicHash)>,
     /// The order keys of every stored message by epoch, for sync.
     pub index: index::Index,
     /// Set when joined with history since join.
@@ -83,7 +80,7 @@ pub(crate) struct GroupRt {
 }
 
 impl GroupRt {
-    fn current(&self) -> Option<(u64, &IdentTopic)> {
+    fn current(&self) -> Option<(u64, &TopicHash)> {
         self.topics
             .iter()
             .max_by_key(|(e, _)| *e)
@@ -122,7 +119,8 @@ pub(crate) struct Recovery {
 /// dir lock before the command receiver, so a caller that sees the node closed can reopen
 /// its data dir.
 pub(crate) struct EventLoop {
-    pub swarm: Swarm<Behaviour>,
+    /// The network: the swarm and what it knows of peers and connections.
+    pub net: Net,
     pub store: Store,
     /// Discovery records on disk (cards, profiles, join requests).
     pub records: crate::store::Records,
@@ -138,10 +136,8 @@ pub(crate) struct EventLoop {
     pub unflushed: Vec<Pending>,
     pub flushing: Vec<Pending>,
     pub flush_task: Option<JoinHandle<Result<(), crate::store::Error>>>,
-    pub connected: HashMap<PeerId, Vec<Multiaddr>>,
-    pub listen_addrs: Vec<Multiaddr>,
     /// Sync requests in flight: peer, group, and the keys asked for (fetches only).
-    pub sync_pending: HashMap<OutboundRequestId, (PeerId, GroupId, Vec<OrderKey>)>,
+    pub sync_pending: HashMap<RequestId, (PeerId, GroupId, Vec<OrderKey>)>,
     /// Peers that bypass the connection limits: members of our private and listed groups,
     /// and the bootstrap peers (kept equal to `connection_limits`' bypass list).
     pub trusted: HashSet<PeerId>,
@@ -165,8 +161,6 @@ pub(crate) struct EventLoop {
     /// A control op was folded this iteration: the connection limits' bypass list is
     /// refreshed once at its end.
     pub folded: bool,
-    /// gossipsub's counters, with `Config::metrics`.
-    pub metrics: Option<prometheus_client::registry::Registry>,
     /// Known peers, kept on disk, and their redial backoff.
     pub known: peers::Table,
     /// Store recovery after a write failure.
@@ -242,8 +236,8 @@ impl EventLoop {
         datadir::prepare(&config.data_dir)?;
         let lock = datadir::Lock::acquire(&config.data_dir)?;
         let identity = keys::load_or_create(&config.data_dir)?;
-        let keypair = keys::libp2p_keypair(&identity)?;
-        let peer_id = keypair.public().to_peer_id();
+        let peer_id = net::peer_id(&identity.author())
+            .ok_or_else(|| Error::Internal("our key is not an ed25519 peer id".into()))?;
         let store = Store::open_with(
             &datadir::store_dir(&config.data_dir)?,
             config.cache_bytes,
@@ -255,21 +249,21 @@ impl EventLoop {
             peer_id,
             store.known_peers(peers::MAX_KNOWN_PEERS + peers::EVICT_BATCH)?,
         );
+        let listen: Vec<Multiaddr> = config
+            .listen
+            .iter()
+            .map(|a| a.multiaddr().clone())
+            .collect();
         let listen = if config.keep_port {
-            datadir::keep_listen_port(&config.data_dir, &config.listen)?
+            datadir::keep_listen_port(&config.data_dir, &listen)?
         } else {
-            config.listen.clone()
+            listen
         };
-        let (mut swarm, metrics) = net::build_swarm(keypair, &config)?;
-        for addr in &listen {
-            swarm
-                .listen_on(addr.clone())
-                .map_err(|e| Error::Network(format!("listen on {addr}: {e}")))?;
-        }
+        let net = Net::new(&identity, &config, &listen)?;
         let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let mut lp = EventLoop {
-            swarm,
+            net,
             store,
             identity,
             config,
@@ -281,8 +275,6 @@ impl EventLoop {
             unflushed: Vec::new(),
             flushing: Vec::new(),
             flush_task: None,
-            connected: HashMap::new(),
-            listen_addrs: Vec::new(),
             sync_pending: HashMap::new(),
             limits: crate::rate::Limits::default(),
             trusted: HashSet::new(),
@@ -293,7 +285,6 @@ impl EventLoop {
             sync_stats: HashMap::new(),
             dirty: HashSet::new(),
             folded: false,
-            metrics,
             known,
             recovery: Recovery::default(),
             records,
@@ -311,7 +302,7 @@ impl EventLoop {
             lp.add_group(id, record)?;
         }
         for addr in lp.config.bootstrap.clone() {
-            lp.learn_addr(&addr, Source::Bootstrap);
+            lp.learn_addr(addr.multiaddr(), Source::Bootstrap);
         }
         lp.refresh_trusted();
         tracing::info!(known = lp.known.len(), "known peers loaded");
@@ -349,7 +340,7 @@ impl EventLoop {
                         .and_then(|r| r);
                     self.handle_flushed(res);
                 }
-                event = self.swarm.select_next_some() => self.handle_swarm_event(event),
+                event = self.net.next_event() => self.handle_net_event(event),
                 _ = republish.tick() => self.retry_outbox(None),
                 _ = redial.tick() => self.redial_round(),
                 _ = discovery.tick() => self.discovery_tick(),
@@ -536,13 +527,8 @@ impl EventLoop {
             self.retry_outbox(Some(topic));
             return;
         }
-        match self
-            .swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(topic.clone(), frame.clone())
-        {
-            Ok(_) | Err(libp2p::gossipsub::PublishError::Duplicate) => {}
+        match self.net.publish(topic.clone(), frame.clone()) {
+            Ok(()) | Err(net::PublishError::Duplicate) => {}
             Err(e) => {
                 tracing::debug!(%topic, error = %e, "publish deferred");
                 queue.push_back(frame);
@@ -561,19 +547,13 @@ impl EventLoop {
                 continue;
             };
             while let Some(frame) = queue.front() {
-                match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(topic.clone(), frame.clone())
-                {
-                    Ok(_) | Err(libp2p::gossipsub::PublishError::Duplicate) => {
+                match self.net.publish(topic.clone(), frame.clone()) {
+                    Ok(())
+                    | Err(net::PublishError::Duplicate)
+                    | Err(net::PublishError::TooLarge) => {
                         queue.pop_front();
                     }
-                    Err(libp2p::gossipsub::PublishError::MessageTooLarge) => {
-                        queue.pop_front();
-                    }
-                    Err(_) => break,
+                    Err(net::PublishError::NotNow(_)) => break,
                 }
             }
             if queue.is_empty() {
@@ -607,7 +587,7 @@ impl EventLoop {
     /// known peer while fewer than [`peers::MIN_CONNECTED`] are connected.
     fn redial_round(&mut self) {
         self.write_known_peers();
-        let few = self.connected.len() < peers::MIN_CONNECTED;
+        let few = self.net.connected().len() < peers::MIN_CONNECTED;
         let mut lonely_members: HashSet<PeerId> = HashSet::new();
         let lonely: Vec<GroupId> = self
             .groups
@@ -617,10 +597,10 @@ impl EventLoop {
             .collect();
         for g in &lonely {
             if let Some(rt) = self.groups.get(g) {
-                lonely_members.extend(rt.state.members.iter().filter_map(keys::peer_id));
+                lonely_members.extend(rt.state.members.iter().filter_map(net::peer_id));
             }
         }
-        let connected = &self.connected;
+        let connected = self.net.connected();
         let due = self.known.due(
             Instant::now(),
             self.config.redial_interval,
@@ -642,11 +622,7 @@ impl EventLoop {
         );
         for (peer, addrs) in due {
             tracing::debug!(%peer, addrs = addrs.len(), "dialling a known peer");
-            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
-                .addresses(addrs)
-                .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
-                .build();
-            if let Err(e) = self.swarm.dial(opts) {
+            if let Err(e) = self.net.dial_peer(peer, addrs) {
                 tracing::debug!(%peer, error = %e, "dial failed");
             }
         }
@@ -666,7 +642,7 @@ impl EventLoop {
     /// Whether `peer` is a member of one of our groups (spared when the known-peers table
     /// is full).
     pub(crate) fn is_member(groups: &HashMap<GroupId, GroupRt>, peer: &PeerId) -> bool {
-        keys::author(peer).is_some_and(|a| groups.values().any(|g| g.state.members.contains(&a)))
+        net::author(peer).is_some_and(|a| groups.values().any(|g| g.state.members.contains(&a)))
     }
 
     /// Learns addresses of a peer from `source`.
@@ -692,12 +668,10 @@ impl EventLoop {
     }
 
     pub(crate) fn dial_addr(&mut self, addr: Multiaddr) {
-        if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last()
-            && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
-        {
-            kad.add_address(&peer, addr.clone());
+        if let Some((peer, _)) = peers::split_p2p(&addr) {
+            self.net.dht_add_address(&peer, addr.clone());
         }
-        if let Err(e) = self.swarm.dial(addr.clone()) {
+        if let Err(e) = self.net.dial(addr.clone()) {
             tracing::warn!(%addr, error = %e, "dial failed");
         }
     }
@@ -710,12 +684,11 @@ impl EventLoop {
         for e in &record.epochs {
             keys.insert(e.epoch, e.secret.message_key(&id, e.epoch));
             sync_keys.insert(e.epoch, e.secret.sync_key(&id, e.epoch));
-            let topic = IdentTopic::new(e.secret.topic(&id, e.epoch));
-            let gs = &mut self.swarm.behaviour_mut().gossipsub;
-            gs.subscribe(&topic)
-                .map_err(|e| Error::Network(e.to_string()))?;
-            let _ = gs.set_topic_params(topic.clone(), net::topic_score_params());
-            self.topics.insert(topic.hash(), id);
+            let topic = self
+                .net
+                .subscribe(&e.secret.topic(&id, e.epoch))
+                .map_err(Error::Network)?;
+            self.topics.insert(topic.clone(), id);
             topics.push((e.epoch, topic));
         }
         let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
@@ -783,7 +756,7 @@ impl EventLoop {
     /// listed groups (they needed an invite or an admin's approval) and the bootstrap peers.
     /// Members of public groups do not bypass: anyone can become one.
     pub(crate) fn refresh_trusted(&mut self) {
-        let me = *self.swarm.local_peer_id();
+        let me = self.net.local_peer_id();
         let mut now: HashSet<PeerId> = self
             .known
             .iter()
@@ -794,16 +767,10 @@ impl EventLoop {
             if rt.record.genesis.genesis.visibility == qun_protocol::Visibility::Public {
                 continue;
             }
-            now.extend(rt.state.members.iter().filter_map(joining::peer_of));
+            now.extend(rt.state.members.iter().filter_map(net::peer_id));
         }
         now.remove(&me);
-        let limits = &mut self.swarm.behaviour_mut().limits;
-        for gone in self.trusted.difference(&now) {
-            limits.remove_peer_id(gone);
-        }
-        for new in now.difference(&self.trusted) {
-            limits.bypass_peer_id(new);
-        }
+        self.net.set_trusted(&self.trusted, &now);
         self.trusted = now;
     }
 }

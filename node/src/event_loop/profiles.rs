@@ -21,8 +21,8 @@ use qun_protocol::order::MAX_SKEW_MS;
 use qun_protocol::{AuthorId, GroupId};
 
 use super::EventLoop;
-use super::joining::peer_of;
 use super::now_ms;
+use crate::net;
 use crate::view::{GenderCounts, GroupStats, ProfileUpdate, ProfileView, ShownGroupView};
 use crate::{Error, Reply};
 
@@ -298,13 +298,9 @@ impl EventLoop {
         let activity = self
             .store
             .author_activity(group, now.saturating_add(MAX_SKEW_MS))?;
-        let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.hash()).collect();
-        let gs = &self.swarm.behaviour().gossipsub;
-        let subscribed: HashSet<libp2p::PeerId> = gs
-            .all_peers()
-            .filter(|(_, ts)| ts.iter().any(|t| topics.contains(t)))
-            .map(|(p, _)| *p)
-            .collect();
+        let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.clone()).collect();
+        let subscribed: HashSet<crate::net::PeerId> =
+            self.net.subscribers(&topics).into_iter().collect();
         let (mut active, mut online, mut found) = (0, 0, 0);
         let mut gender = GenderCounts::default();
         let (mut age_sum, mut age_n) = (0u64, 0usize);
@@ -316,7 +312,7 @@ impl EventLoop {
             {
                 active += 1;
             }
-            let connected = peer_of(m).is_some_and(|p| subscribed.contains(&p));
+            let connected = net::peer_id(m).is_some_and(|p| subscribed.contains(&p));
             let recent = act.is_some_and(|a| a.0 + ONLINE_WINDOW_MS >= now);
             if *m == me || connected || recent {
                 online += 1;

@@ -16,8 +16,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use libp2p::PeerId;
-use libp2p::request_response::{self, Message, OutboundRequestId, ResponseChannel};
 use qun_protocol::GroupId;
 use qun_protocol::discovery::card::SignedCard;
 use qun_protocol::discovery::keywords;
@@ -26,6 +24,7 @@ use qun_protocol::group::Visibility;
 use qun_protocol::limits::MAX_SEARCH_CARDS;
 
 use super::{EventLoop, now_ms};
+use crate::net::{PeerId, QueryId, RequestId, Responder};
 use crate::view::{SearchHit, SearchResult};
 use crate::{Error, Reply};
 
@@ -68,14 +67,16 @@ impl EventLoop {
             ))));
             return;
         }
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+        if !self.net.dht_enabled() {
             let _ = reply.send(Err(Error::Invalid("the DHT is off on this node".into())));
             return;
-        };
+        }
         let id = self.disc.next_search;
         self.disc.next_search += 1;
         for t in &tokens {
-            let q = kad.get_providers(libp2p::kad::RecordKey::new(&keywords::provider_key(t)));
+            let Some(q) = self.net.get_providers(&keywords::provider_key(t)) else {
+                continue;
+            };
             self.disc.kad_queries.insert(
                 q,
                 super::dht::KadQuery::Providers {
@@ -104,7 +105,7 @@ impl EventLoop {
     }
 
     pub(crate) fn search_found_providers(&mut self, id: u64, providers: HashSet<PeerId>) {
-        let me = *self.swarm.local_peer_id();
+        let me = self.net.local_peer_id();
         let Some(s) = self.disc.searches.get_mut(&id) else {
             return;
         };
@@ -117,7 +118,7 @@ impl EventLoop {
             let req = Request::Search {
                 tokens: s.tokens.clone(),
             };
-            let rid = self.swarm.behaviour_mut().discovery.send_request(&p, req);
+            let rid = self.net.send_discovery(&p, req);
             self.disc.requests.insert(rid, Sent::Search { search: id });
             s.asks_left += 1;
         }
@@ -175,7 +176,7 @@ impl EventLoop {
             return;
         };
         // At the deadline: count what the unfinished lookups sent, and stop them.
-        let running: Vec<libp2p::kad::QueryId> = self
+        let running: Vec<QueryId> = self
             .disc
             .kad_queries
             .iter()
@@ -186,11 +187,8 @@ impl EventLoop {
             .collect();
         for q in running {
             self.disc.kad_queries.remove(&q);
-            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
-                && let Some(mut query) = kad.query_mut(&q)
-            {
-                s.dht_requests += query.stats().num_requests();
-                query.finish();
+            if let Some(requests) = self.net.finish_query(q) {
+                s.dht_requests += requests;
             }
         }
         let mut hits: Vec<(usize, SearchHit)> = Vec::new();
@@ -265,49 +263,32 @@ impl EventLoop {
         out
     }
 
-    pub(crate) fn handle_discovery(&mut self, event: request_response::Event<Request, Response>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                Message::Request {
-                    request, channel, ..
-                } => self.serve_discovery(peer, request, channel),
-                Message::Response {
-                    request_id,
-                    response,
-                } => self.on_discovery_response(peer, request_id, response),
-            },
-            request_response::Event::OutboundFailure {
-                request_id,
-                peer,
-                error,
-                ..
-            } => {
-                tracing::debug!(%peer, %error, "discovery request failed");
-                match self.disc.requests.remove(&request_id) {
-                    Some(Sent::Search { search }) => self.search_answered(search, None, Vec::new()),
-                    Some(Sent::Join { group }) => {
-                        self.disc.join_sent.remove(&group);
-                    }
-                    Some(Sent::Admit { join }) => self.on_admission_answer(join, peer, None),
-                    _ => {}
-                }
+    /// One of our discovery requests failed.
+    pub(crate) fn on_discovery_failure(&mut self, peer: PeerId, id: RequestId, error: &str) {
+        tracing::debug!(%peer, %error, "discovery request failed");
+        match self.disc.requests.remove(&id) {
+            Some(Sent::Search { search }) => self.search_answered(search, None, Vec::new()),
+            Some(Sent::Join { group }) => {
+                self.disc.join_sent.remove(&group);
             }
+            Some(Sent::Admit { join }) => self.on_admission_answer(join, peer, None),
             _ => {}
         }
     }
 
-    fn serve_discovery(&mut self, peer: PeerId, req: Request, channel: ResponseChannel<Response>) {
+    pub(crate) fn serve_discovery(
+        &mut self,
+        peer: PeerId,
+        req: Request,
+        channel: Responder<Response>,
+    ) {
         let res = if !self.limits.discovery.try_take(&peer, 1.0, Instant::now()) {
             tracing::debug!(%peer, "discovery rate limit");
             Response::Refused("too many requests: try later".into())
         } else {
             self.answer_discovery(peer, req)
         };
-        let _ = self
-            .swarm
-            .behaviour_mut()
-            .discovery
-            .send_response(channel, res);
+        self.net.respond_discovery(channel, res);
     }
 
     fn answer_discovery(&mut self, peer: PeerId, req: Request) -> Response {
@@ -322,7 +303,7 @@ impl EventLoop {
         }
     }
 
-    fn on_discovery_response(&mut self, peer: PeerId, id: OutboundRequestId, res: Response) {
+    pub(crate) fn on_discovery_response(&mut self, peer: PeerId, id: RequestId, res: Response) {
         match (self.disc.requests.remove(&id), res) {
             (Some(Sent::Search { search }), Response::Cards(cards)) => {
                 self.search_answered(search, Some(peer), cards)

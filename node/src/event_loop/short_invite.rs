@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use libp2p::kad::{self, Quorum};
 use qun_protocol::GroupId;
 use qun_protocol::invite::{self, Invite, short::ShortCode};
 
@@ -95,16 +94,21 @@ impl EventLoop {
             expires_ms,
             note: Some(note.to_owned()),
         };
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+        if !self.net.dht_enabled() {
             let note = "the DHT is off on this node, and a short code is found through it: \
                         this is the long code";
             return drop(reply.send(Ok(long_answer(note))));
-        };
+        }
         let key = code.record_key();
-        let mut record = kad::Record::new(key.clone(), value.clone());
-        record.expires = Some(Instant::now() + ttl);
-        let id = match kad.put_record(record, Quorum::One) {
-            Ok(id) => id,
+        let put = self
+            .net
+            .put_record(key.clone(), value.clone(), Some(Instant::now() + ttl));
+        let id = match put {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                let note = "the DHT is off on this node: this is the long code";
+                return drop(reply.send(Ok(long_answer(note))));
+            }
             Err(e) => {
                 let note =
                     format!("the short code could not be stored ({e}): this is the long code");
@@ -164,14 +168,13 @@ impl EventLoop {
             Ok(h) => h,
             Err(e) => return tracing::warn!(error = %e, "could not read short invites"),
         };
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+        if !self.net.dht_enabled() {
             return;
-        };
+        }
         for (key, h) in held {
-            let mut record = kad::Record::new(key, h.value);
-            record.expires =
+            let expires =
                 Some(Instant::now() + Duration::from_millis(h.expires_ms.saturating_sub(now)));
-            if let Err(e) = kad.put_record(record, Quorum::One) {
+            if let Err(e) = self.net.put_record(key, h.value, expires) {
                 tracing::debug!(error = %e, "short invite not republished");
             }
         }
@@ -184,7 +187,7 @@ impl EventLoop {
         history: History,
         reply: Reply<GroupId>,
     ) {
-        if self.disc.routing_empty && self.swarm.behaviour().kad.is_enabled() {
+        if self.disc.routing_empty && self.net.dht_enabled() {
             // Just started, or alone: wait a little for a first DHT peer (a bootstrap or
             // known peer being dialled) rather than ask an empty routing table.
             if self.disc.short_waiting.len() >= MAX_WAITING {
@@ -198,7 +201,7 @@ impl EventLoop {
             });
             return;
         }
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+        let Some(id) = self.net.get_record(&code.record_key()) else {
             return drop(
                 reply.send(Err(Error::Invalid(
                     "a short invite code (quns1…) is found through the DHT, which is off on this \
@@ -207,7 +210,6 @@ impl EventLoop {
                 ))),
             );
         };
-        let id = kad.get_record(kad::RecordKey::new(&code.record_key()));
         self.disc.kad_queries.insert(
             id,
             KadQuery::InviteRecord(Box::new(PendingShortJoin {

@@ -293,7 +293,7 @@ async fn attack_conns(args: &Args, v: &Victim, member: &mut Member) -> anyhow::R
 async fn stranger_connects(v: &Victim) -> anyhow::Result<Option<f64>> {
     let dir = tempfile::tempdir()?;
     let mut cfg = Config::for_test(dir.path());
-    cfg.bootstrap = vec![v.addr.clone()];
+    cfg.bootstrap = vec![v.addr.clone().into()];
     let t = Instant::now();
     let node = Node::start(cfg).await?;
     let res = wait_connected(&node, v.peer, Duration::from_secs(10)).await;
@@ -440,7 +440,7 @@ impl Member {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut cfg = Config::for_test(self.dir.path());
-        cfg.bootstrap = vec![v.addr.clone()];
+        cfg.bootstrap = vec![v.addr.clone().into()];
         let t = Instant::now();
         let node = Node::start(cfg).await?;
         let ok = wait_connected(&node, v.peer, Duration::from_secs(10)).await;
@@ -490,7 +490,7 @@ fn pct(v: &[f64], p: f64) -> f64 {
 
 #[derive(libp2p::swarm::NetworkBehaviour)]
 struct Flooder {
-    sync: request_response::Behaviour<qun_node::sync::Codec>,
+    sync: request_response::Behaviour<qun_node::testing::sync::Codec>,
 }
 
 type FloodSwarm = libp2p::Swarm<Flooder>;
@@ -505,7 +505,7 @@ fn flooder(v: &Victim) -> anyhow::Result<FloodSwarm> {
         )?
         .with_behaviour(|_| Flooder {
             sync: request_response::Behaviour::new(
-                [(qun_node::sync::PROTOCOL, ProtocolSupport::Full)],
+                [(qun_node::testing::sync::PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(30))
                     .with_max_concurrent_streams(256),

@@ -167,7 +167,7 @@ pub fn bare_swarm<B: libp2p::swarm::NetworkBehaviour>(
 ) -> libp2p::Swarm<B> {
     use libp2p::{noise, tcp, yamux};
     libp2p::SwarmBuilder::with_existing_identity(
-        qun_node::keys::libp2p_keypair(identity).expect("keypair"),
+        qun_node::testing::libp2p_keypair(identity).expect("keypair"),
     )
     .with_tokio()
     .with_tcp(

@@ -1,4 +1,4 @@
-//! The libp2p side: behaviours, their configuration, and the swarm builder.
+//! The behaviours of a qun node, their configuration, and the swarm builder.
 //!
 //! * gossipsub in Anonymous mode (`StrictNoSign`): frames carry our own ed25519 signature,
 //!   checked once after de-duplication; the message id is SHA-256 of the frame (what
@@ -81,9 +81,9 @@ pub struct Behaviour {
     /// LAN discovery.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// History catch-up.
-    pub sync: request_response::Behaviour<crate::sync::Codec>,
+    pub sync: request_response::Behaviour<super::codec::sync::Codec>,
     /// Search questions, join requests and approvals.
-    pub discovery: request_response::Behaviour<crate::discovery::Codec>,
+    pub discovery: request_response::Behaviour<super::codec::discovery::Codec>,
 }
 
 /// Why the network could not be built.
@@ -235,7 +235,7 @@ fn behaviour(
         mdns: mdns.into(),
         discovery: request_response::Behaviour::new(
             [(
-                crate::discovery::PROTOCOL,
+                super::codec::discovery::PROTOCOL,
                 request_response::ProtocolSupport::Full,
             )],
             request_response::Config::default()
@@ -244,7 +244,7 @@ fn behaviour(
         ),
         sync: request_response::Behaviour::new(
             [(
-                crate::sync::PROTOCOL,
+                super::codec::sync::PROTOCOL,
                 request_response::ProtocolSupport::Full,
             )],
             request_response::Config::default()

@@ -1,4 +1,4 @@
-//! The libp2p request-response codec of qun's protocols (`/qun/sync/2`,
+//! The libp2p request-response codecs of qun's protocols (`/qun/sync/3`,
 //! `/qun/discovery/1`).
 //!
 //! One request or response per stream, encoded with the protocol codec; reads stop at the
@@ -11,6 +11,9 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use libp2p::request_response;
 use qun_protocol::codec;
+use qun_protocol::discovery::wire as disc_wire;
+use qun_protocol::limits::{MAX_DISCOVERY_REQUEST_BYTES, MAX_DISCOVERY_RESPONSE_BYTES};
+use qun_protocol::sync as sync_wire;
 
 /// A message that travels on one request-response stream.
 pub trait Message: Sized + Send + Sync + 'static {
@@ -94,5 +97,68 @@ impl<Req: Message, Resp: Message> request_response::Codec for Codec<Req, Resp> {
         T: AsyncWrite + Unpin + Send,
     {
         write_one(io, &res).await
+    }
+}
+
+/// The sync protocol: history catch-up (`qun_protocol::sync`).
+pub mod sync {
+    use super::*;
+
+    /// The sync protocol name.
+    pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/qun/sync/3");
+
+    /// Encodes and decodes sync messages with limits.
+    pub type Codec = super::Codec<sync_wire::Request, sync_wire::Response>;
+}
+
+/// The discovery protocol: search questions to keyword providers, join requests,
+/// approvals and admissions (`qun_protocol::discovery::wire`).
+pub mod discovery {
+    use super::*;
+
+    /// The discovery protocol name.
+    pub const PROTOCOL: StreamProtocol = StreamProtocol::new(disc_wire::PROTOCOL);
+
+    /// Encodes and decodes discovery messages with limits.
+    pub type Codec = super::Codec<disc_wire::Request, disc_wire::Response>;
+}
+
+impl Message for sync_wire::Request {
+    const MAX_BYTES: usize = sync_wire::MAX_REQUEST_BYTES;
+    fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
+        sync_wire::Request::decode(bytes)
+    }
+    fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        codec::encode(self)
+    }
+}
+
+impl Message for sync_wire::Response {
+    const MAX_BYTES: usize = sync_wire::MAX_RESPONSE_BYTES;
+    fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
+        sync_wire::Response::decode(bytes)
+    }
+    fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        codec::encode(self)
+    }
+}
+
+impl Message for disc_wire::Request {
+    const MAX_BYTES: usize = MAX_DISCOVERY_REQUEST_BYTES;
+    fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
+        disc_wire::Request::decode(bytes)
+    }
+    fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        disc_wire::Request::encode(self)
+    }
+}
+
+impl Message for disc_wire::Response {
+    const MAX_BYTES: usize = MAX_DISCOVERY_RESPONSE_BYTES;
+    fn decode(bytes: &[u8]) -> Result<Self, codec::Error> {
+        disc_wire::Response::decode(bytes)
+    }
+    fn encode(&self) -> Result<Vec<u8>, codec::Error> {
+        disc_wire::Response::encode(self)
     }
 }

@@ -1,0 +1,45 @@
+//! The testing door: what the simulator's transport and the hostile-peer tests need of
+//! the node's libp2p side, and the one place outside `net/` where libp2p types are public.
+//!
+//! A client of the node (the CLI, the API server, an embedder) needs none of this: it
+//! writes addresses as [`crate::Addr`] and reads ids as text. The simulator builds its
+//! in-memory transport ([`TransportFactory`], [`crate::config::Transport::Custom`]) and
+//! converts its memory addresses with `Addr::from(multiaddr)`; hostile-peer tests build
+//! their own swarms with the node's protocol names and codecs ([`sync`], [`discovery`],
+//! [`KAD_PROTOCOL`]) and the node's key ([`libp2p_keypair`]), and read the caps they push
+//! against ([`rate`]). Nothing here is a stable API.
+
+use std::sync::Arc;
+
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
+use libp2p::identity::Keypair;
+
+pub use crate::net::{KAD_PROTOCOL, author, libp2p_keypair, peer_id};
+pub use libp2p::{Multiaddr, PeerId};
+
+/// Builds an authenticated, multiplexed transport for a node's key (the simulator's
+/// in-memory network with latency and loss).
+pub type TransportFactory = Arc<
+    dyn Fn(&Keypair) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> + Send + Sync + 'static,
+>;
+
+/// The sync protocol (`/qun/sync/3`): its name and codec.
+pub mod sync {
+    pub use crate::net::codec::sync::{Codec, PROTOCOL};
+}
+
+/// The discovery protocol (`/qun/discovery/1`): its name and codec.
+pub mod discovery {
+    pub use crate::net::codec::discovery::{Codec, PROTOCOL};
+}
+
+/// The budgets and caps of what the node serves to one peer.
+pub mod rate {
+    pub use crate::rate::*;
+}
+
+/// The known-peers table as kept on disk.
+pub mod peers {
+    pub use crate::peers::Table;
+}
