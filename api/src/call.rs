@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::request::{Announce, CreateGroup, Invite, Join, ProfileUpdate, Send};
 use crate::view::{
     Created, Done, GroupInfo, GroupStats, IdInfo, InviteCode, JoinOutcome, JoinRequestView, Left,
-    MessageView, PeerInfo, Posted, ProfileView, SearchResult, SyncStarted,
+    MessageView, PeerInfo, Posted, ProfileView, SearchResult, SyncStarted, UiLogin,
 };
 
 /// An HTTP method the API uses.
@@ -229,6 +229,13 @@ impl Call<Done> {
     /// `POST /v1/discovery/announce`: puts cards, keywords and profile to the DHT now.
     pub fn announce_discovery() -> Self {
         Self::post_empty("/v1/discovery/announce".into())
+    }
+}
+
+impl Call<UiLogin> {
+    /// `POST /v1/ui/login`: a one-time login URL for the web app (bearer token only).
+    pub fn ui_login() -> Self {
+        Self::post_empty("/v1/ui/login".into())
     }
 }
 

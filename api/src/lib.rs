@@ -47,7 +47,7 @@ pub use request::{CreateGroup, History, ProfileUpdate, Visibility};
 pub use view::{
     AnnouncementView, Created, Done, GenderCounts, GroupInfo, GroupStats, IdInfo, InviteCode,
     JoinOutcome, JoinRequestView, Left, MessageView, PeerInfo, Posted, ProfileView, SearchHit,
-    SearchResult, ShownGroupView, SyncStarted, SyncView,
+    SearchResult, ShownGroupView, SyncStarted, SyncView, UiLogin,
 };
 
 #[cfg(feature = "blocking")]

@@ -122,6 +122,9 @@ pub struct Send {
     /// Id of the message this replies to.
     #[serde(default)]
     pub reply_to: Option<String>,
+    /// Author ids of the members it mentions (at most 64).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 /// `POST /v1/groups/{GROUP}/announcement`: the group announcement (owner only).

@@ -351,3 +351,14 @@ pub struct Done {
     /// Always `true`.
     pub ok: bool,
 }
+
+/// A one-time login URL for the web app: the answer of `POST /v1/ui/login`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UiLogin {
+    /// `http://127.0.0.1:PORT/ui/login?token=…`: opening it in a browser starts a session
+    /// (a cookie); it works once.
+    pub url: String,
+    /// When it stops working if unused, ms since the Unix epoch (2 minutes after it was
+    /// issued).
+    pub expires_ms: u64,
+}

@@ -146,6 +146,7 @@ mod blocking {
         let send = Send {
             text: "hi".into(),
             reply_to: None,
+            mentions: Vec::new(),
         };
         assert_eq!(c.call(Call::send("G", &send)).unwrap().id, "M1");
         let e = c.call(Call::group_info("x")).unwrap_err();
@@ -212,6 +213,7 @@ mod nonblocking {
         let send = Send {
             text: "hi".into(),
             reply_to: Some("M0".into()),
+            mentions: Vec::new(),
         };
         assert_eq!(c.call(Call::send("G", &send)).await.unwrap().id, "M1");
         let e = c.call(Call::decide_join("G", "A", true)).await.unwrap_err();

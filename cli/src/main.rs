@@ -10,6 +10,7 @@ mod demo;
 mod discover;
 mod output;
 mod sync;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -110,6 +111,12 @@ enum Cmd {
     Watch {
         /// Group id or name.
         group: Option<String>,
+    },
+    /// Print a one-time login URL for the web app (works once, within 2 minutes).
+    Ui {
+        /// Also open it in the browser (xdg-open or open).
+        #[arg(long)]
+        open: bool,
     },
     /// Run three nodes in this process, chat in a group, print what each saw, exit.
     Demo(demo::DemoArgs),
@@ -251,7 +258,14 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
             group,
             text,
             reply_to,
-        } => out.id_line(&c.call(Call::send(&group, &request::Send { text, reply_to }))?),
+        } => out.id_line(&c.call(Call::send(
+            &group,
+            &request::Send {
+                text,
+                reply_to,
+                mentions: Vec::new(),
+            },
+        ))?),
         Cmd::Announce { group, text } => {
             out.id_line(&c.call(Call::announce(&group, &request::Announce { text }))?)
         }
@@ -278,6 +292,7 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Group(gc) => run_group(&c, &out, gc),
         Cmd::Search(args) => discover::search(&c, &out, &args),
         Cmd::Profile(pc) => discover::profile(&c, &out, pc),
+        Cmd::Ui { open } => ui::run(&c, &out, open),
         Cmd::Daemon(_) | Cmd::Demo(_) => unreachable_cmd(),
     }
 }

@@ -50,6 +50,7 @@ async fn both_clients_speak_to_a_real_node() {
         let send = Send {
             text: "你好".into(),
             reply_to: None,
+            mentions: Vec::new(),
         };
         blocking.call(Call::send("周末群", &send)).unwrap()
     })

@@ -4,10 +4,12 @@ use axum::Json;
 use axum::extract::{Path as UrlPath, Query, State};
 use qun_api::request::{Announce, Send};
 use qun_api::view::Posted;
+use qun_protocol::AuthorId;
+use qun_protocol::message::{Kind, Text};
 use serde::Deserialize;
 
 use super::Ctx;
-use super::error::{ApiResult, bad_request};
+use super::error::{ApiResult, bad_request, parse_id};
 use crate::view::MessageView;
 
 /// Messages in a history page when the query gives no `limit`.
@@ -35,7 +37,8 @@ pub(super) async fn history(
     Ok(Json(ctx.node.history(group, limit, before).await?))
 }
 
-/// `POST /v1/groups/{group}/messages`: answered once the message is on disk.
+/// `POST /v1/groups/{group}/messages`: answered once the message is on disk. `mentions`
+/// are author ids (the kind checks their number).
 pub(super) async fn send(
     State(ctx): State<Ctx>,
     UrlPath(g): UrlPath<String>,
@@ -49,7 +52,17 @@ pub(super) async fn send(
         ),
         None => None,
     };
-    let id = ctx.node.send(group, &req.text, reply_to).await?;
+    let mentions = req
+        .mentions
+        .iter()
+        .map(|m| parse_id::<AuthorId>("mention", m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kind = Kind::Text(Text {
+        text: req.text,
+        reply_to,
+        mentions,
+    });
+    let id = ctx.node.post(group, kind).await?;
     Ok(Json(Posted {
         group: group.to_string(),
         id: id.to_string(),

@@ -1,4 +1,6 @@
-//! The daemon's local control API: JSON over HTTP on 127.0.0.1, bearer-token guarded.
+//! The daemon's local control API: JSON over HTTP on 127.0.0.1, bearer-token guarded, and
+//! the web app that uses it ([`web`], under `/ui/`, with a session cookie instead of the
+//! token).
 //!
 //! The contract (views, request bodies, events, the API file, the error body) is the
 //! qun-api crate, shared with the clients; this module serves it over a [`Node`]. The
@@ -14,6 +16,9 @@
 //! operation is one `Command` variant, one handler here, one route in [`router_with`] and one
 //! `qun_api::Call` constructor.
 //!
+//! Every request must name this daemon in its `Host` and, from a browser, come from its
+//! own origin ([`auth`]: no DNS rebinding, no cross-site writes).
+//!
 //! The server ([`server`]) bounds what clients can hold: a request head must arrive within
 //! 10 s, at most 256 connections and 64 event streams are served at once (the 65th stream
 //! is answered 503 `{"error"}`).
@@ -27,7 +32,9 @@ mod identity;
 mod messages;
 mod profile;
 pub mod server;
+mod web;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -35,8 +42,9 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 
-pub use auth::new_token;
+pub use auth::{LOGIN_TTL, SESSION_COOKIE, new_token};
 pub use qun_api::file::{API_FILE, ApiFile};
+pub use web::CSP;
 
 use crate::Node;
 
@@ -48,21 +56,34 @@ struct Ctx {
     /// One permit per open event stream.
     streams: Arc<Semaphore>,
     max_streams: usize,
+    /// The address the API listens on: the only host requests may name.
+    addr: SocketAddr,
+    /// The web app's login tokens and sessions.
+    sessions: Arc<auth::Sessions>,
 }
 
-/// The API's routes over `node`, requiring `token`, with the default cap on event streams.
-pub fn router(node: Node, token: String) -> Router {
-    router_with(node, token, server::MAX_EVENT_STREAMS)
+/// The API's and the web app's routes over `node`, served at `addr`, requiring `token`,
+/// with the default cap on event streams.
+pub fn router(node: Node, token: String, addr: SocketAddr) -> Router {
+    router_with(node, token, addr, server::MAX_EVENT_STREAMS)
 }
 
-/// The API's routes over `node`, requiring `token`, serving at most `max_event_streams`
-/// event streams at once.
-pub fn router_with(node: Node, token: String, max_event_streams: usize) -> Router {
+/// The API's and the web app's routes over `node`, served at `addr` (requests must name
+/// it as their `Host`), requiring `token` or a web session, serving at most
+/// `max_event_streams` event streams at once.
+pub fn router_with(
+    node: Node,
+    token: String,
+    addr: SocketAddr,
+    max_event_streams: usize,
+) -> Router {
     let ctx = Ctx {
         node,
         token,
         streams: Arc::new(Semaphore::new(max_event_streams)),
         max_streams: max_event_streams,
+        addr,
+        sessions: Arc::new(auth::Sessions::default()),
     };
     Router::new()
         .route("/v1/id", get(identity::id))
@@ -74,6 +95,7 @@ pub fn router_with(node: Node, token: String, max_event_streams: usize) -> Route
             get(groups::info).delete(groups::leave),
         )
         .route("/v1/groups/{group}/invite", post(groups::invite))
+        .route("/v1/groups/{group}/invite/qr", get(web::invite_qr))
         .route("/v1/groups/{group}/sync", post(groups::sync))
         .route(
             "/v1/groups/{group}/messages",
@@ -95,7 +117,10 @@ pub fn router_with(node: Node, token: String, max_event_streams: usize) -> Route
         .route("/v1/profile", get(profile::own).post(profile::set))
         .route("/v1/profile/{author}", get(profile::of))
         .route("/v1/events", get(events::events))
+        .route("/v1/ui/login", post(web::login_url))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth::auth))
+        .merge(web::routes())
+        .layer(middleware::from_fn_with_state(ctx.clone(), auth::guard))
         .layer(middleware::map_response(error::json_errors))
         .with_state(ctx)
 }
@@ -118,6 +143,7 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     limits: server::Limits,
 ) -> std::io::Result<()> {
-    let app = router_with(node, token, limits.max_event_streams);
+    let addr = listener.local_addr()?;
+    let app = router_with(node, token, addr, limits.max_event_streams);
     server::run(listener, app, limits, shutdown).await
 }

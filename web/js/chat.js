@@ -1,0 +1,190 @@
+// A group's chat: the announcement banner, the history (scrolling up loads older pages
+// with `before`), live messages from the event stream, and the composer with replies and
+// @mentions (a mention of a member's display name is sent as their author id; mentions of
+// our name are highlighted). Text is put in the page as text nodes only.
+
+import { api } from './api.js';
+import { h, clear, fmtTime, toast } from './dom.js';
+import { t } from './i18n.js';
+import { readable } from './groups.js';
+
+/** Messages per history page. */
+const PAGE = 30;
+/** How close to the top (px) scrolling loads the previous page. */
+const TOP_SLACK = 40;
+
+/** `text` as nodes, each `@Name` of `names` in a highlighted span. */
+export function withMentions(text, names) {
+  const frag = document.createDocumentFragment();
+  const pats = [...new Set(names.filter(Boolean))].map((n) => '@' + n);
+  let i = 0;
+  while (i < text.length) {
+    let at = -1;
+    let pat = '';
+    for (const p of pats) {
+      const j = text.indexOf(p, i);
+      if (j >= 0 && (at < 0 || j < at || (j === at && p.length > pat.length))) { at = j; pat = p; }
+    }
+    if (at < 0) { frag.append(document.createTextNode(text.slice(i))); break; }
+    if (at > i) frag.append(document.createTextNode(text.slice(i, at)));
+    frag.append(h('span', { class: 'mention' }, pat));
+    i = at + pat.length;
+  }
+  return frag;
+}
+
+/** `#/chat/GROUP`. */
+export async function render(app, view) {
+  const group = view.arg;
+  const info = await api.group(group);
+  if (!app.alive(view.gen)) return;
+  app.learn(info);
+  const me = app.me.peer_id;
+  app.setTitle(info.name, 'groups');
+  app.setBanner(info.announcement ? info.announcement.text : null);
+  const byId = new Map();
+  let replyTo = null;
+  const memberNames = () => info.members.map((m) => app.names.get(m)).filter(Boolean);
+  const allNames = () => [...memberNames(), app.me.name];
+
+  const bar = h('div', { class: 'toolbar' },
+    h('button', { class: 'secondary', id: 'to-members', on: { click: () => app.go('members/' + info.group) } }, t('members')),
+    h('button', { class: 'secondary', id: 'to-stats', on: { click: () => app.go('stats/' + info.group) } }, t('stats')),
+    h('button', { class: 'secondary', id: 'to-invite', on: { click: () => app.go('invite/' + info.group) } }, t('invite')),
+    info.visibility === 'listed' && info.owner === me
+      ? h('button', { class: 'secondary', id: 'to-requests', on: { click: () => app.go('requests/' + info.group) } }, t('requests'))
+      : null,
+    info.owner === me
+      ? h('button', { class: 'secondary', id: 'set-announcement', on: { click: announce } }, t('setAnnouncement'))
+      : null);
+  const msgs = h('div', { class: 'msgs', id: 'messages' });
+  const replying = h('div', { class: 'replying', hidden: true });
+  const suggest = h('div', { class: 'suggest', id: 'mention-suggest' });
+  const input = h('textarea', { id: 'composer-text', placeholder: t('messagePlaceholder'), maxlength: 4000 });
+  const sendBtn = h('button', { id: 'composer-send', type: 'button' }, t('send'));
+  view.root.append(bar, msgs,
+    h('div', { class: 'composer' }, replying, suggest, h('div', { class: 'row' }, h('div', { class: 'grow' }, input), sendBtn)));
+
+  async function announce() {
+    const text = window.prompt(t('announcePlaceholder'), info.announcement ? info.announcement.text : '');
+    if (!text) return;
+    try { await api.announce(info.group, text); } catch (e) { toast(t('error', e.message)); }
+  }
+
+  function quote(id) {
+    const q = byId.get(id);
+    return h('div', { class: 'quote' }, q ? `${app.nameOf(q.author)}: ${q.text.slice(0, 80)}` : '↩');
+  }
+
+  function el(m) {
+    if (!readable(m)) {
+      return h('div', { class: 'msg system', 'data-id': m.id }, `${app.nameOf(m.author)} · ${m.text}`);
+    }
+    const mentioned = (m.mentions || []).includes(me) || (app.me.name && m.text.includes('@' + app.me.name));
+    const cls = ['msg', m.author === me ? 'mine' : '', mentioned ? 'mentioned' : ''].join(' ').trim();
+    return h('div', { class: cls, 'data-id': m.id },
+      h('div', { class: 'meta' },
+        h('span', { class: 'author' }, app.nameOf(m.author)),
+        h('span', {}, fmtTime(m.timestamp_ms)),
+        h('button', { class: 'link reply', type: 'button', on: { click: () => setReply(m) } }, t('reply'))),
+      h('div', { class: 'bubble' },
+        m.reply_to ? quote(m.reply_to) : null,
+        m.kind === 'announcement' ? '📢 ' : null,
+        h('span', { class: 'text' }, withMentions(m.text, allNames()))));
+  }
+
+  function setReply(m) {
+    replyTo = m;
+    clear(replying);
+    replying.hidden = !m;
+    if (m) {
+      replying.append(h('span', { class: 'grow' }, t('replyingTo', app.nameOf(m.author))),
+        h('button', { class: 'link', type: 'button', on: { click: () => setReply(null) } }, t('cancel')));
+      input.focus();
+    }
+  }
+
+  function seen(list) {
+    const newest = list.filter(readable).map((m) => m.timestamp_ms);
+    if (newest.length) app.markRead(info.group, Math.max(...newest));
+  }
+
+  let oldest = null;
+  let loading = false;
+  let done = false;
+  async function loadOlder() {
+    if (loading || done) return;
+    loading = true;
+    const page = await api.history(info.group, PAGE, oldest);
+    loading = false;
+    if (!app.alive(view.gen)) return;
+    const fresh = page.filter((m) => !byId.has(m.id));
+    if (page.length < PAGE || !fresh.length) done = true;
+    if (!fresh.length) return;
+    oldest = fresh[0].id;
+    const before = msgs.scrollHeight;
+    const frag = document.createDocumentFragment();
+    for (const m of fresh) { app.learn(m); byId.set(m.id, m); frag.append(el(m)); }
+    msgs.prepend(frag);
+    msgs.scrollTop += msgs.scrollHeight - before;
+  }
+
+  await loadOlder();
+  if (!app.alive(view.gen)) return;
+  if (!byId.size) msgs.append(h('p', { class: 'hint', id: 'no-messages' }, t('noMessages')));
+  msgs.scrollTop = msgs.scrollHeight;
+  seen([...byId.values()]);
+  msgs.addEventListener('scroll', () => { if (msgs.scrollTop < TOP_SLACK) loadOlder(); });
+
+  app.onEvent((ev) => {
+    if (ev.type !== 'message' || ev.group !== info.group || byId.has(ev.id)) return;
+    app.learn(ev);
+    byId.set(ev.id, ev);
+    const hint = document.getElementById('no-messages');
+    if (hint) hint.remove();
+    const atBottom = msgs.scrollHeight - msgs.scrollTop - msgs.clientHeight < 80;
+    msgs.append(el(ev));
+    if (atBottom || ev.author === me) msgs.scrollTop = msgs.scrollHeight;
+    if (ev.kind === 'announcement') app.setBanner(ev.text);
+    seen([ev]);
+  });
+
+  input.addEventListener('input', () => {
+    clear(suggest);
+    const m = /@([^\s@]*)$/.exec(input.value.slice(0, input.selectionStart));
+    if (!m) return;
+    const names = memberNames().filter((n) => n.toLowerCase().startsWith(m[1].toLowerCase())).slice(0, 6);
+    for (const n of names) {
+      suggest.append(h('button', { class: 'secondary', type: 'button', on: { click: () => {
+        const pos = input.selectionStart;
+        input.value = input.value.slice(0, pos - m[1].length) + n + ' ' + input.value.slice(pos);
+        clear(suggest);
+        input.focus();
+      } } }, '@' + n));
+    }
+  });
+
+  async function send() {
+    const text = input.value.trim();
+    if (!text) return;
+    const mentions = info.members.filter((id) => {
+      const n = app.names.get(id);
+      return n && id !== me && text.includes('@' + n);
+    });
+    sendBtn.disabled = true;
+    try {
+      await api.send(info.group, text, replyTo && replyTo.id, mentions);
+      input.value = '';
+      setReply(null);
+      clear(suggest);
+    } catch (e) {
+      toast(t('error', e.message));
+    } finally {
+      sendBtn.disabled = false;
+    }
+  }
+  sendBtn.addEventListener('click', send);
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+  });
+}
