@@ -42,10 +42,23 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] ApiError),
     /// The data dir has no API file: no daemon runs on it.
-    #[error("{NOT_RUNNING} (no API file in {dir})")]
+    #[error(
+        "the daemon is not running (no API file in {dir}): start it with `qun daemon --data-dir {dir}`"
+    )]
     NoApiFile {
         /// The data dir, as shown.
         dir: String,
+    },
+    /// The data dir's API file exists but cannot be read or is not an API file (damaged
+    /// or written by something else).
+    #[error(
+        "the API file {path} is unreadable ({reason}): restart the daemon (`qun daemon`) to write it again"
+    )]
+    BadApiFile {
+        /// The file, as shown.
+        path: String,
+        /// Why it could not be read.
+        reason: String,
     },
     /// The daemon's address could not be reached (nothing listens there any more).
     #[error("{NOT_RUNNING}")]

@@ -51,10 +51,17 @@ impl ApiFile {
     }
 
     /// [`ApiFile::read`] for a client: [`crate::Error::NoApiFile`] naming `dir` when there
-    /// is no readable API file (no daemon runs on that data dir).
+    /// is no API file (no daemon runs on that data dir), [`crate::Error::BadApiFile`] when
+    /// there is one that does not read as an API file.
     pub fn find(dir: &Path) -> Result<ApiFile, crate::Error> {
-        ApiFile::read(dir).map_err(|_| crate::Error::NoApiFile {
-            dir: dir.display().to_string(),
+        ApiFile::read(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => crate::Error::NoApiFile {
+                dir: dir.display().to_string(),
+            },
+            _ => crate::Error::BadApiFile {
+                path: dir.join(API_FILE).display().to_string(),
+                reason: e.to_string(),
+            },
         })
     }
 }
@@ -82,5 +89,23 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_missing_file_and_a_damaged_one_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = ApiFile::find(dir.path()).unwrap_err();
+        assert!(
+            matches!(missing, crate::Error::NoApiFile { .. }),
+            "{missing}"
+        );
+        assert!(missing.to_string().contains("--data-dir"), "{missing}");
+        std::fs::write(dir.path().join(API_FILE), "garbage").unwrap();
+        let damaged = ApiFile::find(dir.path()).unwrap_err();
+        assert!(
+            matches!(damaged, crate::Error::BadApiFile { .. }),
+            "{damaged}"
+        );
+        assert!(damaged.to_string().contains("unreadable"), "{damaged}");
     }
 }

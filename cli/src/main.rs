@@ -76,7 +76,8 @@ enum Cmd {
         group: String,
         /// The text.
         text: String,
-        /// Id of the message this replies to.
+        /// Id of the message this replies to: the full id, or its last characters as
+        /// `history` prints them after `#`.
         #[arg(long)]
         reply_to: Option<String>,
     },
@@ -103,7 +104,8 @@ enum Cmd {
         /// How many messages (the newest ones).
         #[arg(long, default_value_t = 50)]
         limit: usize,
-        /// Only messages before this message id (for paging back).
+        /// Only messages before this message id (for paging back): the full id, or its last
+        /// characters as printed after `#`.
         #[arg(long)]
         before: Option<String>,
     },
@@ -258,14 +260,20 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
             group,
             text,
             reply_to,
-        } => out.id_line(&c.call(Call::send(
-            &group,
-            &request::Send {
-                text,
-                reply_to,
-                mentions: Vec::new(),
-            },
-        ))?),
+        } => {
+            let reply_to = match reply_to {
+                Some(id) => Some(full_message_id(&c, &group, &id)?),
+                None => None,
+            };
+            out.id_line(&c.call(Call::send(
+                &group,
+                &request::Send {
+                    text,
+                    reply_to,
+                    mentions: Vec::new(),
+                },
+            ))?)
+        }
         Cmd::Announce { group, text } => {
             out.id_line(&c.call(Call::announce(&group, &request::Announce { text }))?)
         }
@@ -273,7 +281,13 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
             group,
             limit,
             before,
-        } => out.history(&c.call(Call::history(&group, limit, before.as_deref()))?),
+        } => {
+            let before = match before {
+                Some(id) => Some(full_message_id(&c, &group, &id)?),
+                None => None,
+            };
+            out.history(&c.call(Call::history(&group, limit, before.as_deref()))?)
+        }
         Cmd::Sync {
             group,
             timeout_secs,
@@ -284,8 +298,18 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
             std::time::Duration::from_secs(timeout_secs),
         ),
         Cmd::Watch { group } => {
+            // Watching every group, each line says which group it is from.
+            let mut labels = output::GroupLabels::new(group.is_none());
+            if group.is_none() {
+                labels.learn(&c.call(Call::groups())?);
+            }
             for ev in c.events(group.as_deref())? {
-                out.event(&ev?)?;
+                let ev = ev?;
+                if labels.missing(&ev) {
+                    // A group joined since the watch began: ask for the names again.
+                    labels.learn(&c.call(Call::groups())?);
+                }
+                out.event(&ev, &labels)?;
             }
             Ok(())
         }
@@ -294,6 +318,55 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Profile(pc) => discover::profile(&c, &out, pc),
         Cmd::Ui { open } => ui::run(&c, &out, open),
         Cmd::Daemon(_) | Cmd::Demo(_) => unreachable_cmd(),
+    }
+}
+
+/// Characters of a full message id (base58 of 32 bytes) at the least.
+const FULL_ID_MIN_CHARS: usize = 40;
+/// Messages searched, newest first, for the message a short id names.
+const SHORT_ID_SEARCH: usize = 10_000;
+/// Messages per history page while searching.
+const SHORT_ID_PAGE: usize = 1_000;
+
+/// The full id of the message `given` names in `group`: `given` itself when it is a full
+/// id, else the one message among the group's last [`SHORT_ID_SEARCH`] whose id ends with
+/// `given` (what `history` and `watch` print after `#`). Errors: none or several match.
+fn full_message_id(c: &Client, group: &str, given: &str) -> anyhow::Result<String> {
+    let given = given.trim().trim_start_matches('#');
+    if given.chars().count() >= FULL_ID_MIN_CHARS {
+        return Ok(given.to_owned());
+    }
+    if given.chars().count() < 4 {
+        anyhow::bail!("message id {given:?} is too short: give at least 4 of its last characters");
+    }
+    let mut found: Vec<String> = Vec::new();
+    let mut before: Option<String> = None;
+    let mut seen = 0;
+    while seen < SHORT_ID_SEARCH {
+        let page = c.call(Call::history(group, SHORT_ID_PAGE, before.as_deref()))?;
+        let Some(oldest) = page.first() else { break };
+        before = Some(oldest.id.clone());
+        seen += page.len();
+        found.extend(
+            page.iter()
+                .filter(|m| m.id.ends_with(given))
+                .map(|m| m.id.clone()),
+        );
+        if page.len() < SHORT_ID_PAGE {
+            break;
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => anyhow::bail!(
+            "no message id ends with {given:?} among the last {seen} messages of {group}: \
+             give the full id (`qun --json history {group}`)"
+        ),
+        _ => anyhow::bail!(
+            "{} messages of {group} have ids ending with {given:?}: give more characters or \
+             the full id",
+            found.len()
+        ),
     }
 }
 
@@ -341,22 +414,24 @@ fn run_group(c: &Client, out: &output::Out, gc: GroupCmd) -> anyhow::Result<()> 
     }
 }
 
-/// Parses `30s`, `30m`, `12h`, `7d` (or plain seconds) into seconds.
+/// Parses `30s`, `30m`, `12h`, `7d` into seconds; a number without a unit is an error.
 pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
+    const HINT: &str = "use a number and a unit: s, m, h or d (e.g. 30m, 12h, 7d)";
     let s = s.trim();
     let (num, mult) = match s.chars().last() {
         Some('s') => (&s[..s.len() - 1], 1),
         Some('m') => (&s[..s.len() - 1], 60),
         Some('h') => (&s[..s.len() - 1], 3600),
         Some('d') => (&s[..s.len() - 1], 86_400),
-        _ => (s, 1),
+        // A bare number is refused: `--expires 7` meant 7 days more often than 7 seconds.
+        _ => anyhow::bail!("bad duration {s:?}: {HINT}"),
     };
     let n: u64 = num
         .parse()
-        .map_err(|_| anyhow::anyhow!("bad duration {s:?}: use e.g. 30m, 12h or 7d"))?;
+        .map_err(|_| anyhow::anyhow!("bad duration {s:?}: {HINT}"))?;
     n.checked_mul(mult)
         .filter(|v| *v > 0)
-        .ok_or_else(|| anyhow::anyhow!("bad duration {s:?}"))
+        .ok_or_else(|| anyhow::anyhow!("bad duration {s:?}: it must be more than 0; {HINT}"))
 }
 
 #[cfg(test)]
@@ -367,7 +442,9 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("7d").unwrap(), 7 * 86_400);
         assert_eq!(parse_duration("30m").unwrap(), 1800);
-        assert_eq!(parse_duration("45").unwrap(), 45);
+        assert_eq!(parse_duration("45s").unwrap(), 45);
+        let bare = parse_duration("7").unwrap_err().to_string();
+        assert!(bare.contains("unit"), "{bare}");
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("xd").is_err());
         assert!(parse_duration("").is_err());

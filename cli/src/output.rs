@@ -147,6 +147,60 @@ fn who_in(names: &BTreeMap<String, String>, id: &str) -> String {
     who(id, names.get(id).map(String::as_str))
 }
 
+/// The group label of `qun watch` over every group: `[周末爬山群 ·osgAsU] ` before each line
+/// (the name as [`who`] shows a name, and the id's tail); empty when one group is watched.
+#[derive(Debug, Default)]
+pub struct GroupLabels {
+    on: bool,
+    names: BTreeMap<String, String>,
+    /// Ids already asked for, so an unknown id is looked up once.
+    asked: std::collections::BTreeSet<String>,
+}
+
+impl GroupLabels {
+    /// Labels on (`on`: several groups are watched) or off.
+    pub fn new(on: bool) -> Self {
+        GroupLabels {
+            on,
+            ..Default::default()
+        }
+    }
+
+    /// Takes the names of `groups`.
+    pub fn learn(&mut self, groups: &[GroupInfo]) {
+        for g in groups {
+            self.names.insert(g.group.clone(), g.name.clone());
+        }
+    }
+
+    /// Whether `ev` is from a group whose name is not known yet (true once per group).
+    pub fn missing(&mut self, ev: &NodeEvent) -> bool {
+        match ev.group() {
+            Some(g) if self.on && !self.names.contains_key(g) => self.asked.insert(g.to_owned()),
+            _ => false,
+        }
+    }
+
+    /// The prefix of a line about `group`.
+    pub fn prefix(&self, group: &str) -> String {
+        if !self.on {
+            return String::new();
+        }
+        format!(
+            "[{}] ",
+            who(group, self.names.get(group).map(String::as_str))
+        )
+    }
+
+    /// The name of `group` in a sentence: its label, or its escaped id.
+    fn name(&self, group: &str) -> String {
+        match self.names.get(group) {
+            Some(n) => who(group, Some(n)),
+            None => s(group).into_owned(),
+        }
+    }
+}
+
 impl Out {
     /// Prints `v` as pretty JSON.
     pub fn json<T: Serialize>(&self, v: &T) -> anyhow::Result<()> {
@@ -324,7 +378,7 @@ impl Out {
     }
 
     /// The line `qun watch` prints for a join event, or `None` for events it skips.
-    fn join_event_line(ev: &NodeEvent) -> Option<String> {
+    fn join_event_line(ev: &NodeEvent, labels: &GroupLabels) -> Option<String> {
         match ev {
             NodeEvent::JoinRequested {
                 group,
@@ -332,36 +386,39 @@ impl Out {
                 requester_name,
                 note,
             } => {
-                let group = s(group);
+                let id = s(group);
+                let name = labels.name(group);
                 let note = if note.is_empty() {
                     String::new()
                 } else {
                     format!(": \"{}\"", s(note))
                 };
                 let who = who(requester, requester_name.as_deref());
-                let id = s(requester);
+                let requester = s(requester);
                 Some(format!(
-                    "join request for {group} from {who}{note} \
-                     (qun group approve|reject {group} {id})"
+                    "join request for {name} from {who}{note} \
+                     (qun group approve|reject {id} {requester})"
                 ))
             }
             NodeEvent::Joined { group } => Some(format!(
                 "joined {}: your join request was approved",
-                s(group)
+                labels.name(group)
             )),
-            NodeEvent::JoinRejected { group } => {
-                Some(format!("your request to join {} was rejected", s(group)))
-            }
+            NodeEvent::JoinRejected { group } => Some(format!(
+                "your request to join {} was rejected",
+                labels.name(group)
+            )),
             _ => None,
         }
     }
 
-    /// One event of `qun watch`: messages, and join requests and their outcomes. With
+    /// One event of `qun watch`: messages, and join requests and their outcomes, each line
+    /// after its group's label when several groups are watched ([`GroupLabels`]). With
     /// `--json` a message is printed without its `type` (as it always was); a join event
     /// keeps it (`join_requested`, `joined`, `join_rejected`).
-    pub fn event(&self, ev: &NodeEvent) -> anyhow::Result<()> {
+    pub fn event(&self, ev: &NodeEvent, labels: &GroupLabels) -> anyhow::Result<()> {
         let NodeEvent::Message(m) = ev else {
-            if let Some(line) = Self::join_event_line(ev) {
+            if let Some(line) = Self::join_event_line(ev, labels) {
                 if self.json {
                     outln!("{}", serde_json::to_string(&to_json(ev)?)?)?;
                 } else {
@@ -373,7 +430,7 @@ impl Out {
         if self.json {
             outln!("{}", serde_json::to_string(&to_json(m)?)?)
         } else {
-            outln!("{}", Self::message_line(m))
+            outln!("{}{}", labels.prefix(&m.group), Self::message_line(m))
         }
     }
 }
@@ -405,7 +462,7 @@ mod tests {
     fn join_events_have_lines_and_others_are_skipped() {
         let ev = json!({ "type": "join_requested", "group": "G", "requester": "R", "note": "hi" });
         assert_eq!(
-            Out::join_event_line(&event(ev)).unwrap(),
+            Out::join_event_line(&event(ev), &GroupLabels::default()).unwrap(),
             "join request for G from R: \"hi\" (qun group approve|reject G R)"
         );
         let ev = json!({
@@ -413,24 +470,54 @@ mod tests {
             "requester_name": "小林", "note": "hi\u{1b}[2J\r",
         });
         assert_eq!(
-            Out::join_event_line(&event(ev)).unwrap(),
+            Out::join_event_line(&event(ev), &GroupLabels::default()).unwrap(),
             "join request for G from 小林 ·abcdef: \"hi\\e[2J\\r\" \
              (qun group approve|reject G 12D3KooWabcdef)"
         );
         let ev = json!({ "type": "joined", "group": "G" });
         assert!(
-            Out::join_event_line(&event(ev))
+            Out::join_event_line(&event(ev), &GroupLabels::default())
                 .unwrap()
                 .starts_with("joined G")
         );
         let ev = json!({ "type": "join_rejected", "group": "G" });
         assert!(
-            Out::join_event_line(&event(ev))
+            Out::join_event_line(&event(ev), &GroupLabels::default())
                 .unwrap()
                 .contains("rejected")
         );
         let ev = json!({ "type": "peer_connected", "peer": "P" });
-        assert_eq!(Out::join_event_line(&event(ev)), None);
+        assert_eq!(
+            Out::join_event_line(&event(ev), &GroupLabels::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn watching_every_group_labels_each_line_with_its_group() {
+        let mut labels = GroupLabels::new(true);
+        let g = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
+        let msg = event(json!({
+            "type": "message", "id": "M1", "group": g, "author": "12D3KooWabcdef",
+            "timestamp_ms": 0, "logical": 0, "kind": "text", "text": "hi",
+        }));
+        // Unknown at first: asked for once.
+        assert!(labels.missing(&msg));
+        assert!(!labels.missing(&msg));
+        labels.learn(&[view(json!({ "group": g, "name": "周末爬山群" }))]);
+        assert_eq!(labels.prefix(g), "[周末爬山群 ·osgAsU] ");
+        let ev = event(json!({ "type": "join_rejected", "group": g }));
+        assert_eq!(
+            Out::join_event_line(&ev, &labels).unwrap(),
+            "your request to join 周末爬山群 ·osgAsU was rejected"
+        );
+        // A hostile group name is escaped in the label too.
+        labels.learn(&[view(
+            json!({ "group": g, "name": "x\u{1b}[2J] [00:00] 小林: hi" }),
+        )]);
+        assert_safe(&labels.prefix(g));
+        // One group watched: no label.
+        assert_eq!(GroupLabels::new(false).prefix(g), "");
     }
 
     const ATTACK: &str =

@@ -93,6 +93,55 @@ fn cli_end_to_end() {
         );
     }
 
+    // A reply names its message by the id's tail that `history` prints after `#`.
+    let h = run_json(&bin, &da, &["history", &group, "--json"]);
+    let first = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "text")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tail: String = first
+        .chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let line = String::from_utf8(run(&bin, &da, &["history", &group]).stdout).unwrap();
+    assert!(line.contains(&format!("#{tail}")), "{line}");
+    let reply = run_json(
+        &bin,
+        &da,
+        &["send", &group, "回复", "--reply-to", &tail, "--json"],
+    );
+    let reply_id = reply["id"].as_str().unwrap();
+    let h = run_json(&bin, &da, &["history", &group, "--json"]);
+    let sent = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == reply_id)
+        .unwrap();
+    assert_eq!(sent["reply_to"].as_str(), Some(first.as_str()), "{sent}");
+    let before = run_json(&bin, &da, &["history", &group, "--before", &tail, "--json"]);
+    assert!(
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["kind"] != "text"),
+        "{before}"
+    );
+    let out = run(&bin, &da, &["send", &group, "x", "--reply-to", "zzzzzzzz"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("full id"), "{err}");
+
     // Group info, resolving the group by its (Chinese) name.
     let info = run_json(&bin, &da, &["group", "info", "周末群", "--json"]);
     assert_eq!(info["group"].as_str(), Some(group.as_str()), "{info}");

@@ -86,14 +86,15 @@ pub fn load_or_create(dir: &Path) -> Result<Identity, Error> {
         path: path.display().to_string(),
         cause,
     };
-    match fs::read_to_string(&path) {
-        Ok(text) => {
-            let bytes = hex::decode(text.trim()).map_err(|_| Error::Corrupt {
+    match fs::read(&path) {
+        Ok(raw) => {
+            let corrupt = || Error::Corrupt {
                 path: path.display().to_string(),
-            })?;
-            let seed: [u8; 32] = bytes.try_into().map_err(|_| Error::Corrupt {
-                path: path.display().to_string(),
-            })?;
+            };
+            let text = std::str::from_utf8(&raw).map_err(|_| corrupt())?;
+            let bytes = hex::decode(text.trim()).map_err(|_| corrupt())?;
+            tighten(&path);
+            let seed: [u8; 32] = bytes.try_into().map_err(|_| corrupt())?;
             Ok(Identity::from_seed(seed))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -103,6 +104,34 @@ pub fn load_or_create(dir: &Path) -> Result<Identity, Error> {
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Makes a key file that others may read (e.g. copied or unpacked from an archive) owner-only
+/// again, and says so: the key is the node's identity.
+fn tighten(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            match fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
+                Ok(()) => tracing::warn!(
+                    path = %path.display(),
+                    "the identity key was readable by others (mode {mode:o}): made it owner-only (600)"
+                ),
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "the identity key is readable by others (mode {mode:o}) and could not be made owner-only"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Writes `identity` as the identity of the node in `dir` (owner-only). The simulator uses
@@ -115,4 +144,33 @@ pub fn store(dir: &Path, identity: &Identity) -> Result<(), Error> {
     };
     create_private_dir(dir).map_err(io)?;
     write_private_file(&path, hex::encode(identity.seed()).as_bytes()).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_of_garbage_is_corrupt_and_a_shared_key_is_made_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        fs::write(&path, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+        assert!(matches!(
+            load_or_create(dir.path()),
+            Err(Error::Corrupt { .. })
+        ));
+        let identity = Identity::from_seed([3; 32]);
+        store(dir.path(), &identity).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+            assert_eq!(
+                load_or_create(dir.path()).unwrap().author(),
+                identity.author()
+            );
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
 }

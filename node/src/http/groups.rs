@@ -30,6 +30,13 @@ pub(super) async fn create(
     State(ctx): State<Ctx>,
     Json(req): Json<CreateGroup>,
 ) -> ApiResult<Created> {
+    // `.` and `..` are dot-segments in a URL path (RFC 3986, 5.2.4): clients collapse them,
+    // so a group of that name could never be named in `/v1/groups/{group}/…`.
+    if matches!(req.name.trim(), "." | "..") {
+        return Err(bad_request(
+            "a group cannot be named \".\" or \"..\": clients could not name it in the API's paths",
+        ));
+    }
     Ok(Json(ctx.node.create_group(req).await?))
 }
 

@@ -92,6 +92,19 @@ pub enum Error {
         /// The store dir.
         path: String,
     },
+    /// sled found its files damaged when opening the store (a torn write, a disk fault, a
+    /// file edited by hand).
+    #[error(
+        "the store {path} is damaged ({cause}): restore the data dir from a backup, or move \
+         the store dir away and start again to begin with an empty history (groups are then \
+         joined again by invite)"
+    )]
+    Damaged {
+        /// The store dir.
+        path: String,
+        /// What sled reported.
+        cause: String,
+    },
     /// A record did not decode: the text names its tree and key, and why.
     #[error("store record is corrupt: {0}")]
     Corrupt(String),
@@ -193,7 +206,8 @@ impl Store {
                 failed: AtomicBool::new(false),
                 reserve,
                 reserve_bytes,
-                no_reserve: AtomicBool::new(reserve_bytes > 0),
+                // Written just below: a missing reserve at start is not news ("space again").
+                no_reserve: AtomicBool::new(false),
                 reserve_tried: std::sync::Mutex::new(None),
             }),
         };
@@ -374,7 +388,14 @@ fn open_trees(dir: &Path, cache_bytes: u64, flush_every_ms: Option<u64>) -> Resu
         .path(dir)
         .cache_capacity(cache_bytes)
         .flush_every_ms(flush_every_ms)
-        .open()?;
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Corruption { .. } => Error::Damaged {
+                path: dir.display().to_string(),
+                cause: e.to_string(),
+            },
+            e => Error::Sled(e),
+        })?;
     migrate::run(&db, dir)?;
     Ok(Trees {
         groups: db.open_tree("groups")?,
@@ -493,5 +514,37 @@ mod tests {
             }
         ));
         assert!(err.to_string().contains("schema version 999"));
+    }
+
+    #[test]
+    fn a_damaged_store_names_its_dir_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open_with(dir.path(), 1 << 20, None, 0).unwrap();
+            let owner = Identity::from_seed([4; 32]);
+            let genesis =
+                SignedGenesis::create(&owner, "群", 1, Visibility::Private, [0; 16]).unwrap();
+            let g = genesis.id().unwrap();
+            for i in 0..50 {
+                store.insert(&msg(&owner, g, i, "hi")).unwrap();
+            }
+            store.flush_blocking().unwrap();
+        }
+        // Flip the bytes of sled's config file (checksummed: sled says it is corrupt; a
+        // damaged log tail is cut by sled's recovery instead, as after a crash).
+        let conf = dir.path().join("conf");
+        let bytes: Vec<u8> = std::fs::read(&conf)
+            .unwrap()
+            .iter()
+            .map(|b| b ^ 0x5a)
+            .collect();
+        std::fs::write(&conf, bytes).unwrap();
+        let err = Store::open_with(dir.path(), 1 << 20, None, 0)
+            .err()
+            .expect("a damaged store must not open");
+        assert!(matches!(err, Error::Damaged { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&dir.path().display().to_string()), "{text}");
+        assert!(text.contains("backup"), "{text}");
     }
 }

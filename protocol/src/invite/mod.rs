@@ -91,7 +91,7 @@ pub enum Error {
     Signature,
     /// Past its expiry.
     #[error(
-        "invite expired {} ago (at {expires_ms} ms since 1970, now {now_ms}); ask for a new one",
+        "invite expired {} ago; ask for a new one",
         ago(*expires_ms, *now_ms)
     )]
     Expired {
