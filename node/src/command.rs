@@ -1,10 +1,11 @@
-//! [`Command`]: what a [`crate::Node`] handle asks of the event loop, one variant per
-//! public method, with its reply channel.
+//! [`Command`]: what a [`crate::Node`] handle asks of the event loop. One variant per
+//! concern, each a sub-enum with one variant per public method and its reply channel; the
+//! loop hands a sub-enum whole to the room that owns the concern.
 
 use std::time::Duration;
 
 use qun_protocol::message::Kind;
-use qun_protocol::{AuthorId, GroupId, MsgId};
+use qun_protocol::{AuthorId, GroupId, GroupSecret, MsgId};
 use tokio::sync::oneshot;
 
 use crate::Error;
@@ -14,12 +15,42 @@ use crate::view::{
     JoinRequestView, MessageView, NetStats, PeerInfo, ProfileUpdate, ProfileView, SearchResult,
 };
 
+/// Where a command's answer goes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
-/// One command per public method of [`Node`].
+/// A command for the event loop, by concern.
 pub(crate) enum Command {
+    /// The network: our id, peers, scores, dials, counters.
+    Net(NetCmd),
+    /// Joined groups: create, invite, join by invite, leave, list, look up, read.
+    Groups(GroupsCmd),
+    /// Posting to a group.
+    Publish(PublishCmd),
+    /// History sync.
+    Sync(SyncCmd),
+    /// Discovery: search, join by id, join requests, profiles, stats, announcements.
+    Discovery(DiscoveryCmd),
+    /// Flush and stop.
+    Shutdown(Reply<()>),
+}
+
+/// The network.
+pub(crate) enum NetCmd {
     Id(Reply<IdInfo>),
     Peers(Reply<Vec<PeerInfo>>),
+    PeerScore {
+        peer: PeerId,
+        reply: Reply<Option<f64>>,
+    },
+    Dial {
+        addr: Addr,
+        reply: Reply<()>,
+    },
+    Stats(Reply<NetStats>),
+}
+
+/// Joined groups.
+pub(crate) enum GroupsCmd {
     Create(CreateGroup, Reply<Created>),
     Invite {
         group: GroupId,
@@ -42,23 +73,18 @@ pub(crate) enum Command {
         group: GroupId,
         reply: Reply<()>,
     },
-    Groups(Reply<Vec<GroupInfo>>),
+    List(Reply<Vec<GroupInfo>>),
     Info {
         group: GroupId,
         reply: Reply<GroupInfo>,
     },
     EpochSecret {
         group: GroupId,
-        reply: Reply<(u64, qun_protocol::GroupSecret)>,
+        reply: Reply<(u64, GroupSecret)>,
     },
     Resolve {
         query: String,
         reply: Reply<GroupId>,
-    },
-    Post {
-        group: GroupId,
-        kind: Kind,
-        reply: Reply<MsgId>,
     },
     History {
         group: GroupId,
@@ -66,24 +92,29 @@ pub(crate) enum Command {
         before: Option<MsgId>,
         reply: Reply<Vec<MessageView>>,
     },
-    PublishRaw {
+}
+
+/// Posting.
+pub(crate) enum PublishCmd {
+    Post {
+        group: GroupId,
+        kind: Kind,
+        reply: Reply<MsgId>,
+    },
+    Raw {
         group: GroupId,
         bytes: Vec<u8>,
         reply: Reply<()>,
     },
-    PeerScore {
-        peer: PeerId,
-        reply: Reply<Option<f64>>,
-    },
-    Dial {
-        addr: Addr,
-        reply: Reply<()>,
-    },
-    NetStats(Reply<NetStats>),
-    Sync {
-        group: GroupId,
-        reply: Reply<usize>,
-    },
+}
+
+/// History sync.
+pub(crate) enum SyncCmd {
+    Start { group: GroupId, reply: Reply<usize> },
+}
+
+/// Discovery.
+pub(crate) enum DiscoveryCmd {
     Search {
         query: String,
         reply: Reply<SearchResult>,
@@ -117,5 +148,4 @@ pub(crate) enum Command {
         reply: Reply<GroupStats>,
     },
     Announce(Reply<()>),
-    Shutdown(Reply<()>),
 }

@@ -102,7 +102,7 @@ pub struct Config {
     /// Keep the TCP port across restarts: every listen address with TCP port 0 uses the
     /// port kept in `DATA_DIR/listen-port` (a free port chosen on the first start), so
     /// invite codes, cards and other nodes' memory stay valid. Off: port 0 means a new
-    /// random port each start. See [`crate::datadir`].
+    /// random port each start. See `crate::datadir`.
     pub keep_port: bool,
     /// Peers to dial at start (with `/p2p/<peer id>`).
     pub bootstrap: Vec<Addr>,
@@ -136,7 +136,7 @@ pub struct Config {
     pub republish_interval: Duration,
     /// The redial round: how often known peers that are wanted and not connected are
     /// dialled again (bootstrap peers, members of a group with no connected member, any
-    /// known peer while few are connected; see [`crate::peers`]), and the first wait of a
+    /// known peer while few are connected; see `crate::peers`), and the first wait of a
     /// peer's backoff (it doubles after each dial that does not connect, up to
     /// `redial_max_backoff`). Changed known peers are written to the store on this timer.
     pub redial_interval: Duration,

@@ -2,7 +2,7 @@
 
 use crate::{config, datadir, keys, net, store};
 
-/// Everything that can go wrong for a caller of [`Node`].
+/// Everything that can go wrong for a caller of [`crate::Node`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The node's event loop has stopped.

@@ -51,7 +51,7 @@ pub fn random_fill(buf: &mut [u8]) -> Result<(), Error> {
 }
 
 /// Creates `dir` (and missing parents) with owner-only permissions where the platform has
-/// them. An existing dir keeps its mode: see [`crate::datadir`].
+/// them. An existing dir keeps its mode: see `crate::datadir`.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());

@@ -32,7 +32,7 @@ use qun_protocol::message::{Announcement, Kind, Text};
 use qun_protocol::{AuthorId, GroupId, MsgId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub(crate) use command::{Command, Reply};
+pub(crate) use command::{Command, DiscoveryCmd, GroupsCmd, NetCmd, PublishCmd, Reply, SyncCmd};
 use net::PeerId;
 
 /// The local API under its old name (`qun_node::api::serve`, `qun_node::api::ApiFile`).
@@ -129,26 +129,29 @@ impl Node {
 
     /// Our id and listen addresses.
     pub async fn id(&self) -> Result<IdInfo, Error> {
-        self.call(Command::Id).await
+        self.call(|r| Command::Net(NetCmd::Id(r))).await
     }
 
     /// Connected peers.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, Error> {
-        self.call(Command::Peers).await
+        self.call(|r| Command::Net(NetCmd::Peers(r))).await
     }
 
     /// Creates a group; returns its id and an invite code (valid 7 days).
     pub async fn create_group(&self, req: CreateGroup) -> Result<Created, Error> {
-        self.call(|r| Command::Create(req, r)).await
+        self.call(|r| Command::Groups(GroupsCmd::Create(req, r)))
+            .await
     }
 
     /// A long (self-contained) invite code for `group`, valid for `expires`.
     pub async fn invite(&self, group: GroupId, expires: Duration) -> Result<String, Error> {
-        self.call(|reply| Command::Invite {
-            group,
-            expires,
-            with_addrs: true,
-            reply,
+        self.call(|reply| {
+            Command::Groups(GroupsCmd::Invite {
+                group,
+                expires,
+                with_addrs: true,
+                reply,
+            })
         })
         .await
     }
@@ -174,11 +177,13 @@ impl Node {
         expires: Duration,
         short: bool,
     ) -> Result<InviteCode, Error> {
-        self.call(|reply| Command::InviteCode {
-            group,
-            expires,
-            short,
-            reply,
+        self.call(|reply| {
+            Command::Groups(GroupsCmd::InviteCode {
+                group,
+                expires,
+                short,
+                reply,
+            })
         })
         .await
     }
@@ -190,11 +195,13 @@ impl Node {
         group: GroupId,
         expires: Duration,
     ) -> Result<String, Error> {
-        self.call(|reply| Command::Invite {
-            group,
-            expires,
-            with_addrs: false,
-            reply,
+        self.call(|reply| {
+            Command::Groups(GroupsCmd::Invite {
+                group,
+                expires,
+                with_addrs: false,
+                reply,
+            })
         })
         .await
     }
@@ -202,10 +209,12 @@ impl Node {
     /// Joins the group of an invite code (the text may surround the code).
     pub async fn join(&self, invite: &str) -> Result<GroupId, Error> {
         let invite = invite.to_owned();
-        self.call(|reply| Command::Join {
-            invite,
-            history: History::All,
-            reply,
+        self.call(|reply| {
+            Command::Groups(GroupsCmd::Join {
+                invite,
+                history: History::All,
+                reply,
+            })
         })
         .await
     }
@@ -213,27 +222,31 @@ impl Node {
     /// Joins with a choice of how much history to fetch.
     pub async fn join_with(&self, invite: &str, history: History) -> Result<GroupId, Error> {
         let invite = invite.to_owned();
-        self.call(|reply| Command::Join {
-            invite,
-            history,
-            reply,
+        self.call(|reply| {
+            Command::Groups(GroupsCmd::Join {
+                invite,
+                history,
+                reply,
+            })
         })
         .await
     }
 
     /// Leaves a group: says so to the group, unsubscribes, deletes its local history.
     pub async fn leave(&self, group: GroupId) -> Result<(), Error> {
-        self.call(|reply| Command::Leave { group, reply }).await
+        self.call(|reply| Command::Groups(GroupsCmd::Leave { group, reply }))
+            .await
     }
 
     /// Every joined group.
     pub async fn groups(&self) -> Result<Vec<GroupInfo>, Error> {
-        self.call(Command::Groups).await
+        self.call(|r| Command::Groups(GroupsCmd::List(r))).await
     }
 
     /// One group.
     pub async fn group_info(&self, group: GroupId) -> Result<GroupInfo, Error> {
-        self.call(|reply| Command::Info { group, reply }).await
+        self.call(|reply| Command::Groups(GroupsCmd::Info { group, reply }))
+            .await
     }
 
     /// The current epoch of a joined group and its secret. For tests and tools in the same
@@ -242,14 +255,15 @@ impl Node {
         &self,
         group: GroupId,
     ) -> Result<(u64, qun_protocol::GroupSecret), Error> {
-        self.call(|reply| Command::EpochSecret { group, reply })
+        self.call(|reply| Command::Groups(GroupsCmd::EpochSecret { group, reply }))
             .await
     }
 
     /// Finds a joined group by id, unambiguous id prefix, or unambiguous name.
     pub async fn resolve(&self, query: &str) -> Result<GroupId, Error> {
         let query = query.to_owned();
-        self.call(|reply| Command::Resolve { query, reply }).await
+        self.call(|reply| Command::Groups(GroupsCmd::Resolve { query, reply }))
+            .await
     }
 
     /// Sends a text message; returns once it is stored durably.
@@ -280,7 +294,7 @@ impl Node {
 
     /// Signs, stores and publishes a message of any kind.
     pub async fn post(&self, group: GroupId, kind: Kind) -> Result<MsgId, Error> {
-        self.call(|reply| Command::Post { group, kind, reply })
+        self.call(|reply| Command::Publish(PublishCmd::Post { group, kind, reply }))
             .await
     }
 
@@ -291,11 +305,13 @@ impl Node {
         limit: usize,
         before: Option<MsgId>,
     ) -> Result<Vec<MessageView>, Error> {
-        self.call(|reply| Command::History {
-            group,
-            limit,
-            before,
-            reply,
+        self.call(|reply| {
+            Command::Groups(GroupsCmd::History {
+                group,
+                limit,
+                before,
+                reply,
+            })
         })
         .await
     }
@@ -303,35 +319,41 @@ impl Node {
     /// Publishes raw bytes on a group's topic, bypassing every check. For tests that play
     /// a hostile peer.
     pub async fn publish_raw(&self, group: GroupId, bytes: Vec<u8>) -> Result<(), Error> {
-        self.call(|reply| Command::PublishRaw {
-            group,
-            bytes,
-            reply,
+        self.call(|reply| {
+            Command::Publish(PublishCmd::Raw {
+                group,
+                bytes,
+                reply,
+            })
         })
         .await
     }
 
     /// Our gossipsub score of a peer (for hostile-peer tests).
     pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
-        self.call(|reply| Command::PeerScore { peer, reply }).await
+        self.call(|reply| Command::Net(NetCmd::PeerScore { peer, reply }))
+            .await
     }
 
     /// Dials an address.
     pub async fn dial(&self, addr: Addr) -> Result<(), Error> {
-        self.call(|reply| Command::Dial { addr, reply }).await
+        self.call(|reply| Command::Net(NetCmd::Dial { addr, reply }))
+            .await
     }
 
     /// Starts syncing `group`'s history with a few connected members now; returns how many
     /// syncs are running for it. Progress shows in [`GroupInfo::sync`].
     pub async fn sync(&self, group: GroupId) -> Result<usize, Error> {
-        self.call(|reply| Command::Sync { group, reply }).await
+        self.call(|reply| Command::Sync(SyncCmd::Start { group, reply }))
+            .await
     }
 
     /// Searches the DHT for public and listed groups: finds the providers of the query's
     /// keyword tokens, asks them for their cards, verifies and ranks the cards.
     pub async fn search(&self, query: &str) -> Result<SearchResult, Error> {
         let query = query.to_owned();
-        self.call(|reply| Command::Search { query, reply }).await
+        self.call(|reply| Command::Discovery(DiscoveryCmd::Search { query, reply }))
+            .await
     }
 
     /// Joins a group found by search, by its id: a public group at once (the secret is on
@@ -344,18 +366,20 @@ impl Node {
         history: History,
     ) -> Result<JoinOutcome, Error> {
         let note = note.to_owned();
-        self.call(|reply| Command::JoinById {
-            group,
-            note,
-            history,
-            reply,
+        self.call(|reply| {
+            Command::Discovery(DiscoveryCmd::JoinById {
+                group,
+                note,
+                history,
+                reply,
+            })
         })
         .await
     }
 
     /// Join requests received for a group we administer.
     pub async fn join_requests(&self, group: GroupId) -> Result<Vec<JoinRequestView>, Error> {
-        self.call(|reply| Command::JoinRequests { group, reply })
+        self.call(|reply| Command::Discovery(DiscoveryCmd::JoinRequests { group, reply }))
             .await
     }
 
@@ -367,41 +391,46 @@ impl Node {
         requester: AuthorId,
         approve: bool,
     ) -> Result<JoinRequestView, Error> {
-        self.call(|reply| Command::DecideJoin {
-            group,
-            requester,
-            approve,
-            reply,
+        self.call(|reply| {
+            Command::Discovery(DiscoveryCmd::DecideJoin {
+                group,
+                requester,
+                approve,
+                reply,
+            })
         })
         .await
     }
 
     /// Changes our profile, signs it, stores it and publishes it to the DHT.
     pub async fn set_profile(&self, update: ProfileUpdate) -> Result<ProfileView, Error> {
-        self.call(|reply| Command::SetProfile { update, reply })
+        self.call(|reply| Command::Discovery(DiscoveryCmd::SetProfile { update, reply }))
             .await
     }
 
     /// Our profile (`None`), or someone's, fetched from the DHT and verified.
     pub async fn profile(&self, author: Option<AuthorId>) -> Result<ProfileView, Error> {
-        self.call(|reply| Command::Profile { author, reply }).await
+        self.call(|reply| Command::Discovery(DiscoveryCmd::Profile { author, reply }))
+            .await
     }
 
     /// A group's persona: members, active, online, gender ratio and average age among the
     /// members who share them (their profiles are fetched from the DHT).
     pub async fn group_stats(&self, group: GroupId) -> Result<GroupStats, Error> {
-        self.call(|reply| Command::Stats { group, reply }).await
+        self.call(|reply| Command::Discovery(DiscoveryCmd::Stats { group, reply }))
+            .await
     }
 
     /// Publishes our cards, keyword announcements and profile to the DHT now (they are
     /// also republished every `Config::discovery_interval`); returns once started.
     pub async fn announce_discovery(&self) -> Result<(), Error> {
-        self.call(Command::Announce).await
+        self.call(|r| Command::Discovery(DiscoveryCmd::Announce(r)))
+            .await
     }
 
     /// Network counters (gossip counts need [`Config::metrics`]).
     pub async fn net_stats(&self) -> Result<NetStats, Error> {
-        self.call(Command::NetStats).await
+        self.call(|r| Command::Net(NetCmd::Stats(r))).await
     }
 
     /// Flushes the store and stops the event loop; returns once the store, the listeners

@@ -3,7 +3,7 @@
 //! `--bootstrap` finds its groups again.
 //!
 //! ## What is kept
-//! Per peer: up to [`MAX_PEER_ADDRS`] addresses (newest first, without the `/p2p/` suffix),
+//! Per peer: up to `MAX_PEER_ADDRS` addresses (newest first, without the `/p2p/` suffix),
 //! when it was last seen (ms since the Unix epoch: the last connection, or when we learned
 //! of it if we never connected), and where it was learned ([`Source`]): identify (a
 //! connected peer's listen addresses), an invite code (the inviter and the members whose
@@ -18,7 +18,7 @@
 //! Changes only mark entries dirty; the event loop writes the dirty ones in one sled batch
 //! on its redial timer and at shutdown, with no flush of its own (sled's background flush
 //! or the next acknowledged post makes them durable). A peer seen again within
-//! [`SEEN_GRANULARITY_MS`] is not rewritten, so identify does not cause a write per event.
+//! `SEEN_GRANULARITY_MS` is not rewritten, so identify does not cause a write per event.
 //!
 //! ## Redialling
 //! Every entry has a backoff: a dial that does not lead to a connection doubles the wait
@@ -229,7 +229,7 @@ impl Table {
     }
 
     /// Learns addresses of `peer` from `source` (at `now_ms`). New addresses go first; at
-    /// most [`MAX_PEER_ADDRS`] are kept. `protected` names peers that eviction spares
+    /// most `MAX_PEER_ADDRS` are kept. `protected` names peers that eviction spares
     /// (members of our groups, bootstrap peers) when the table is full.
     pub fn learn(
         &mut self,
@@ -273,7 +273,7 @@ impl Table {
     }
 
     /// Notes a connection to `peer` at `now_ms`: resets its backoff, and updates when it
-    /// was last seen (written only if it moved by [`SEEN_GRANULARITY_MS`] or more).
+    /// was last seen (written only if it moved by `SEEN_GRANULARITY_MS` or more).
     pub fn connected(&mut self, peer: &PeerId, now_ms: u64) {
         if let Some(k) = self.peers.get_mut(peer) {
             k.dial = Backoff::default();

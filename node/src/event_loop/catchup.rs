@@ -582,7 +582,7 @@ impl EventLoop {
         let (control, rest): (Vec<&Verified>, Vec<&Verified>) =
             page.iter().partition(|m| m.body.kind.is_control());
         let mut new = self.accept_all(&control);
-        if self.dirty.remove(&group) {
+        if self.groups.dirty.remove(&group) {
             self.refold(group);
         }
         new += self.accept_all(&rest);

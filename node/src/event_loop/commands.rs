@@ -2,22 +2,18 @@
 
 use std::time::Duration;
 
-use qun_protocol::frame::seal_verified;
 use qun_protocol::group::{SignedGenesis, State};
 use qun_protocol::invite::short::ShortCode;
 use qun_protocol::invite::{self, Content, Invite};
 use qun_protocol::message::{Join, Kind, Meta};
 use qun_protocol::text;
-use qun_protocol::{Body, Envelope, GroupId, GroupSecret, MsgId, Verified};
+use qun_protocol::{GroupId, GroupSecret, MsgId};
 
-use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, nonce, now_ms};
-use crate::net::{Multiaddr, TopicHash};
+use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, now_ms};
+use crate::net::Multiaddr;
 use crate::store::{EpochSecret, GroupRecord};
-use crate::view::{
-    AnnouncementView, Created, GroupInfo, IdInfo, InviteCode, MessageView, NetStats, PeerInfo,
-    SyncView,
-};
-use crate::{Command, CreateGroup, Error, Reply, keys, net};
+use crate::view::{AnnouncementView, Created, GroupInfo, InviteCode, MessageView, SyncView};
+use crate::{Command, CreateGroup, DiscoveryCmd, Error, GroupsCmd, Reply, SyncCmd, keys};
 
 /// Peers asked for the history when we join a group whose members we are connected to.
 pub const JOIN_SYNC_PEERS: usize = 2;
@@ -29,42 +25,98 @@ pub const MANUAL_SYNC_PEERS: usize = 3;
 pub const MAX_HISTORY_PAGE: usize = 10_000;
 
 impl EventLoop {
+    /// Hands a command whole to the room that owns its concern.
     pub(crate) fn handle_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Id(r) => drop(r.send(Ok(self.id_info()))),
-            Command::Peers(r) => drop(r.send(Ok(self.peer_infos()))),
-            Command::Create(req, r) => drop(r.send(self.handle_create(req))),
-            Command::Invite {
+            Command::Net(c) => self.handle_net_cmd(c),
+            Command::Groups(c) => self.handle_groups_cmd(c),
+            Command::Publish(c) => self.handle_publish_cmd(c),
+            Command::Sync(SyncCmd::Start { group, reply }) => {
+                drop(reply.send(self.handle_sync_command(&group)))
+            }
+            Command::Discovery(c) => self.handle_discovery_cmd(c),
+            Command::Shutdown(r) => drop(r.send(Ok(()))),
+        }
+    }
+
+    /// Forgets every sync of a group we left: sessions, requests in flight (their answers
+    /// are then dropped), keys being fetched, retries and figures.
+    fn forget_syncs(&mut self, group: &GroupId) {
+        self.sessions.retain(|(_, g), _| g != group);
+        self.sync_pending.retain(|_, (_, g, _)| g != group);
+        self.sync_retry.retain(|(_, g), _| g != group);
+        self.fetch_in_flight.remove(group);
+        self.sync_stats.remove(group);
+    }
+
+    fn handle_discovery_cmd(&mut self, cmd: DiscoveryCmd) {
+        match cmd {
+            DiscoveryCmd::Search { query, reply } => {
+                self.start_search(query, reply);
+                let at = std::time::Instant::now() + self.config.search_timeout;
+                self.timers.at(at, super::Timer::Searches);
+            }
+            DiscoveryCmd::JoinById {
+                group,
+                note,
+                history,
+                reply,
+            } => self.handle_join_by_id(group, note, history, reply),
+            DiscoveryCmd::JoinRequests { group, reply } => {
+                drop(reply.send(self.join_requests(&group)))
+            }
+            DiscoveryCmd::DecideJoin {
+                group,
+                requester,
+                approve,
+                reply,
+            } => drop(reply.send(self.decide_join(group, requester, approve))),
+            DiscoveryCmd::SetProfile { update, reply } => {
+                drop(reply.send(self.set_profile(update)))
+            }
+            DiscoveryCmd::Profile { author, reply } => self.show_profile(author, reply),
+            DiscoveryCmd::Stats { group, reply } => self.start_stats(group, reply),
+            DiscoveryCmd::Announce(reply) => {
+                self.announce_all();
+                drop(reply.send(Ok(())))
+            }
+        }
+    }
+
+    fn handle_groups_cmd(&mut self, cmd: GroupsCmd) {
+        match cmd {
+            GroupsCmd::Create(req, r) => drop(r.send(self.handle_create(req))),
+            GroupsCmd::Invite {
                 group,
                 expires,
                 with_addrs,
                 reply,
             } => drop(reply.send(self.make_invite(&group, expires, with_addrs))),
-            Command::InviteCode {
+            GroupsCmd::InviteCode {
                 group,
                 expires,
                 short: true,
                 reply,
             } => self.start_short_invite(group, expires, reply),
-            Command::InviteCode {
+            GroupsCmd::InviteCode {
                 group,
                 expires,
                 short: false,
                 reply,
             } => drop(reply.send(self.long_invite_code(&group, expires))),
-            Command::Join {
+            GroupsCmd::Join {
                 invite,
                 history,
                 reply,
             } => self.handle_join(&invite, history, reply),
-            Command::Leave { group, reply } => drop(reply.send(self.handle_leave(&group))),
-            Command::Groups(r) => {
+            GroupsCmd::Leave { group, reply } => drop(reply.send(self.handle_leave(&group))),
+            GroupsCmd::List(r) => {
                 let ids: Vec<GroupId> = self.groups.keys().copied().collect();
                 let infos = ids.iter().map(|g| self.group_info(g)).collect();
                 drop(r.send(infos))
             }
-            Command::Info { group, reply } => drop(reply.send(self.group_info(&group))),
-            Command::EpochSecret { group, reply } => {
+            GroupsCmd::Info { group, reply } => drop(reply.send(self.group_info(&group))),
+            GroupsCmd::EpochSecret { group, reply } => {
                 let res = self
                     .groups
                     .get(&group)
@@ -73,9 +125,8 @@ impl EventLoop {
                     .ok_or_else(|| Error::UnknownGroup(group.to_string()));
                 drop(reply.send(res))
             }
-            Command::Resolve { query, reply } => drop(reply.send(self.resolve(&query))),
-            Command::Post { group, kind, reply } => self.handle_post(group, kind, Some(reply)),
-            Command::History {
+            GroupsCmd::Resolve { query, reply } => drop(reply.send(self.resolve(&query))),
+            GroupsCmd::History {
                 group,
                 limit,
                 before,
@@ -84,90 +135,7 @@ impl EventLoop {
                 let res = self.history(&group, limit, before);
                 drop(reply.send(res))
             }
-            Command::PublishRaw {
-                group,
-                bytes,
-                reply,
-            } => {
-                let res = match self.groups.get(&group).and_then(|g| g.current()) {
-                    Some((_, topic)) => self
-                        .net
-                        .publish(topic.clone(), bytes)
-                        .map_err(|e| Error::Network(e.to_string())),
-                    None => Err(Error::UnknownGroup(group.to_string())),
-                };
-                drop(reply.send(res))
-            }
-            Command::PeerScore { peer, reply } => drop(reply.send(Ok(self.net.peer_score(&peer)))),
-            Command::Dial { addr, reply } => {
-                let res = self.net.dial(addr.into()).map_err(Error::Network);
-                drop(reply.send(res))
-            }
-            Command::NetStats(r) => drop(r.send(Ok(self.net_stats()))),
-            Command::Sync { group, reply } => drop(reply.send(self.handle_sync_command(&group))),
-            Command::Search { query, reply } => self.start_search(query, reply),
-            Command::JoinById {
-                group,
-                note,
-                history,
-                reply,
-            } => self.handle_join_by_id(group, note, history, reply),
-            Command::JoinRequests { group, reply } => drop(reply.send(self.join_requests(&group))),
-            Command::DecideJoin {
-                group,
-                requester,
-                approve,
-                reply,
-            } => drop(reply.send(self.decide_join(group, requester, approve))),
-            Command::SetProfile { update, reply } => drop(reply.send(self.set_profile(update))),
-            Command::Profile { author, reply } => self.show_profile(author, reply),
-            Command::Stats { group, reply } => self.start_stats(group, reply),
-            Command::Announce(reply) => {
-                self.announce_all();
-                drop(reply.send(Ok(())))
-            }
-            Command::Shutdown(r) => drop(r.send(Ok(()))),
         }
-    }
-
-    fn net_stats(&self) -> NetStats {
-        let mut stats = NetStats {
-            connected_peers: self.net.connected().len(),
-            ..NetStats::default()
-        };
-        if let Some(text) = self.net.metrics_text() {
-            stats.gossip_received =
-                net::counter_total(&text, "topic_msg_recv_counts_unfiltered_total");
-            stats.gossip_unique = net::counter_total(&text, "topic_msg_recv_counts_total");
-        }
-        stats
-    }
-
-    fn id_info(&self) -> IdInfo {
-        IdInfo {
-            clock_offset_ms: self.skew.offset_ms(std::time::Instant::now()),
-            peer_id: self.net.local_peer_id().to_string(),
-            addrs: self
-                .net
-                .listen_addrs()
-                .iter()
-                .map(|a| self.net.with_our_id(a).to_string())
-                .collect(),
-        }
-    }
-
-    fn peer_infos(&self) -> Vec<PeerInfo> {
-        let mut out: Vec<PeerInfo> = self
-            .net
-            .connected()
-            .iter()
-            .map(|(p, addrs)| PeerInfo {
-                peer_id: p.to_string(),
-                addrs: addrs.iter().map(|a| a.to_string()).collect(),
-            })
-            .collect();
-        out.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
-        out
     }
 
     fn make_invite(
@@ -380,10 +348,10 @@ impl EventLoop {
         if let Some(rt) = self.groups.remove(group) {
             for (_, topic) in rt.topics {
                 self.net.unsubscribe(&topic);
-                self.topics.remove(&topic);
-                self.outbox.remove(&topic);
+                self.publish.forget(&topic);
             }
         }
+        self.forget_syncs(group);
         self.forget_discovery(group);
         self.store.remove_group(group)?;
         self.store.flush_blocking()?;
@@ -424,7 +392,7 @@ impl EventLoop {
                 id: a.id.to_string(),
             }),
             messages: rt.messages,
-            queued: self.outbox.get(&hash).map_or(0, |q| q.len()),
+            queued: self.publish.queued(&hash),
             joined_ms: rt.record.joined_ms,
             history: if rt.history.is_some() {
                 "since-join"
@@ -528,70 +496,5 @@ impl EventLoop {
             self.want_name(m.author());
         }
         Ok(views)
-    }
-
-    /// Signs a message for the group's current epoch and stores it (not yet flushed). It
-    /// joins the group's index, and subscribers see it, only once a flush made it durable
-    /// (`EventLoop::commit_post`).
-    fn sign_and_store(
-        &mut self,
-        group: GroupId,
-        kind: Kind,
-    ) -> Result<(TopicHash, Vec<u8>, Verified), Error> {
-        let author = self.identity.author();
-        let now = self.clock_ms();
-        let rt = self
-            .groups
-            .get_mut(&group)
-            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        if kind.is_admin_only() && !rt.state.is_admin(&author) {
-            return Err(Error::NotAllowed("only the group owner can do that".into()));
-        }
-        let (epoch, topic) = rt
-            .current()
-            .ok_or_else(|| Error::Internal("group has no epoch".into()))?;
-        let topic = topic.clone();
-        let key = rt
-            .keys
-            .get(&epoch)
-            .cloned()
-            .ok_or_else(|| Error::Internal("no message key for the current epoch".into()))?;
-        let body = Body {
-            group,
-            epoch,
-            stamp: rt.clock.stamp(now),
-            kind,
-        };
-        let msg = Envelope::sign(&self.identity, &body)?;
-        let frame = seal_verified(&msg, &key, nonce()?)
-            .and_then(|f| f.encode())
-            .map_err(|e| Error::Invalid(e.to_string()))?;
-        self.store.insert(&msg)?;
-        Ok((topic, frame, msg))
-    }
-
-    /// Signs and stores a message; it is published and acknowledged after the next flush.
-    pub(crate) fn handle_post(
-        &mut self,
-        group: GroupId,
-        kind: Kind,
-        reply: Option<tokio::sync::oneshot::Sender<Result<MsgId, Error>>>,
-    ) {
-        match self.sign_and_store(group, kind) {
-            Ok((topic, frame, msg)) => {
-                self.unflushed.push(Pending {
-                    topic,
-                    frame,
-                    msg,
-                    reply,
-                });
-                self.maybe_start_flush();
-            }
-            Err(e) => {
-                if let Some(r) = reply {
-                    let _ = r.send(Err(e));
-                }
-            }
-        }
     }
 }

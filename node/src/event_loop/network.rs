@@ -1,5 +1,15 @@
-//! Network input: [`net::Event`]s, dispatched to their handlers; gossiped frames are
-//! validated here.
+//! The network room's side in the event loop: [`net::Event`]s dispatched to their
+//! handlers (gossiped frames are validated here), the network commands, and the known
+//! peers.
+//!
+//! ## Known peers
+//! Peers met (identify), named by invites and cards, configured (bootstrap) or found on the
+//! LAN go into [`crate::peers::Table`], which is kept on disk. One redial timer dials the
+//! ones wanted, with backoff: bootstrap peers always, members of a group with no connected
+//! member, and any known peer while the node has few connections; so a restarted node is
+//! back in its groups without `--bootstrap`.
+//!
+//! ## Gossip validation
 //!
 //! Every gossipsub message is validated here before anything is stored or forwarded:
 //! topic → group, epoch key, decrypt, decode, `verify_strict`, group and epoch match,
@@ -19,12 +29,16 @@
 //! membership ops the receiver holds (an honest relay may lack the leave, and we may lack
 //! a rejoin that admits the post; sync brings it again then).
 
-use qun_protocol::frame;
+use std::collections::HashSet;
+use std::time::Instant;
+
+use qun_protocol::{GroupId, frame};
 
 use super::{EventLoop, now_ms};
-use crate::NodeEvent;
-use crate::net::{Event, Gossip, Verdict};
-use crate::peers::Source;
+use crate::net::{self, Event, Gossip, Multiaddr, PeerId, Verdict};
+use crate::peers::{self, Source};
+use crate::view::{IdInfo, NetStats, PeerInfo};
+use crate::{NetCmd, NodeEvent};
 
 impl EventLoop {
     pub(crate) fn handle_net_event(&mut self, event: Event) {
@@ -34,12 +48,10 @@ impl EventLoop {
                 self.net.report(&g.id, &g.source, verdict);
             }
             Event::Subscribed { peer, topic } => {
-                if let Some(group) = self.topics.get(&topic).copied() {
+                if let Some(group) = self.groups.by_topic(&topic) {
                     self.start_sync(peer, group);
                 }
-                if self.outbox.contains_key(&topic) {
-                    self.retry_outbox(Some(topic));
-                }
+                self.publish.retry_outbox(&mut self.net, Some(topic));
             }
             Event::Identified {
                 peer,
@@ -47,7 +59,7 @@ impl EventLoop {
                 dht,
             } => {
                 // Only peers that speak our DHT go into its routing table.
-                if dht && !self.disc.bad_peers.contains(&peer) {
+                if dht && !self.disc.dht.bad_peers.contains(&peer) {
                     for addr in &listen_addrs {
                         self.net.dht_add_address(&peer, addr.clone());
                     }
@@ -121,7 +133,7 @@ impl EventLoop {
     /// The single validation path for gossiped frames.
     fn validate_frame(&mut self, g: &Gossip) -> Verdict {
         let source = &g.source;
-        let Some(group) = self.topics.get(&g.topic).copied() else {
+        let Some(group) = self.groups.by_topic(&g.topic) else {
             return Verdict::Ignore;
         };
         let Some(rt) = self.groups.get(&group) else {
@@ -159,5 +171,168 @@ impl EventLoop {
                 Verdict::Ignore
             }
         }
+    }
+
+    pub(crate) fn handle_net_cmd(&mut self, cmd: NetCmd) {
+        match cmd {
+            NetCmd::Id(r) => drop(r.send(Ok(self.id_info()))),
+            NetCmd::Peers(r) => drop(r.send(Ok(self.peer_infos()))),
+            NetCmd::PeerScore { peer, reply } => drop(reply.send(Ok(self.net.peer_score(&peer)))),
+            NetCmd::Dial { addr, reply } => {
+                let res = self.net.dial(addr.into()).map_err(crate::Error::Network);
+                drop(reply.send(res))
+            }
+            NetCmd::Stats(r) => drop(r.send(Ok(self.net_stats()))),
+        }
+    }
+
+    fn net_stats(&self) -> NetStats {
+        let mut stats = NetStats {
+            connected_peers: self.net.connected().len(),
+            ..NetStats::default()
+        };
+        if let Some(text) = self.net.metrics_text() {
+            stats.gossip_received =
+                net::counter_total(&text, "topic_msg_recv_counts_unfiltered_total");
+            stats.gossip_unique = net::counter_total(&text, "topic_msg_recv_counts_total");
+        }
+        stats
+    }
+
+    fn id_info(&self) -> IdInfo {
+        IdInfo {
+            clock_offset_ms: self.skew.offset_ms(std::time::Instant::now()),
+            peer_id: self.net.local_peer_id().to_string(),
+            addrs: self
+                .net
+                .listen_addrs()
+                .iter()
+                .map(|a| self.net.with_our_id(a).to_string())
+                .collect(),
+        }
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut out: Vec<PeerInfo> = self
+            .net
+            .connected()
+            .iter()
+            .map(|(p, addrs)| PeerInfo {
+                peer_id: p.to_string(),
+                addrs: addrs.iter().map(|a| a.to_string()).collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        out
+    }
+
+    /// One redial round (on the redial timer): writes the known peers that changed, then
+    /// dials the known peers that are wanted and whose backoff is over. Wanted, in this
+    /// order: bootstrap peers; members of a group none of whose members is connected; any
+    /// known peer while fewer than [`peers::MIN_CONNECTED`] are connected.
+    pub(crate) fn redial_round(&mut self) {
+        self.write_known_peers();
+        let few = self.net.connected().len() < peers::MIN_CONNECTED;
+        let mut lonely_members: HashSet<PeerId> = HashSet::new();
+        let lonely: Vec<GroupId> = self
+            .groups
+            .keys()
+            .filter(|g| self.subscribed_peers(g).is_empty())
+            .copied()
+            .collect();
+        for g in &lonely {
+            if let Some(rt) = self.groups.get(g) {
+                lonely_members.extend(rt.state.members.iter().filter_map(net::peer_id));
+            }
+        }
+        let connected = self.net.connected();
+        let due = self.known.due(
+            Instant::now(),
+            self.config.redial_interval,
+            self.config.redial_max_backoff,
+            peers::MAX_DIALS_PER_ROUND,
+            |p, k| {
+                if connected.contains_key(p) {
+                    None
+                } else if k.sources.has(Source::Bootstrap) {
+                    Some(0)
+                } else if lonely_members.contains(p) {
+                    Some(1)
+                } else if few {
+                    Some(2)
+                } else {
+                    None
+                }
+            },
+        );
+        for (peer, addrs) in due {
+            tracing::debug!(%peer, addrs = addrs.len(), "dialling a known peer");
+            if let Err(e) = self.net.dial_peer(peer, addrs) {
+                tracing::debug!(%peer, error = %e, "dial failed");
+            }
+        }
+    }
+
+    /// Writes the known peers that changed since the last write, in one batch, unflushed.
+    pub(crate) fn write_known_peers(&mut self) {
+        let (put, remove) = self.known.take_writes();
+        if put.is_empty() && remove.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.write_known_peers(put, remove) {
+            tracing::warn!(error = %e, "could not write known peers");
+        }
+    }
+
+    /// Learns addresses of a peer from `source`.
+    pub(crate) fn learn_peer(
+        &mut self,
+        peer: PeerId,
+        addrs: impl IntoIterator<Item = Multiaddr>,
+        source: Source,
+    ) {
+        let groups = &self.groups;
+        self.known
+            .learn(peer, addrs, source, now_ms(), &|p| groups.is_member(p));
+    }
+
+    /// Learns a `/…/p2p/PEER` address from `source` (addresses without a peer id are
+    /// dialled but not kept) and dials it.
+    pub(crate) fn learn_addr(&mut self, addr: &Multiaddr, source: Source) {
+        if let Some((peer, bare)) = peers::split_p2p(addr) {
+            self.learn_peer(peer, [bare], source);
+        }
+        self.dial_addr(addr.clone());
+    }
+
+    pub(crate) fn dial_addr(&mut self, addr: Multiaddr) {
+        if let Some((peer, _)) = peers::split_p2p(&addr) {
+            self.net.dht_add_address(&peer, addr.clone());
+        }
+        if let Err(e) = self.net.dial(addr.clone()) {
+            tracing::warn!(%addr, error = %e, "dial failed");
+        }
+    }
+
+    /// Brings the connection limits' bypass list up to date: members of our private and
+    /// listed groups (they needed an invite or an admin's approval) and the bootstrap peers.
+    /// Members of public groups do not bypass: anyone can become one.
+    pub(crate) fn refresh_trusted(&mut self) {
+        let me = self.net.local_peer_id();
+        let mut now: HashSet<PeerId> = self
+            .known
+            .iter()
+            .filter(|(_, k)| k.sources.has(Source::Bootstrap))
+            .map(|(p, _)| *p)
+            .collect();
+        for rt in self.groups.values() {
+            if rt.record.genesis.genesis.visibility == qun_protocol::Visibility::Public {
+                continue;
+            }
+            now.extend(rt.state.members.iter().filter_map(net::peer_id));
+        }
+        now.remove(&me);
+        self.net.set_trusted(&self.trusted, &now);
+        self.trusted = now;
     }
 }

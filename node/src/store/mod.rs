@@ -9,7 +9,7 @@
 //!   [`groups`].
 //! * `cards`, `profiles`, `join_in`, `join_out`, `short_invites` (discovery state):
 //!   [`records`].
-//! * `peers` (peer id → [`PeerRecord`], see [`crate::peers`]): [`peers`].
+//! * `peers` (peer id → [`PeerRecord`], see `crate::peers`): [`peers`].
 //!
 //! Messages are written only after validation. Writes go to sled's log; `flush` makes them
 //! durable, and the node acknowledges a message to the user only after a flush returned.

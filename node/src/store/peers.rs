@@ -11,7 +11,7 @@ pub(crate) const PEERS: &str = "peers";
 /// Largest peer record read back (bytes).
 const MAX_PEER_BYTES: usize = 2048;
 
-/// A known peer as kept on disk (see [`crate::peers`]).
+/// A known peer as kept on disk (see `crate::peers`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerRecord {
     /// Binary multiaddrs, newest first, without `/p2p/`.
@@ -19,7 +19,7 @@ pub struct PeerRecord {
     pub addrs: Vec<Vec<u8>>,
     /// Last connection (or when learned), ms since the Unix epoch.
     pub last_seen_ms: u64,
-    /// Where it was learned: a bit set of [`crate::peers::Source`].
+    /// Where it was learned: a bit set of `crate::peers::Source`.
     pub sources: u8,
 }
 
@@ -40,7 +40,7 @@ impl PeerRecord {
 
 impl Store {
     /// Up to `limit` entries of the `peers` tree: peer id bytes → encoded known peer
-    /// (decoded, with limits, by [`crate::peers`]).
+    /// (decoded, with limits, by `crate::peers`).
     pub fn known_peers(&self, limit: usize) -> Result<Vec<KeyValue>, Error> {
         let mut out = Vec::new();
         for kv in self.t()?.peers.iter().take(limit) {

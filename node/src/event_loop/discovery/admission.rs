@@ -25,8 +25,8 @@ use qun_protocol::invite::admit::{self, Refusal, SignedAdmission};
 use qun_protocol::limits::MAX_CARD_ADDRS;
 
 use super::joining::Entry;
-use super::search::Sent;
-use super::{EventLoop, nonce, now_ms};
+use crate::event_loop::search::Sent;
+use crate::event_loop::{EventLoop, Timer, nonce, now_ms};
 use crate::net::{self, Multiaddr, PeerId};
 use crate::{Error, History, Reply, keys};
 
@@ -40,6 +40,19 @@ pub const ADMIT_REQUESTS_PER_MINUTE: u32 = 10;
 const ADMIT_RATE_PEERS: usize = 1024;
 /// Joins by invite waiting for an admission at once.
 pub const MAX_PENDING_ADMISSIONS: usize = 64;
+
+/// The admissions room: joins by invite waiting for an answer, and the admission
+/// requests strangers made of us.
+#[derive(Default)]
+pub(crate) struct Admissions {
+    /// Joins by invite waiting for a member's admission, by id (at most
+    /// [`MAX_PENDING_ADMISSIONS`]).
+    pub admitting: HashMap<u64, Admitting>,
+    /// The id of the next join by invite.
+    pub next: u64,
+    /// Admission requests per peer (a cap on what strangers make us seal and sign).
+    pub rate: AdmitRate,
+}
 
 /// A join by invite waiting for a member's answer.
 pub(crate) struct Admitting {
@@ -105,7 +118,7 @@ impl EventLoop {
             let _ = reply.send(Ok(group));
             return;
         }
-        if self.disc.admitting.len() >= MAX_PENDING_ADMISSIONS {
+        if self.disc.admits.admitting.len() >= MAX_PENDING_ADMISSIONS {
             let _ = reply.send(Err(Error::Invalid(format!(
                 "{MAX_PENDING_ADMISSIONS} joins are waiting for an answer; try again later"
             ))));
@@ -130,9 +143,9 @@ impl EventLoop {
                 named.push(p);
             }
         }
-        let id = self.disc.next_admission;
-        self.disc.next_admission += 1;
-        self.disc.admitting.insert(
+        let id = self.disc.admits.next;
+        self.disc.admits.next += 1;
+        self.disc.admits.admitting.insert(
             id,
             Admitting {
                 invite,
@@ -145,6 +158,8 @@ impl EventLoop {
                 refusals: Vec::new(),
             },
         );
+        self.timers
+            .at(Instant::now() + ADMIT_TIMEOUT, Timer::Admissions);
         self.ask_to_admit(id, named);
         self.admission_progress(id);
     }
@@ -153,7 +168,7 @@ impl EventLoop {
     fn ask_to_admit(&mut self, id: u64, peers: Vec<PeerId>) {
         let me = self.net.local_peer_id();
         let my_author = self.identity.author();
-        let Some(a) = self.disc.admitting.get_mut(&id) else {
+        let Some(a) = self.disc.admits.admitting.get_mut(&id) else {
             return;
         };
         let group = a.invite.group();
@@ -178,7 +193,7 @@ impl EventLoop {
     /// After an answer or a failure: falls back to connected peers when every named peer
     /// has answered, and fails the join when nobody is left to ask.
     fn admission_progress(&mut self, id: u64) {
-        let Some(a) = self.disc.admitting.get(&id) else {
+        let Some(a) = self.disc.admits.admitting.get(&id) else {
             return;
         };
         if a.in_flight > 0 {
@@ -190,16 +205,17 @@ impl EventLoop {
                 .net
                 .connected()
                 .keys()
-                .filter(|p| !asked.contains(*p) && !self.disc.bad_peers.contains(*p))
+                .filter(|p| !asked.contains(*p) && !self.disc.dht.bad_peers.contains(*p))
                 .take(ADMIT_FALLBACK_PEERS)
                 .copied()
                 .collect();
-            if let Some(a) = self.disc.admitting.get_mut(&id) {
+            if let Some(a) = self.disc.admits.admitting.get_mut(&id) {
                 a.fallback = true;
             }
             self.ask_to_admit(id, others);
             if self
                 .disc
+                .admits
                 .admitting
                 .get(&id)
                 .is_some_and(|a| a.in_flight > 0)
@@ -211,7 +227,7 @@ impl EventLoop {
     }
 
     fn fail_admission(&mut self, id: u64) {
-        let Some(a) = self.disc.admitting.remove(&id) else {
+        let Some(a) = self.disc.admits.admitting.remove(&id) else {
             return;
         };
         let err = match a
@@ -233,7 +249,7 @@ impl EventLoop {
 
     /// An answer to one of our admission requests.
     pub(crate) fn on_admission_answer(&mut self, id: u64, peer: PeerId, res: Option<Response>) {
-        let Some(a) = self.disc.admitting.get_mut(&id) else {
+        let Some(a) = self.disc.admits.admitting.get_mut(&id) else {
             return;
         };
         a.in_flight = a.in_flight.saturating_sub(1);
@@ -250,7 +266,7 @@ impl EventLoop {
     }
 
     fn admitted(&mut self, id: u64, peer: PeerId, adm: SignedAdmission) {
-        let Some(a) = self.disc.admitting.get(&id) else {
+        let Some(a) = self.disc.admits.admitting.get(&id) else {
             return;
         };
         let opened = net::author(&peer)
@@ -260,14 +276,14 @@ impl EventLoop {
             Ok(ok) => ok,
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "admission unusable");
-                if let Some(a) = self.disc.admitting.get_mut(&id) {
+                if let Some(a) = self.disc.admits.admitting.get_mut(&id) {
                     a.refusals
                         .push(Refusal::Failed(format!("unusable admission: {e}")));
                 }
                 return self.admission_progress(id);
             }
         };
-        let Some(a) = self.disc.admitting.remove(&id) else {
+        let Some(a) = self.disc.admits.admitting.remove(&id) else {
             return;
         };
         let res = self.enter_group(Entry {
@@ -286,6 +302,7 @@ impl EventLoop {
     pub(crate) fn expire_admissions(&mut self) {
         let late: Vec<u64> = self
             .disc
+            .admits
             .admitting
             .iter()
             .filter(|(_, a)| a.started.elapsed() >= ADMIT_TIMEOUT)
@@ -308,7 +325,7 @@ impl EventLoop {
     }
 
     fn admit(&mut self, peer: PeerId, req: admit::Request) -> Result<SignedAdmission, Refusal> {
-        if !self.disc.admit_rate.allow(peer) {
+        if !self.disc.admits.rate.allow(peer) {
             return Err(Refusal::Busy);
         }
         let joiner = net::author(&peer).ok_or(Refusal::BadProof)?;

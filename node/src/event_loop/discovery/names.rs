@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use qun_protocol::{AuthorId, Verified};
 
-use super::EventLoop;
 use super::dht::KadQuery;
+use crate::event_loop::EventLoop;
 use crate::view::{MessageView, MessageViewExt as _};
 
 /// An author whose profile was not found is looked up again after this long at first...
@@ -61,7 +61,7 @@ impl EventLoop {
             return;
         }
         let now = Instant::now();
-        let asked = &mut self.disc.name_asked;
+        let asked = &mut self.disc.names.asked;
         let tries = match asked.get(&author) {
             Some(a) if now < a.next => return,
             Some(a) => a.tries,
@@ -86,10 +86,18 @@ impl EventLoop {
             let next = now + wait;
             let tries = tries.saturating_add(1);
             self.disc
-                .name_asked
+                .names
+                .asked
                 .insert(author, NameAsked { next, tries });
         }
     }
+}
+
+/// The names room: when each author's profile was last looked up for their name (at most
+/// [`MAX_NAME_ASKED`]).
+#[derive(Default)]
+pub(crate) struct Names {
+    pub asked: std::collections::HashMap<AuthorId, NameAsked>,
 }
 
 /// When an author's profile was looked up for their name.

@@ -12,7 +12,7 @@
 //! most `search_timeout`; a lookup that found nothing never counts as fresh), and each
 //! figure says how many members it rests on.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use qun_protocol::discovery::VERSION;
@@ -20,8 +20,7 @@ use qun_protocol::discovery::profile::{self, Gender, Profile, ShownGroup, Signed
 use qun_protocol::order::MAX_SKEW_MS;
 use qun_protocol::{AuthorId, GroupId};
 
-use super::EventLoop;
-use super::now_ms;
+use crate::event_loop::{EventLoop, Timer, now_ms};
 use crate::net;
 use crate::view::{GenderCounts, GroupStats, ProfileUpdate, ProfileView, ShownGroupView};
 use crate::{Error, Reply};
@@ -43,6 +42,20 @@ pub(crate) enum ProfileWaiter {
     Show(Reply<ProfileView>),
     /// A stats job.
     Stats(u64),
+}
+
+/// The profiles room: profile lookups' waiters, fresh lookups, stats jobs.
+#[derive(Default)]
+pub(crate) struct Profiles {
+    /// Profile lookups' waiters.
+    pub waiters: HashMap<AuthorId, Vec<ProfileWaiter>>,
+    /// When each profile was last found (fresh ones are not looked up again for stats; at
+    /// most [`MAX_PROFILE_CHECKED`], stale ones dropped first).
+    pub checked: HashMap<AuthorId, Instant>,
+    /// Stats waiting for profiles.
+    pub stats: HashMap<u64, StatsJob>,
+    /// The id of the next stats job.
+    pub next_stats: u64,
 }
 
 /// Stats waiting for member profiles.
@@ -161,7 +174,8 @@ impl EventLoop {
             return;
         }
         self.disc
-            .profile_waiters
+            .profiles
+            .waiters
             .entry(who)
             .or_default()
             .push(ProfileWaiter::Show(reply));
@@ -171,13 +185,13 @@ impl EventLoop {
         // Only a found profile is fresh: a miss (say, a lookup for a name made before the
         // member set a profile) must not keep the next stats from looking again.
         if best.is_some() {
-            let checked = &mut self.disc.profile_checked;
+            let checked = &mut self.disc.profiles.checked;
             if checked.len() >= MAX_PROFILE_CHECKED {
                 checked.retain(|_, t| t.elapsed() <= PROFILE_FRESH);
             }
             checked.insert(author, Instant::now());
         } else {
-            self.disc.profile_checked.remove(&author);
+            self.disc.profiles.checked.remove(&author);
         }
         if let Some(p) = &best {
             let newer = match self.records.profile(&author) {
@@ -191,7 +205,8 @@ impl EventLoop {
         let held = self.records.profile(&author).ok().flatten();
         for w in self
             .disc
-            .profile_waiters
+            .profiles
+            .waiters
             .remove(&author)
             .unwrap_or_default()
         {
@@ -203,7 +218,7 @@ impl EventLoop {
                     let _ = reply.send(res);
                 }
                 ProfileWaiter::Stats(job) => {
-                    if let Some(j) = self.disc.stats.get_mut(&job) {
+                    if let Some(j) = self.disc.profiles.stats.get_mut(&job) {
                         j.waiting.remove(&author);
                     }
                     self.maybe_finish_stats(job, false);
@@ -225,35 +240,40 @@ impl EventLoop {
             .filter(|m| **m != me)
             .filter(|m| {
                 self.disc
-                    .profile_checked
+                    .profiles
+                    .checked
                     .get(m)
                     .is_none_or(|t| t.elapsed() > PROFILE_FRESH)
             })
             .take(MAX_STATS_LOOKUPS)
             .copied()
             .collect();
-        let id = self.disc.next_stats;
-        self.disc.next_stats += 1;
+        let id = self.disc.profiles.next_stats;
+        self.disc.profiles.next_stats += 1;
         let mut waiting = HashSet::new();
         for m in stale {
             if self.lookup_profile(m) {
                 waiting.insert(m);
                 self.disc
-                    .profile_waiters
+                    .profiles
+                    .waiters
                     .entry(m)
                     .or_default()
                     .push(ProfileWaiter::Stats(id));
             }
         }
-        self.disc.stats.insert(
+        let started = Instant::now();
+        self.disc.profiles.stats.insert(
             id,
             StatsJob {
                 group,
                 waiting,
-                started: Instant::now(),
+                started,
                 reply,
             },
         );
+        self.timers
+            .at(started + self.config.search_timeout, Timer::Stats);
         self.maybe_finish_stats(id, false);
     }
 
@@ -262,6 +282,7 @@ impl EventLoop {
         let timeout = self.config.search_timeout;
         let late: Vec<u64> = self
             .disc
+            .profiles
             .stats
             .iter()
             .filter(|(_, j)| j.started.elapsed() >= timeout)
@@ -275,13 +296,14 @@ impl EventLoop {
     fn maybe_finish_stats(&mut self, id: u64, force: bool) {
         let ready = self
             .disc
+            .profiles
             .stats
             .get(&id)
             .is_some_and(|j| force || j.waiting.is_empty());
         if !ready {
             return;
         }
-        if let Some(job) = self.disc.stats.remove(&id) {
+        if let Some(job) = self.disc.profiles.stats.remove(&id) {
             let _ = job.reply.send(self.compute_stats(&job.group));
         }
     }

@@ -16,11 +16,27 @@ use std::time::{Duration, Instant};
 use qun_protocol::GroupId;
 use qun_protocol::invite::{self, Invite, short::ShortCode};
 
+use std::collections::HashMap;
+
 use super::dht::KadQuery;
-use super::{EventLoop, now_ms};
+use crate::event_loop::{EventLoop, Timer, now_ms};
+use crate::net::QueryId;
 use crate::store::HeldInvite;
 use crate::view::InviteCode;
 use crate::{Error, History, Reply, keys};
+
+/// The short invites room: puts and lookups of short invite records, by DHT query, and
+/// joins waiting for a first DHT peer.
+#[derive(Default)]
+pub(crate) struct ShortInvites {
+    /// Short invites waiting for their DHT put.
+    pub puts: HashMap<QueryId, PendingShort>,
+    /// Joins by short code waiting for their DHT lookup.
+    pub lookups: HashMap<QueryId, PendingShortJoin>,
+    /// Joins by short code waiting for a first peer in the routing table (at most
+    /// [`MAX_WAITING`], each until its deadline).
+    pub waiting: Vec<WaitingShortJoin>,
+}
 
 /// A short invite waiting for its DHT put.
 pub(crate) struct PendingShort {
@@ -126,14 +142,15 @@ impl EventLoop {
             expires_ms,
             note: None,
         };
-        self.disc.kad_queries.insert(
+        self.disc.kad_queries.insert(id, KadQuery::PutInvite);
+        self.disc.short.puts.insert(
             id,
-            KadQuery::PutInvite(Box::new(PendingShort {
+            PendingShort {
                 reply,
                 code: answer,
                 long,
                 key,
-            })),
+            },
         );
     }
 
@@ -187,18 +204,20 @@ impl EventLoop {
         history: History,
         reply: Reply<GroupId>,
     ) {
-        if self.disc.routing_empty && self.net.dht_enabled() {
+        if self.disc.dht.routing_empty && self.net.dht_enabled() {
             // Just started, or alone: wait a little for a first DHT peer (a bootstrap or
             // known peer being dialled) rather than ask an empty routing table.
-            if self.disc.short_waiting.len() >= MAX_WAITING {
+            if self.disc.short.waiting.len() >= MAX_WAITING {
                 return drop(reply.send(Err(no_peer_error())));
             }
-            self.disc.short_waiting.push(WaitingShortJoin {
+            let until = Instant::now() + WAIT_FOR_PEER;
+            self.disc.short.waiting.push(WaitingShortJoin {
                 code,
                 history,
                 reply,
-                until: Instant::now() + WAIT_FOR_PEER,
+                until,
             });
+            self.timers.at(until, Timer::ShortJoins);
             return;
         }
         let Some(id) = self.net.get_record(&code.record_key()) else {
@@ -210,30 +229,31 @@ impl EventLoop {
                 ))),
             );
         };
-        self.disc.kad_queries.insert(
+        self.disc.kad_queries.insert(id, KadQuery::InviteRecord);
+        self.disc.short.lookups.insert(
             id,
-            KadQuery::InviteRecord(Box::new(PendingShortJoin {
+            PendingShortJoin {
                 code,
                 history,
                 reply,
                 opened: None,
                 error: None,
-            })),
+            },
         );
     }
 
     /// Starts the waiting joins by short code once the routing table has a peer; fails
     /// those past their deadline (on the discovery tick).
     pub(crate) fn start_waiting_short_joins(&mut self) {
-        if self.disc.short_waiting.is_empty() {
+        if self.disc.short.waiting.is_empty() {
             return;
         }
         let now = Instant::now();
-        let ready = !self.disc.routing_empty;
-        let (go, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.disc.short_waiting)
+        let ready = !self.disc.dht.routing_empty;
+        let (go, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.disc.short.waiting)
             .into_iter()
             .partition(|w| ready || w.until <= now);
-        self.disc.short_waiting = wait;
+        self.disc.short.waiting = wait;
         for w in go {
             if ready {
                 self.start_short_join(w.code, w.history, w.reply);

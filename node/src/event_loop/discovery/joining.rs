@@ -21,13 +21,23 @@ use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::limits::MAX_CARD_ADDRS;
 use qun_protocol::{AuthorId, GroupId, GroupSecret};
 
-use super::search::Sent;
-use super::{EventLoop, nonce, now_ms};
+use crate::event_loop::search::Sent;
+use crate::event_loop::{EventLoop, nonce, now_ms};
 use crate::net::{self, Multiaddr, PeerId};
 use crate::rate::MAX_PENDING_JOIN_REQUESTS;
 use crate::store::{Incoming, Outgoing};
 use crate::view::{JoinOutcome, JoinRequestView};
 use crate::{Error, History, NodeEvent, Reply, keys};
+
+/// The joins room: joins by group id waiting for a card, and when pending join requests
+/// were last looked at (when each was last sent is `Discovery::join_sent`).
+#[derive(Default)]
+pub(crate) struct Joins {
+    /// Joins by group id waiting for the group's card.
+    pub card_waiters: std::collections::HashMap<GroupId, Vec<CardWaiter>>,
+    /// When pending join requests were last looked at.
+    pub checked: Option<Instant>,
+}
 
 /// A join by group id waiting for the group's card.
 pub(crate) struct CardWaiter {
@@ -79,6 +89,7 @@ impl EventLoop {
             return;
         }
         self.disc
+            .joins
             .card_waiters
             .entry(group)
             .or_default()
@@ -86,7 +97,13 @@ impl EventLoop {
     }
 
     pub(crate) fn card_waiters_done(&mut self, group: GroupId, card: Option<SignedCard>) {
-        for w in self.disc.card_waiters.remove(&group).unwrap_or_default() {
+        for w in self
+            .disc
+            .joins
+            .card_waiters
+            .remove(&group)
+            .unwrap_or_default()
+        {
             match &card {
                 Some(c) => self.join_with_card(c.clone(), w),
                 None => drop(w.reply.send(Err(Error::NotFound(format!(
@@ -182,12 +199,13 @@ impl EventLoop {
         // Look at the disk at most twice per retry interval.
         if self
             .disc
-            .join_checked
+            .joins
+            .checked
             .is_some_and(|t| t.elapsed() < every / 2)
         {
             return;
         }
-        self.disc.join_checked = Some(Instant::now());
+        self.disc.joins.checked = Some(Instant::now());
         let Ok(all) = self.records.outgoing_all() else {
             return;
         };

@@ -30,9 +30,9 @@ use qun_protocol::limits::MAX_CARD_ADDRS;
 use qun_protocol::message::Meta;
 use qun_protocol::{AuthorId, GroupId};
 
-use super::short_invite::{PendingShort, PendingShortJoin};
-use super::{EventLoop, now_ms};
 use crate::NodeEvent;
+use crate::event_loop::bounded::BoundedSet;
+use crate::event_loop::{EventLoop, Timer, now_ms};
 use crate::net::{Multiaddr, PeerId, ProviderRecord, QueryId};
 
 /// An owner re-signs its card at least this often, so members and searchers see a
@@ -56,10 +56,10 @@ pub(crate) enum KadQuery {
         author: AuthorId,
         best: Option<SignedProfile>,
     },
-    /// The put of a short invite's record.
-    PutInvite(Box<PendingShort>),
-    /// The lookup of a short invite's record.
-    InviteRecord(Box<PendingShortJoin>),
+    /// The put of a short invite's record (waiting in `short_invite::ShortInvites::puts`).
+    PutInvite,
+    /// The lookup of a short invite's record (in `short_invite::ShortInvites::lookups`).
+    InviteRecord,
 }
 
 impl EventLoop {
@@ -67,36 +67,40 @@ impl EventLoop {
     /// at the next round (only this key: re-announcing everything on a busy network makes
     /// it busier).
     pub(crate) fn provide_failed(&mut self, key: Vec<u8>) {
-        self.disc
+        let at = *self
+            .disc
+            .dht
             .provide_retry
             .entry(key)
             .or_insert_with(|| Instant::now() + PROVIDE_RETRY);
+        self.timers.at(at, Timer::Provides);
     }
 
     /// A put of ours ended: the put of a short invite is answered.
     pub(crate) fn put_done(&mut self, query: QueryId, result: Result<(), String>) {
-        if matches!(
-            self.disc.kad_queries.get(&query),
-            Some(KadQuery::PutInvite(_))
-        ) && let Some(KadQuery::PutInvite(p)) = self.disc.kad_queries.remove(&query)
-        {
-            self.short_invite_put(*p, result);
+        if matches!(self.disc.kad_queries.get(&query), Some(KadQuery::PutInvite)) {
+            self.disc.kad_queries.remove(&query);
+            if let Some(p) = self.disc.short.puts.remove(&query) {
+                self.short_invite_put(p, result);
+            }
         }
     }
 
     /// A query of ours ended.
     pub(crate) fn query_done(&mut self, query: QueryId, requests: u32) {
         if let Some(q) = self.disc.kad_queries.remove(&query) {
-            self.kad_done(q, requests);
+            self.kad_done(query, q, requests);
         }
     }
 
     /// A peer entered the routing table.
     pub(crate) fn routing_updated(&mut self) {
-        if self.disc.routing_empty {
-            // The first peer in the table: publish what waited for one.
-            self.disc.routing_empty = false;
+        if self.disc.dht.routing_empty {
+            // The first peer in the table: publish what waited for one, and look up the
+            // short codes that waited for one.
+            self.disc.dht.routing_empty = false;
             self.schedule_announce(Duration::from_millis(500));
+            self.start_waiting_short_joins();
         }
     }
 
@@ -107,13 +111,13 @@ impl EventLoop {
             peer: peer.to_string(),
             reason,
         });
-        self.disc.bad_peers.insert(peer);
+        self.disc.dht.bad_peers.insert(peer);
         self.net.dht_remove_peer(&peer);
         self.net.disconnect(peer);
     }
 
     pub(crate) fn record_put_to_us(&mut self, source: PeerId, rec: crate::net::Record) {
-        if self.disc.bad_peers.contains(&source) {
+        if self.disc.dht.bad_peers.contains(&source) {
             return;
         }
         let now = now_ms();
@@ -177,7 +181,7 @@ impl EventLoop {
     }
 
     pub(crate) fn provider_put_to_us(&mut self, rec: ProviderRecord) {
-        if self.disc.bad_peers.contains(&rec.provider()) {
+        if self.disc.dht.bad_peers.contains(&rec.provider()) {
             return;
         }
         if let Err(e) = record::validate_provider_key(rec.key()) {
@@ -210,7 +214,7 @@ impl EventLoop {
         key: &[u8],
         value: &[u8],
     ) {
-        if peer.is_some_and(|p| self.disc.bad_peers.contains(&p)) {
+        if peer.is_some_and(|p| self.disc.dht.bad_peers.contains(&p)) {
             return;
         }
         let checked = record::validate(key, value, now_ms());
@@ -221,7 +225,7 @@ impl EventLoop {
                 expires_ms,
                 now_ms: now,
             }) => {
-                if let Some(KadQuery::InviteRecord(j)) = self.disc.kad_queries.get_mut(&id) {
+                if let Some(j) = self.disc.short.lookups.get_mut(&id) {
                     j.error = Some(qun_protocol::invite::Error::Expired {
                         expires_ms,
                         now_ms: now,
@@ -249,9 +253,12 @@ impl EventLoop {
                 }
                 false
             }
-            (Some(KadQuery::InviteRecord(j)), Record::Invite(_)) => {
-                Self::short_record_found(j, value)
-            }
+            (Some(KadQuery::InviteRecord), Record::Invite(_)) => self
+                .disc
+                .short
+                .lookups
+                .get_mut(&id)
+                .is_some_and(|j| Self::short_record_found(j, value)),
             _ => false,
         };
         // The first short invite record that opens ends its lookup.
@@ -260,15 +267,21 @@ impl EventLoop {
         }
     }
 
-    fn kad_done(&mut self, q: KadQuery, requests: u32) {
+    fn kad_done(&mut self, id: QueryId, q: KadQuery, requests: u32) {
         match q {
             KadQuery::Providers { search, .. } => self.search_lookup_done(search, requests),
             KadQuery::Card { group, best } => self.card_lookup_done(group, best),
             KadQuery::Profile { author, best } => self.profile_lookup_done(author, best),
-            KadQuery::InviteRecord(j) => self.short_join_lookup_done(*j),
-            // Answered when its put ended (see `handle_kad`).
-            KadQuery::PutInvite(p) => {
-                self.short_invite_put(*p, Err("the DHT query ended without an answer".into()))
+            KadQuery::InviteRecord => {
+                if let Some(j) = self.disc.short.lookups.remove(&id) {
+                    self.short_join_lookup_done(j);
+                }
+            }
+            // Answered when its put ended (see `put_done`).
+            KadQuery::PutInvite => {
+                if let Some(p) = self.disc.short.puts.remove(&id) {
+                    self.short_invite_put(p, Err("the DHT query ended without an answer".into()));
+                }
             }
         }
     }
@@ -313,10 +326,13 @@ impl EventLoop {
             && self.groups.contains_key(&group)
             && matches!(self.records.card(&group), Ok(None))
         {
-            self.disc
+            let at = *self
+                .disc
+                .dht
                 .card_retry
                 .entry(group)
                 .or_insert_with(|| Instant::now() + PROVIDE_RETRY);
+            self.timers.at(at, Timer::Provides);
         }
         if let Some(c) = &best {
             self.disc.found_cards.insert(group, c.clone());
@@ -373,17 +389,18 @@ impl EventLoop {
     /// Looks up again the cards, and announces again the keyword keys, whose retry time
     /// has come (if still ours).
     pub(crate) fn retry_provides(&mut self) {
-        for g in take_due(&mut self.disc.card_retry) {
+        for g in take_due(&mut self.disc.dht.card_retry) {
             if self.groups.contains_key(&g) {
                 self.lookup_card(g);
             }
         }
-        let due = take_due(&mut self.disc.provide_retry);
+        let due = take_due(&mut self.disc.dht.provide_retry);
         if due.is_empty() {
             return;
         }
         let ours: std::collections::HashSet<Vec<u8>> = self
             .disc
+            .dht
             .provided
             .values()
             .flatten()
@@ -400,7 +417,7 @@ impl EventLoop {
 
     /// Stops announcing a group we left, and forgets its card.
     pub(crate) fn forget_discovery(&mut self, g: &GroupId) {
-        let tokens = self.disc.provided.remove(g).unwrap_or_default();
+        let tokens = self.disc.dht.provided.remove(g).unwrap_or_default();
         for t in &tokens {
             self.net.stop_providing(&keywords::provider_key(t));
         }
@@ -412,14 +429,17 @@ impl EventLoop {
     /// Asks for an announcement round after `delay` (keeps an earlier one).
     pub(crate) fn schedule_announce(&mut self, delay: Duration) {
         let at = Instant::now() + delay;
-        if self.disc.announce_at.is_none_or(|t| t > at) {
-            self.disc.announce_at = Some(at);
+        if self.disc.dht.announce_at.is_none_or(|t| t > at) {
+            self.disc.dht.announce_at = Some(at);
+            self.timers.at(at, Timer::Announce);
         }
     }
 
     /// One announcement round: cards, keyword providers, profile.
     pub(crate) fn announce_all(&mut self) {
-        self.disc.announce_at = Some(Instant::now() + self.config.discovery_interval);
+        let next = Instant::now() + self.config.discovery_interval;
+        self.disc.dht.announce_at = Some(next);
+        self.timers.at(next, Timer::Announce);
         if !self.net.dht_enabled() {
             return;
         }
@@ -462,6 +482,7 @@ impl EventLoop {
         }
         let old = self
             .disc
+            .dht
             .provided
             .insert(g, tokens.clone())
             .unwrap_or_default();
@@ -530,54 +551,36 @@ fn take_due<K: Clone + Eq + std::hash::Hash>(map: &mut HashMap<K, Instant>) -> V
     due
 }
 
-/// Discovery state of the event loop.
-#[derive(Default)]
-pub(crate) struct Discovery {
-    /// Kademlia queries we started, by id.
-    pub kad_queries: HashMap<QueryId, KadQuery>,
-    /// Peers that sent invalid DHT input; their DHT input is ignored.
-    pub bad_peers: std::collections::HashSet<PeerId>,
+/// Peers whose invalid DHT input is ignored, at most (the oldest is forgotten first; it is
+/// banned again by its next invalid input).
+pub const MAX_BAD_DHT_PEERS: usize = 4096;
+
+/// The DHT room's state (its queries are in `Discovery::kad_queries`).
+pub(crate) struct Dht {
+    /// Peers that sent invalid DHT input; their DHT input is ignored (at most
+    /// [`MAX_BAD_DHT_PEERS`]).
+    pub bad_peers: BoundedSet<PeerId>,
     /// Keyword tokens we provide, per group.
     pub provided: HashMap<GroupId, Vec<String>>,
-    /// Valid cards seen lately (searches, lookups), for joining by group id.
-    pub found_cards: HashMap<GroupId, SignedCard>,
     /// When the next announcement round is due.
     pub announce_at: Option<Instant>,
     /// The routing table has had no peer yet.
     pub routing_empty: bool,
-    /// Joins by short code waiting for a first peer in the routing table (at most
-    /// `short_invite::MAX_WAITING`, each until its deadline).
-    pub short_waiting: Vec<super::short_invite::WaitingShortJoin>,
-    /// Searches running.
-    pub searches: HashMap<u64, super::search::Search>,
-    /// The id of the next search.
-    pub next_search: u64,
-    /// Discovery requests we sent, by id.
-    pub requests: HashMap<crate::net::RequestId, super::search::Sent>,
-    /// Joins by group id waiting for the group's card.
-    pub card_waiters: HashMap<GroupId, Vec<super::joining::CardWaiter>>,
-    /// Profile lookups' waiters.
-    pub profile_waiters: HashMap<AuthorId, Vec<super::profiles::ProfileWaiter>>,
-    /// When each profile was last looked up (fresh ones are not looked up again for stats).
-    pub profile_checked: HashMap<AuthorId, Instant>,
-    /// When each author's profile was last looked up for their name ([`super::names`]).
-    pub name_asked: HashMap<AuthorId, super::names::NameAsked>,
-    /// Stats waiting for profiles.
-    pub stats: HashMap<u64, super::profiles::StatsJob>,
-    /// The id of the next stats job.
-    pub next_stats: u64,
-    /// When each pending join request was last sent.
-    pub join_sent: HashMap<GroupId, Instant>,
-    /// When pending join requests were last looked at.
-    pub join_checked: Option<Instant>,
     /// Groups of ours whose card lookup found nothing, and when to look again.
     pub card_retry: HashMap<GroupId, Instant>,
     /// Keyword keys whose announcement failed, and when to try again.
     pub provide_retry: HashMap<Vec<u8>, Instant>,
-    /// Joins by invite waiting for a member's admission, by id.
-    pub admitting: HashMap<u64, super::admission::Admitting>,
-    /// The id of the next join by invite.
-    pub next_admission: u64,
-    /// Admission requests per peer (a cap on what strangers make us seal and sign).
-    pub admit_rate: super::admission::AdmitRate,
+}
+
+impl Default for Dht {
+    fn default() -> Self {
+        Self {
+            bad_peers: BoundedSet::new(MAX_BAD_DHT_PEERS),
+            provided: HashMap::new(),
+            announce_at: None,
+            routing_empty: true,
+            card_retry: HashMap::new(),
+            provide_retry: HashMap::new(),
+        }
+    }
 }

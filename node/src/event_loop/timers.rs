@@ -1,0 +1,103 @@
+//! One timer queue for the event loop's deadlines.
+//!
+//! Every room that waits for a time (the next announcement round, a search's or a stats
+//! job's deadline, an admission's timeout, a retry of a refused sync, of a keyword
+//! announcement or of a card lookup, a join by short code waiting for a DHT peer, the
+//! join request round) schedules a [`Timer`] at its instant; the loop sleeps until the
+//! earliest one ([`Timers::next`]) and hands out those that are due ([`Timers::due`]).
+//! Replaces a 250 ms polling tick that woke the loop four times a second for nothing.
+//!
+//! A timer is a wake-up, not a promise: its handler looks at its room's state and does
+//! what is due then (a search that ended meanwhile is simply not found), so a timer that
+//! fires early or twice is harmless, and nothing needs to be cancelled. Equal timers at the
+//! same instant are kept once.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::time::Instant;
+
+/// What a deadline is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Timer {
+    /// The announcement round (cards, keywords, profile, short invites).
+    Announce,
+    /// The round of pending join requests (sent again every `join_retry_interval`).
+    JoinRequests,
+    /// Keyword announcements and card lookups to retry.
+    Provides,
+    /// A search's deadline (`search_timeout`).
+    Searches,
+    /// A stats job's deadline (`search_timeout`).
+    Stats,
+    /// A join by invite's deadline (`admission::ADMIT_TIMEOUT`).
+    Admissions,
+    /// Refused syncs of a group just joined, to ask again.
+    SyncRetry,
+    /// Joins by short code waiting for a first DHT peer.
+    ShortJoins,
+}
+
+/// Most timers queued at once: a safety net (each wake-up comes from a bounded room, and a
+/// (instant, kind) pair is kept once). Past it a new timer is dropped; its room is still
+/// looked at by the next timer of its kind (each kind's handler does all that is due).
+pub(crate) const MAX_TIMERS: usize = 65_536;
+
+/// Deadlines, earliest first.
+#[derive(Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// What `heap` holds, to keep each (instant, timer) once.
+    queued: BTreeSet<(Instant, Timer)>,
+}
+
+impl Timers {
+    /// Wakes the loop for `timer` at `at`.
+    pub fn at(&mut self, at: Instant, timer: Timer) {
+        if self.queued.len() >= MAX_TIMERS || !self.queued.insert((at, timer)) {
+            return;
+        }
+        self.heap.push(Reverse((at, timer)));
+    }
+
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Takes the timers due at `now`, earliest first.
+    pub fn due(&mut self, now: Instant) -> Vec<Timer> {
+        let mut out = Vec::new();
+        while let Some(Reverse((at, t))) = self.heap.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            self.queued.remove(&(at, t));
+            out.push(t);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn due_in_order_once_each() {
+        let now = Instant::now();
+        let mut t = Timers::default();
+        t.at(now + Duration::from_secs(2), Timer::Announce);
+        t.at(now + Duration::from_secs(1), Timer::Searches);
+        t.at(now + Duration::from_secs(1), Timer::Searches);
+        t.at(now + Duration::from_secs(9), Timer::SyncRetry);
+        assert_eq!(t.next(), Some(now + Duration::from_secs(1)));
+        assert!(t.due(now).is_empty());
+        assert_eq!(
+            t.due(now + Duration::from_secs(2)),
+            vec![Timer::Searches, Timer::Announce]
+        );
+        assert_eq!(t.next(), Some(now + Duration::from_secs(9)));
+    }
+}
