@@ -171,12 +171,12 @@ mod blocking {
         assert_eq!(e.to_string(), qun_api::error::NOT_RUNNING);
         let dir = tempfile::tempdir().unwrap();
         let e = Client::connect(dir.path()).unwrap_err();
+        let d = dir.path().display();
         assert_eq!(
             e.to_string(),
             format!(
-                "{} (no API file in {})",
-                qun_api::error::NOT_RUNNING,
-                dir.path().display()
+                "the daemon is not running (no API file in {d}): start it with \
+                 `qun daemon --data-dir {d}`"
             )
         );
     }
