@@ -2,9 +2,9 @@
 //! and two headless Chromium sessions driven through chromedriver (WebDriver). Each logs in
 //! through its one-time URL; A edits its profile and creates a public group in the page and
 //! reads its invite code and QR; B joins by pasting the code; they chat both ways (Chinese
-//! included); a member named `<img src=x onerror=alert(1)>` posts
-//! `<script>alert(1)</script>` and both pages show it as text (no element is created, no
-//! alert opens); the groups list counts an unread message; B finds a public group by search
+//! included), with a reply and an @mention; a member named `<img src=x onerror=alert(1)>`
+//! posts `<script>alert(1)</script>` and both pages show it as text (no element is created,
+//! no alert opens); the groups list counts an unread message; B finds a public group by search
 //! and joins it; A's stats page draws its charts; a used login URL is refused.
 //!
 //! Screenshots of the main screens go to `docs/screenshots/` (not with
@@ -222,6 +222,48 @@ fn two_people_chat_in_the_browser() {
     wait_message(&sa, HOSTILE_TEXT);
     assert_no_markup_from_peers(&sa);
     assert_no_markup_from_peers(&sb);
+
+    // B replies to A's message; A sees the quote.
+    sb.js(
+        "const m = [...document.querySelectorAll('.msg')].find(e => e.querySelector('.text')?.textContent === arguments[0]); \
+         m.querySelector('button.reply').click()",
+        json!(["Hello from A!"]),
+    );
+    say(&sb, "好呀");
+    sa.wait(
+        "the reply's quote",
+        "return [...document.querySelectorAll('.msg')].some(e => e.querySelector('.text')?.textContent === '好呀' \
+         && e.querySelector('.quote') && e.querySelector('.quote').textContent.endsWith('Hello from A!'))",
+        json!([]),
+    );
+    // A mentions B through the suggestions under "@"; B's page highlights it.
+    sa.type_in("#composer-text", "周六见 @");
+    sa.wait(
+        "a mention suggestion for B",
+        "const b = [...document.querySelectorAll('#mention-suggest button')].find(e => e.textContent === '@' + arguments[0]); \
+         if (b) b.click(); return !!b",
+        json!([HOSTILE_NAME]),
+    );
+    sa.click("#composer-send");
+    let mention = format!("周六见 @{HOSTILE_NAME}");
+    wait_message(&sa, mention.trim_end());
+    sb.wait(
+        "the mention highlighted for B",
+        "return [...document.querySelectorAll('.msg.mentioned .mention')].some(e => e.textContent === '@' + arguments[0])",
+        json!([HOSTILE_NAME]),
+    );
+    assert_no_markup_from_peers(&sa);
+    assert_no_markup_from_peers(&sb);
+    // The owner sets the announcement; both pages show the banner.
+    sa.click("#set-announcement");
+    sa.answer_prompt("周六早上 7 点在地铁站集合");
+    for s in [&sa, &sb] {
+        s.wait(
+            "the announcement banner",
+            "const b = document.getElementById('banner'); return !b.hidden && b.textContent.endsWith(arguments[0])",
+            json!(["周六早上 7 点在地铁站集合"]),
+        );
+    }
     shot(&sa, "chat");
     sb.click("#to-members");
     sb.wait(

@@ -89,7 +89,7 @@ export const app = {
   },
   setBanner(text) {
     const el = document.getElementById('banner');
-    el.textContent = text ? `📢 ${text}` : '';
+    el.textContent = text ? `${t('announcement')}: ${text}` : '';
     el.hidden = !text;
   },
 };

@@ -89,7 +89,7 @@ export async function render(app, view) {
         h('button', { class: 'link reply', type: 'button', on: { click: () => setReply(m) } }, t('reply'))),
       h('div', { class: 'bubble' },
         m.reply_to ? quote(m.reply_to) : null,
-        m.kind === 'announcement' ? '📢 ' : null,
+        m.kind === 'announcement' ? h('b', {}, `${t('announcement')}: `) : null,
         h('span', { class: 'text' }, withMentions(m.text, allNames()))));
   }
 
@@ -153,7 +153,8 @@ export async function render(app, view) {
     clear(suggest);
     const m = /@([^\s@]*)$/.exec(input.value.slice(0, input.selectionStart));
     if (!m) return;
-    const names = memberNames().filter((n) => n.toLowerCase().startsWith(m[1].toLowerCase())).slice(0, 6);
+    const others = info.members.filter((id) => id !== me).map((id) => app.names.get(id)).filter(Boolean);
+    const names = others.filter((n) => n.toLowerCase().startsWith(m[1].toLowerCase())).slice(0, 6);
     for (const n of names) {
       suggest.append(h('button', { class: 'secondary', type: 'button', on: { click: () => {
         const pos = input.selectionStart;

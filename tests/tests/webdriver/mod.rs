@@ -215,6 +215,21 @@ impl Session {
         );
     }
 
+    /// Answers the open `window.prompt` with `text`.
+    pub fn answer_prompt(&self, text: &str) {
+        let start = Instant::now();
+        loop {
+            let res = self.agent.get(&format!("{}/alert/text", self.base)).call();
+            if res.is_ok() {
+                break;
+            }
+            assert!(start.elapsed() < DEADLINE, "no prompt opened");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.cmd("POST", "/alert/text", Some(json!({ "text": text })));
+        self.cmd("POST", "/alert/accept", Some(json!({})));
+    }
+
     /// Writes a PNG of the window to `path`.
     pub fn screenshot(&self, path: &Path) {
         let b64 = self.cmd("GET", "/screenshot", None);
