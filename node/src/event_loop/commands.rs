@@ -13,7 +13,7 @@ use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, now_ms};
 use crate::net::Multiaddr;
 use crate::store::{EpochSecret, GroupRecord};
 use crate::view::{AnnouncementView, Created, GroupInfo, InviteCode, MessageView, SyncView};
-use crate::{Command, CreateGroup, DiscoveryCmd, Error, GroupsCmd, Reply, SyncCmd, keys};
+use crate::{Command, CreateGroup, Error, GroupsCmd, Reply, SyncCmd, keys};
 
 /// Peers asked for the history when we join a group whose members we are connected to.
 pub const JOIN_SYNC_PEERS: usize = 2;
@@ -47,40 +47,6 @@ impl EventLoop {
         self.sync_retry.retain(|(_, g), _| g != group);
         self.fetch_in_flight.remove(group);
         self.sync_stats.remove(group);
-    }
-
-    fn handle_discovery_cmd(&mut self, cmd: DiscoveryCmd) {
-        match cmd {
-            DiscoveryCmd::Search { query, reply } => {
-                self.start_search(query, reply);
-                let at = std::time::Instant::now() + self.config.search_timeout;
-                self.timers.at(at, super::Timer::Searches);
-            }
-            DiscoveryCmd::JoinById {
-                group,
-                note,
-                history,
-                reply,
-            } => self.handle_join_by_id(group, note, history, reply),
-            DiscoveryCmd::JoinRequests { group, reply } => {
-                drop(reply.send(self.join_requests(&group)))
-            }
-            DiscoveryCmd::DecideJoin {
-                group,
-                requester,
-                approve,
-                reply,
-            } => drop(reply.send(self.decide_join(group, requester, approve))),
-            DiscoveryCmd::SetProfile { update, reply } => {
-                drop(reply.send(self.set_profile(update)))
-            }
-            DiscoveryCmd::Profile { author, reply } => self.show_profile(author, reply),
-            DiscoveryCmd::Stats { group, reply } => self.start_stats(group, reply),
-            DiscoveryCmd::Announce(reply) => {
-                self.announce_all();
-                drop(reply.send(Ok(())))
-            }
-        }
     }
 
     fn handle_groups_cmd(&mut self, cmd: GroupsCmd) {
@@ -125,7 +91,7 @@ impl EventLoop {
                     .ok_or_else(|| Error::UnknownGroup(group.to_string()));
                 drop(reply.send(res))
             }
-            GroupsCmd::Resolve { query, reply } => drop(reply.send(self.resolve(&query))),
+            GroupsCmd::Resolve { query, reply } => drop(reply.send(self.groups.resolve(&query))),
             GroupsCmd::History {
                 group,
                 limit,
@@ -214,7 +180,7 @@ impl EventLoop {
     }
 
     /// Creates a group. The name and tags are trimmed and put in NFC first
-    /// ([`text::normalize_name`]), as [`Self::resolve`] reads a name.
+    /// ([`text::normalize_name`]), as `Groups::resolve` reads a name.
     fn handle_create(&mut self, req: CreateGroup) -> Result<Created, Error> {
         let mut gnonce = [0u8; 16];
         keys::random_fill(&mut gnonce)?;
@@ -435,46 +401,6 @@ impl EventLoop {
             }
         }
         Ok(self.sync_progress(group).0)
-    }
-
-    /// The group `query` names: a joined group's id, its name (both sides trimmed and in
-    /// NFC, so `"hiking "` and a decomposed `Café` are found), or a unique id prefix of at
-    /// least 4 characters.
-    pub(crate) fn resolve(&self, query: &str) -> Result<GroupId, Error> {
-        let q = query.trim();
-        if let Ok(id) = q.parse::<GroupId>()
-            && self.groups.contains_key(&id)
-        {
-            return Ok(id);
-        }
-        let name = text::normalize_name(q);
-        let by_name: Vec<GroupId> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| text::normalize_name(&g.state.name) == name)
-            .map(|(id, _)| *id)
-            .collect();
-        let matches = if by_name.is_empty() && q.len() >= 4 {
-            self.groups
-                .keys()
-                .filter(|id| id.to_string().starts_with(q))
-                .copied()
-                .collect()
-        } else {
-            by_name
-        };
-        match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(Error::UnknownGroup(q.to_owned())),
-            many => Err(Error::Ambiguous {
-                query: q.to_owned(),
-                ids: many
-                    .iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
-        }
     }
 
     /// A page of history; authors without a known name are looked up in the background

@@ -14,10 +14,11 @@ use std::collections::{HashMap, HashSet};
 
 use qun_protocol::group::State;
 use qun_protocol::order::{Clock, MAX_SKEW_MS, Stamp};
+use qun_protocol::text;
 use qun_protocol::{GroupId, Kind, MessageKey, OrderKey, SyncKey, Verified};
 
 use super::{EventLoop, index};
-use crate::net::{self, PeerId, TopicHash};
+use crate::net::{self, Net, PeerId, TopicHash};
 use crate::store::{GroupRecord, Store};
 use crate::{Error, NodeEvent};
 
@@ -95,10 +96,6 @@ impl Groups {
         self.map.values()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&GroupId, &GroupRt)> {
-        self.map.iter()
-    }
-
     /// The group a topic of ours belongs to.
     pub fn by_topic(&self, topic: &TopicHash) -> Option<GroupId> {
         self.by_topic.get(topic).copied()
@@ -120,6 +117,88 @@ impl Groups {
         }
         self.dirty.remove(id);
         Some(rt)
+    }
+
+    /// The group `query` names: a joined group's id, its name (both sides trimmed and in
+    /// NFC, so `"hiking "` and a decomposed `Café` are found), or a unique id prefix of at
+    /// least 4 characters.
+    pub fn resolve(&self, query: &str) -> Result<GroupId, Error> {
+        let q = query.trim();
+        if let Ok(id) = q.parse::<GroupId>()
+            && self.map.contains_key(&id)
+        {
+            return Ok(id);
+        }
+        let name = text::normalize_name(q);
+        let by_name: Vec<GroupId> = self
+            .map
+            .iter()
+            .filter(|(_, g)| text::normalize_name(&g.state.name) == name)
+            .map(|(id, _)| *id)
+            .collect();
+        let matches = if by_name.is_empty() && q.len() >= 4 {
+            self.map
+                .keys()
+                .filter(|id| id.to_string().starts_with(q))
+                .copied()
+                .collect()
+        } else {
+            by_name
+        };
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::UnknownGroup(q.to_owned())),
+            many => Err(Error::Ambiguous {
+                query: q.to_owned(),
+                ids: many
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// Adds a joined group to the runtime: its keys, its topics (subscribed on `net`), its
+    /// state, index and history (read from `store`); `now_ms` seeds its clock.
+    pub fn add(
+        &mut self,
+        net: &mut Net,
+        store: &Store,
+        id: GroupId,
+        record: GroupRecord,
+        now_ms: u64,
+    ) -> Result<(), Error> {
+        let mut keys = HashMap::new();
+        let mut sync_keys = HashMap::new();
+        let mut topics = Vec::new();
+        for e in &record.epochs {
+            keys.insert(e.epoch, e.secret.message_key(&id, e.epoch));
+            sync_keys.insert(e.epoch, e.secret.sync_key(&id, e.epoch));
+            let topic = net
+                .subscribe(&e.secret.topic(&id, e.epoch))
+                .map_err(Error::Network)?;
+            topics.push((e.epoch, topic));
+        }
+        let state = State::fold(&record.genesis.genesis, &store.control_ops(&id)?);
+        let index = index::Index::from_keys(store.order_keys(&id)?);
+        let clock = seed_clock(&index, now_ms);
+        let messages = index.len();
+        self.insert(
+            id,
+            GroupRt {
+                record,
+                state,
+                clock,
+                messages,
+                keys,
+                sync_keys,
+                topics,
+                index,
+                history: store.history_from(&id)?,
+            },
+        );
+        Ok(())
     }
 
     /// Whether `peer` is a member of one of our groups (spared when the known-peers table
@@ -192,39 +271,10 @@ impl EventLoop {
         self.groups.refold(&self.store, id);
     }
 
-    /// Adds a joined group to the runtime: keys, state, subscriptions.
+    /// Adds a joined group to the runtime (see [`Groups::add`]).
     pub(crate) fn add_group(&mut self, id: GroupId, record: GroupRecord) -> Result<(), Error> {
-        let mut keys = HashMap::new();
-        let mut sync_keys = HashMap::new();
-        let mut topics = Vec::new();
-        for e in &record.epochs {
-            keys.insert(e.epoch, e.secret.message_key(&id, e.epoch));
-            sync_keys.insert(e.epoch, e.secret.sync_key(&id, e.epoch));
-            let topic = self
-                .net
-                .subscribe(&e.secret.topic(&id, e.epoch))
-                .map_err(Error::Network)?;
-            topics.push((e.epoch, topic));
-        }
-        let state = State::fold(&record.genesis.genesis, &self.store.control_ops(&id)?);
-        let index = index::Index::from_keys(self.store.order_keys(&id)?);
-        let clock = seed_clock(&index, self.clock_ms());
-        let messages = index.len();
-        self.groups.insert(
-            id,
-            GroupRt {
-                record,
-                state,
-                clock,
-                messages,
-                keys,
-                sync_keys,
-                topics,
-                index,
-                history: self.store.history_from(&id)?,
-            },
-        );
-        Ok(())
+        let now = self.clock_ms();
+        self.groups.add(&mut self.net, &self.store, id, record, now)
     }
 
     /// Stores a validated message (unless it is stamped too far ahead: see

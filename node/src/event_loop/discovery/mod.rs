@@ -24,6 +24,8 @@ use qun_protocol::GroupId;
 use qun_protocol::discovery::card::SignedCard;
 
 use super::bounded::BoundedMap;
+use super::{EventLoop, Timer};
+use crate::DiscoveryCmd;
 use crate::net::{QueryId, RequestId};
 
 /// Valid cards seen lately (searches, lookups) kept for joining by group id, at most;
@@ -74,6 +76,43 @@ impl Default for Discovery {
             short: short_invite::ShortInvites::default(),
             profiles: profiles::Profiles::default(),
             names: names::Names::default(),
+        }
+    }
+}
+
+impl EventLoop {
+    /// A discovery command, handed whole to this room.
+    pub(crate) fn handle_discovery_cmd(&mut self, cmd: DiscoveryCmd) {
+        match cmd {
+            DiscoveryCmd::Search { query, reply } => {
+                self.start_search(query, reply);
+                let at = std::time::Instant::now() + self.config.search_timeout;
+                self.timers.at(at, Timer::Searches);
+            }
+            DiscoveryCmd::JoinById {
+                group,
+                note,
+                history,
+                reply,
+            } => self.handle_join_by_id(group, note, history, reply),
+            DiscoveryCmd::JoinRequests { group, reply } => {
+                drop(reply.send(self.join_requests(&group)))
+            }
+            DiscoveryCmd::DecideJoin {
+                group,
+                requester,
+                approve,
+                reply,
+            } => drop(reply.send(self.decide_join(group, requester, approve))),
+            DiscoveryCmd::SetProfile { update, reply } => {
+                drop(reply.send(self.set_profile(update)))
+            }
+            DiscoveryCmd::Profile { author, reply } => self.show_profile(author, reply),
+            DiscoveryCmd::Stats { group, reply } => self.start_stats(group, reply),
+            DiscoveryCmd::Announce(reply) => {
+                self.announce_all();
+                drop(reply.send(Ok(())))
+            }
         }
     }
 }

@@ -123,7 +123,7 @@ impl EventLoop {
             p.birth_year = (y != 0).then_some(y);
         }
         for q in &u.show_groups {
-            let g = self.resolve(q)?;
+            let g = self.groups.resolve(q)?;
             if !p.groups.iter().any(|s| s.group == g)
                 && let Some(rt) = self.groups.get(&g)
             {
