@@ -17,8 +17,8 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use libp2p::Multiaddr;
-use libp2p::multiaddr::Protocol;
+use crate::net::Multiaddr;
+use crate::net::Protocol;
 
 /// The lock file inside the data dir; it holds the locking process's pid.
 pub const LOCK_FILE: &str = "daemon.lock";

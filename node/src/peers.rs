@@ -31,8 +31,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
+use crate::net::Protocol;
+use crate::net::{Multiaddr, PeerId};
 use qun_protocol::limits::MAX_ADDR_BYTES;
 
 use crate::store::PeerRecord;

@@ -23,7 +23,6 @@ use std::time::Instant;
 use futures::StreamExt;
 use libp2p::gossipsub::{IdentTopic, PublishError as GsPublishError};
 use libp2p::kad::{self, Quorum};
-use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Swarm, identity::Keypair};
 use prometheus_client::registry::Registry;
@@ -35,6 +34,7 @@ pub use behaviour::{Error, KAD_PROTOCOL, counter_total};
 pub(crate) use event::{Event, Gossip, ProviderRecord, Record, Responder};
 pub(crate) use libp2p::gossipsub::{MessageId, TopicHash};
 pub(crate) use libp2p::kad::QueryId;
+pub(crate) use libp2p::multiaddr::Protocol;
 pub(crate) use libp2p::request_response::OutboundRequestId as RequestId;
 pub use libp2p::{Multiaddr, PeerId};
 
