@@ -241,6 +241,13 @@ impl Session {
 
     /// Ends the session (closes the browser).
     pub fn quit(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Session {
+    /// Closes the browser, also when the test fails (chromedriver's end would leave it).
+    fn drop(&mut self) {
         let _ = self.agent.delete(&self.base).call();
     }
 }
