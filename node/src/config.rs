@@ -3,10 +3,22 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::net::Addr;
-use crate::testing::TransportFactory;
+use libp2p::PeerId;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
+use libp2p::identity::Keypair;
+
+use crate::addr::Addr;
+
+/// Builds an authenticated, multiplexed transport for a node's key (the simulator's
+/// in-memory network with latency and loss). Made of libp2p parts: named by clients
+/// through the testing door, `crate::testing::TransportFactory`.
+pub type TransportFactory = Arc<
+    dyn Fn(&Keypair) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> + Send + Sync + 'static,
+>;
 
 /// How a node reaches other nodes.
 #[derive(Clone, Default)]

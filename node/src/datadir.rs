@@ -112,6 +112,26 @@ pub fn create_private(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Writes `contents` to `path` readable by the owner only.
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
 #[cfg(unix)]
 fn warn_if_shared(dir: &Path, meta: &fs::Metadata) {
     use std::os::unix::fs::PermissionsExt;
@@ -255,8 +275,7 @@ pub fn keep_listen_port(dir: &Path, addrs: &[Multiaddr]) -> Result<Vec<Multiaddr
         None => {
             let probe = TcpListener::bind(SocketAddr::new(ip, 0)).map_err(port_err)?;
             let port = probe.local_addr().map_err(port_err)?.port();
-            crate::keys::write_private_file(&path, format!("{port}\n").as_bytes())
-                .map_err(port_err)?;
+            write_private_file(&path, format!("{port}\n").as_bytes()).map_err(port_err)?;
             tracing::info!(port, file = %path.display(), "chose a listen port to keep");
             port
         }

@@ -5,7 +5,6 @@
 //! the libp2p keypair, so a message's author id and its node's PeerId are one key.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use qun_protocol::Identity;
@@ -59,24 +58,9 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     crate::datadir::create_private(dir)
 }
 
-/// Writes `contents` to `path` readable by the owner only.
+/// Writes `contents` to `path` readable by the owner only (see `crate::datadir`).
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
+    crate::datadir::write_private_file(path, contents)
 }
 
 /// Loads the identity from `dir`, creating it on first start.

@@ -10,6 +10,7 @@
 //! transport and the hostile-peer tests, which do need libp2p parts, go through
 //! [`testing`], the one marked door.
 
+mod addr;
 mod command;
 pub mod config;
 mod datadir;
@@ -38,9 +39,9 @@ use net::PeerId;
 /// The local API under its old name (`qun_node::api::serve`, `qun_node::api::ApiFile`).
 pub use http as api;
 
+pub use addr::{Addr, AddrError};
 pub use config::Config;
 pub use error::Error;
-pub use net::{Addr, AddrError};
 pub use qun_api::NodeEvent;
 pub use view::{
     CreateGroup, Created, GenderCounts, GroupInfo, GroupStats, History, IdInfo, InviteCode,

@@ -9,20 +9,9 @@
 //! [`KAD_PROTOCOL`]) and the node's key ([`libp2p_keypair`]), and read the caps they push
 //! against ([`rate`]). Nothing here is a stable API.
 
-use std::sync::Arc;
-
-use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::Boxed;
-use libp2p::identity::Keypair;
-
+pub use crate::config::TransportFactory;
 pub use crate::net::{KAD_PROTOCOL, author, libp2p_keypair, peer_id};
 pub use libp2p::{Multiaddr, PeerId};
-
-/// Builds an authenticated, multiplexed transport for a node's key (the simulator's
-/// in-memory network with latency and loss).
-pub type TransportFactory = Arc<
-    dyn Fn(&Keypair) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> + Send + Sync + 'static,
->;
 
 /// The sync protocol (`/qun/sync/3`): its name and codec.
 pub mod sync {

@@ -10,9 +10,8 @@
 //!
 //! * [`behaviour`]: the behaviours, their configuration and the swarm builder;
 //! * [`codec`]: the request-response codecs of `/qun/sync/3` and `/qun/discovery/1`;
-//! * [`addr`]: [`Addr`], the address type clients see.
+//! * `crate::addr`: [`Addr`], the address type clients see (a leaf module of its own).
 
-pub mod addr;
 pub mod behaviour;
 pub mod codec;
 pub mod event;
@@ -29,7 +28,7 @@ use prometheus_client::registry::Registry;
 use qun_protocol::discovery::wire as disc;
 use qun_protocol::{AuthorId, Identity, sync};
 
-pub use addr::{Addr, AddrError};
+pub use crate::addr::Addr;
 pub use behaviour::{Error, KAD_PROTOCOL, counter_total};
 pub(crate) use event::{Event, Gossip, ProviderRecord, Record, Responder};
 pub(crate) use libp2p::gossipsub::{MessageId, TopicHash};
@@ -83,9 +82,8 @@ pub(crate) struct Net {
 }
 
 /// The libp2p keypair of an identity (same ed25519 key).
-pub fn libp2p_keypair(identity: &Identity) -> Result<Keypair, crate::keys::Error> {
-    Keypair::ed25519_from_bytes(identity.seed())
-        .map_err(|e| crate::keys::Error::Libp2p(e.to_string()))
+pub fn libp2p_keypair(identity: &Identity) -> Result<Keypair, Error> {
+    Keypair::ed25519_from_bytes(identity.seed()).map_err(|e| Error::Setup(e.to_string()))
 }
 
 /// The PeerId that names the same key as `author`.

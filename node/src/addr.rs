@@ -1,4 +1,5 @@
-//! [`Addr`]: a network address as the node's clients write it.
+//! [`Addr`]: a network address as the node's clients write it. A leaf module (it
+//! imports nothing of the node), so the configuration and the network both use it.
 //!
 //! The node speaks libp2p, whose addresses are multiaddrs (`/ip4/192.0.2.1/tcp/4001/p2p/
 //! 12D3KooW…`). Clients (the CLI's `--listen` and `--bootstrap`, a [`crate::Config`] built
