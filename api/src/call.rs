@@ -3,17 +3,21 @@
 //! (`Client::call`, `AsyncClient::call`), so a new route is one function here.
 //!
 //! `group` arguments are a group id, an unambiguous id prefix or an unambiguous name;
-//! `author` arguments are author ids. Path segments and query values are percent-encoded
+//! `author` arguments are author ids; `member` arguments are an author id, a unique id
+//! prefix or a profile name unique in the group. Path segments and query values are percent-encoded
 //! here.
 
 use std::marker::PhantomData;
 
 use serde::Serialize;
 
-use crate::request::{Announce, CreateGroup, Invite, Join, ProfileUpdate, Send};
+use crate::request::{
+    Announce, CreateGroup, Invite, Join, MuteMember, PinMessage, ProfileUpdate, RemoveMember,
+    RoleName, Send, SetRole, Transfer,
+};
 use crate::view::{
     Created, Done, GroupInfo, GroupStats, IdInfo, InviteCode, JoinOutcome, JoinRequestView, Left,
-    MessageView, PeerInfo, Posted, ProfileView, SearchResult, SyncStarted, UiLogin,
+    LogEntry, MessageView, PeerInfo, Posted, ProfileView, SearchResult, SyncStarted, UiLogin,
 };
 
 /// An HTTP method the API uses.
@@ -66,6 +70,11 @@ pub fn seg(s: &str) -> String {
 /// `/v1/groups/{group}` with `group` encoded.
 fn group_path(group: &str) -> String {
     format!("/v1/groups/{}", seg(group))
+}
+
+/// `/v1/groups/{group}/members/{member}/{action}` with both encoded.
+fn member_path(group: &str, member: &str, action: &str) -> String {
+    format!("{}/members/{}/{action}", group_path(group), seg(member))
 }
 
 impl<T> Call<T> {
@@ -173,6 +182,72 @@ impl Call<Posted> {
     }
 }
 
+/// The moderation ops: each answers the op's message id once it is on disk, or 403 with
+/// the group's rule that refused it.
+impl Call<Posted> {
+    /// `POST /v1/groups/{group}/members/{member}/role`: makes a member an admin or a
+    /// member again (owner only).
+    pub fn set_role(group: &str, member: &str, role: RoleName) -> Self {
+        Self::post(member_path(group, member, "role"), &SetRole { role })
+    }
+
+    /// `POST /v1/groups/{group}/transfer`: hands the group to a member (owner only).
+    pub fn transfer(group: &str, member: &str) -> Self {
+        let body = Transfer {
+            member: member.to_owned(),
+        };
+        Self::post(format!("{}/transfer", group_path(group)), &body)
+    }
+
+    /// `POST /v1/groups/{group}/members/{member}/remove`: removes (and with `ban`, bans)
+    /// a member.
+    pub fn remove(group: &str, member: &str, ban: bool) -> Self {
+        Self::post(member_path(group, member, "remove"), &RemoveMember { ban })
+    }
+
+    /// `POST /v1/groups/{group}/members/{member}/ban`: bans a key.
+    pub fn ban(group: &str, member: &str) -> Self {
+        Self::post_empty(member_path(group, member, "ban"))
+    }
+
+    /// `POST /v1/groups/{group}/members/{member}/unban`: lifts a ban.
+    pub fn unban(group: &str, member: &str) -> Self {
+        Self::post_empty(member_path(group, member, "unban"))
+    }
+
+    /// `POST /v1/groups/{group}/members/{member}/mute`: mutes a member for `for_secs`
+    /// seconds, or until an unmute.
+    pub fn mute(group: &str, member: &str, for_secs: Option<u64>) -> Self {
+        Self::post(member_path(group, member, "mute"), &MuteMember { for_secs })
+    }
+
+    /// `POST /v1/groups/{group}/members/{member}/unmute`: lifts a mute.
+    pub fn unmute(group: &str, member: &str) -> Self {
+        Self::post_empty(member_path(group, member, "unmute"))
+    }
+
+    /// `POST /v1/groups/{group}/pins`: pins a message.
+    pub fn pin(group: &str, message: &str) -> Self {
+        let body = PinMessage {
+            message: message.to_owned(),
+        };
+        Self::post(format!("{}/pins", group_path(group)), &body)
+    }
+
+    /// `DELETE /v1/groups/{group}/pins/{message}`: unpins a message.
+    pub fn unpin(group: &str, message: &str) -> Self {
+        let path = format!("{}/pins/{}", group_path(group), seg(message));
+        Self::new(Method::Delete, path, None)
+    }
+}
+
+impl Call<Vec<LogEntry>> {
+    /// `GET /v1/groups/{group}/log`: the moderation log, in group order.
+    pub fn moderation_log(group: &str) -> Self {
+        Self::get(format!("{}/log", group_path(group)))
+    }
+}
+
 impl Call<SyncStarted> {
     /// `POST /v1/groups/{group}/sync`: starts syncing with connected members.
     pub fn sync(group: &str) -> Self {
@@ -266,6 +341,17 @@ mod tests {
         );
         assert_eq!(Call::leave("G").method, Method::Delete);
         assert_eq!(events_path(Some("a&b")), "/v1/events?group=a%26b");
+        let c = Call::mute("G", "小 明", Some(60));
+        assert_eq!(c.path, "/v1/groups/G/members/%E5%B0%8F%20%E6%98%8E/mute");
+        let body: serde_json::Value = serde_json::from_slice(&c.body.unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({ "for_secs": 60 }));
+        let c = Call::set_role("G", "12D3", RoleName::Admin);
+        assert_eq!(c.body.unwrap(), br#"{"role":"admin"}"#);
+        let c = Call::unpin("G", "5k");
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            (Method::Delete, "/v1/groups/G/pins/5k")
+        );
     }
 
     #[test]

@@ -46,8 +46,8 @@ pub use file::{API_FILE, ApiFile};
 pub use request::{CreateGroup, History, ProfileUpdate, Visibility};
 pub use view::{
     AnnouncementView, Created, Done, GenderCounts, GroupInfo, GroupStats, IdInfo, InviteCode,
-    JoinOutcome, JoinRequestView, Left, MessageView, PeerInfo, Posted, ProfileView, SearchHit,
-    SearchResult, ShownGroupView, SyncStarted, SyncView, UiLogin,
+    JoinOutcome, JoinRequestView, Left, LogEntry, MessageView, MutedView, PeerInfo, PinView,
+    Posted, ProfileView, SearchHit, SearchResult, ShownGroupView, SyncStarted, SyncView, UiLogin,
 };
 
 #[cfg(feature = "blocking")]

@@ -199,3 +199,74 @@ mod tests {
         assert!("secret".parse::<Visibility>().is_err());
     }
 }
+
+/// A role a member can be given (`admin` or `member` in JSON); the owner changes only by
+/// a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// An admin.
+    Admin,
+    /// A member.
+    Member,
+}
+
+impl RoleName {
+    /// `admin` or `member`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RoleName::Admin => "admin",
+            RoleName::Member => "member",
+        }
+    }
+}
+
+impl std::str::FromStr for RoleName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "admin" => Ok(Self::Admin),
+            "member" => Ok(Self::Member),
+            _ => Err(format!("role must be `admin` or `member`, not {s:?}")),
+        }
+    }
+}
+
+/// `POST /v1/groups/{GROUP}/members/{MEMBER}/role`: make a member an admin or a member
+/// again (owner only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRole {
+    /// The new role.
+    pub role: RoleName,
+}
+
+/// `POST /v1/groups/{GROUP}/transfer`: hand the group to a member (owner only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The next owner: an author id, a unique id prefix, or a profile name unique in the
+    /// group.
+    pub member: String,
+}
+
+/// `POST /v1/groups/{GROUP}/members/{MEMBER}/remove`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveMember {
+    /// Ban the member too (it cannot rejoin until an unban).
+    #[serde(default)]
+    pub ban: bool,
+}
+
+/// `POST /v1/groups/{GROUP}/members/{MEMBER}/mute`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteMember {
+    /// How long, in seconds; until an unmute when absent.
+    #[serde(default)]
+    pub for_secs: Option<u64>,
+}
+
+/// `POST /v1/groups/{GROUP}/pins`: pin a message (admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinMessage {
+    /// The message id.
+    pub message: String,
+}

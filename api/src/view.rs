@@ -105,6 +105,71 @@ pub struct GroupInfo {
     /// shown may be incomplete until qun is upgraded.
     #[serde(default)]
     pub unknown_control_ops: u64,
+    /// Admins (the owner is not among them).
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// Mutes in force (or ended by time, until an unmute clears them).
+    #[serde(default)]
+    pub muted: Vec<MutedView>,
+    /// Banned keys.
+    #[serde(default)]
+    pub banned: Vec<String>,
+    /// Pinned messages, oldest pin first.
+    #[serde(default)]
+    pub pins: Vec<PinView>,
+}
+
+/// A muted member, as `group info` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutedView {
+    /// The member's author id.
+    pub member: String,
+    /// Who muted it.
+    pub by: String,
+    /// When the mute ends, ms since the Unix epoch; `None` until an unmute.
+    pub until_ms: Option<u64>,
+}
+
+/// A pinned message, as `group info` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinView {
+    /// The message id.
+    pub id: String,
+    /// Who pinned it.
+    pub by: String,
+}
+
+/// One control op of a group's moderation log (`GET /v1/groups/{group}/log`), in group
+/// order: who did what to whom, and whether every node takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The op's message id.
+    pub id: String,
+    /// Its author id.
+    pub author: String,
+    /// The author's display name, when known.
+    #[serde(default)]
+    pub author_name: Option<String>,
+    /// The kind (`role`, `mute`, `ban`, `join`, ...).
+    pub kind: String,
+    /// The member it targets, if any (author id).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The target's display name, when known.
+    #[serde(default)]
+    pub target_name: Option<String>,
+    /// What it does, in words.
+    pub text: String,
+    /// The author's stamp, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Whether it took effect (the group's rule allowed it at its place in group order).
+    pub allowed: bool,
+    /// The rule that refused it (`not_admin`, `outranked`, ...), when refused.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Why it was refused, for a human.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// History sync of one group, as `group info` shows it.

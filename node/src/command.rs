@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use qun_protocol::group::Role;
 use qun_protocol::message::Kind;
 use qun_protocol::{AuthorId, GroupId, GroupSecret, MsgId};
 use tokio::sync::oneshot;
@@ -12,7 +13,8 @@ use crate::Error;
 use crate::net::{Addr, PeerId};
 use crate::view::{
     CreateGroup, Created, GroupInfo, GroupStats, History, IdInfo, InviteCode, JoinOutcome,
-    JoinRequestView, MessageView, NetStats, PeerInfo, ProfileUpdate, ProfileView, SearchResult,
+    JoinRequestView, LogEntry, MessageView, NetStats, PeerInfo, ProfileUpdate, ProfileView,
+    SearchResult,
 };
 
 /// Where a command's answer goes.
@@ -92,10 +94,63 @@ pub(crate) enum GroupsCmd {
         before: Option<MsgId>,
         reply: Reply<Vec<MessageView>>,
     },
+    /// The moderation log: every control op in group order with its verdict.
+    Log {
+        group: GroupId,
+        reply: Reply<Vec<LogEntry>>,
+    },
 }
 
-/// Posting.
+/// Posting. The moderation ops name their target by a MEMBER query (an author id, a
+/// unique id prefix, or a profile name unique in the group), resolved by the loop.
 pub(crate) enum PublishCmd {
+    SetRole {
+        group: GroupId,
+        member: String,
+        role: Role,
+        reply: Reply<MsgId>,
+    },
+    Transfer {
+        group: GroupId,
+        member: String,
+        reply: Reply<MsgId>,
+    },
+    Remove {
+        group: GroupId,
+        member: String,
+        reply: Reply<MsgId>,
+    },
+    Ban {
+        group: GroupId,
+        member: String,
+        reply: Reply<MsgId>,
+    },
+    Unban {
+        group: GroupId,
+        member: String,
+        reply: Reply<MsgId>,
+    },
+    Mute {
+        group: GroupId,
+        member: String,
+        duration_ms: Option<u64>,
+        reply: Reply<MsgId>,
+    },
+    Unmute {
+        group: GroupId,
+        member: String,
+        reply: Reply<MsgId>,
+    },
+    Pin {
+        group: GroupId,
+        message: MsgId,
+        reply: Reply<MsgId>,
+    },
+    Unpin {
+        group: GroupId,
+        message: MsgId,
+        reply: Reply<MsgId>,
+    },
     Post {
         group: GroupId,
         kind: Kind,

@@ -22,9 +22,28 @@ pub enum Error {
     /// The request is not acceptable.
     #[error("{0}")]
     Invalid(String),
-    /// The caller lacks the right (e.g. announcements are the owner's).
-    #[error("not allowed: {0}")]
-    NotAllowed(String),
+    /// The caller lacks the right: the group's rule refused it ([`qun_protocol::group::State::may`]);
+    /// HTTP 403.
+    #[error("not allowed ({rule}): {reason}")]
+    NotAllowed {
+        /// The rule's short name ([`qun_protocol::group::Refused::rule`], or a node rule
+        /// such as `not_admin`).
+        rule: &'static str,
+        /// What it says, for a human.
+        reason: String,
+    },
+    /// No member of the group matches a MEMBER argument (an author id, a unique id prefix
+    /// of at least 4 characters, or a profile name unique in the group); HTTP 404.
+    #[error("no member of the group matches {0:?}: use an author id (see `qun group info`)")]
+    UnknownMember(String),
+    /// Several members match a MEMBER argument; HTTP 409.
+    #[error("{query:?} matches several members ({candidates}): use the author id")]
+    AmbiguousMember {
+        /// What was asked.
+        query: String,
+        /// The matching author ids, with their names when known.
+        candidates: String,
+    },
     /// The invite code was refused.
     #[error("invite: {0}")]
     Invite(#[from] qun_protocol::invite::Error),
@@ -73,4 +92,22 @@ pub enum Error {
     /// never the caller's input; HTTP 500.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// A refusal of the group's rule ([`qun_protocol::group::State::may`]).
+    pub fn refused(r: &qun_protocol::group::Refused) -> Self {
+        Error::NotAllowed {
+            rule: r.rule(),
+            reason: r.to_string(),
+        }
+    }
+
+    /// A refusal of a node rule named `rule`.
+    pub fn not_allowed(rule: &'static str, reason: impl Into<String>) -> Self {
+        Error::NotAllowed {
+            rule,
+            reason: reason.into(),
+        }
+    }
 }

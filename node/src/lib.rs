@@ -18,6 +18,7 @@ mod error;
 mod event_loop;
 pub mod http;
 pub mod keys;
+mod moderation;
 mod net;
 mod peers;
 mod rate;
@@ -45,8 +46,8 @@ pub use error::Error;
 pub use qun_api::NodeEvent;
 pub use view::{
     CreateGroup, Created, GenderCounts, GroupInfo, GroupStats, History, IdInfo, InviteCode,
-    JoinOutcome, JoinRequestView, MessageView, MessageViewExt, NetStats, PeerInfo, ProfileUpdate,
-    ProfileView, SearchHit, SearchResult, ShownGroupView, SyncView, Visibility,
+    JoinOutcome, JoinRequestView, LogEntry, MessageView, MessageViewExt, NetStats, PeerInfo,
+    ProfileUpdate, ProfileView, SearchHit, SearchResult, ShownGroupView, SyncView, Visibility,
 };
 
 /// Commands waiting for the event loop. Callers wait (back-pressure) when it is full.

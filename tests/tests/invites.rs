@@ -83,7 +83,7 @@ async fn joining_asks_a_member_and_keeps_since_join() {
             .invite_code(group, Duration::from_secs(60), short)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::NotAllowed(_)), "{err}");
+        assert!(matches!(err, Error::NotAllowed { .. }), "{err}");
         assert!(err.to_string().contains("owner"), "{err}");
     }
 }

@@ -67,7 +67,7 @@ async fn three_nodes_chat_and_agree() {
         .await;
     }
     match b.announce(group, "B tries to announce").await {
-        Err(Error::NotAllowed(_)) => {}
+        Err(Error::NotAllowed { .. }) => {}
         other => panic!("a member's announce must fail with NotAllowed, got {other:?}"),
     }
     assert_eq!(

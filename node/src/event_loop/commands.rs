@@ -12,7 +12,9 @@ use qun_protocol::{GroupId, GroupSecret, MsgId};
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, now_ms};
 use crate::net::Multiaddr;
 use crate::store::{EpochSecret, GroupRecord};
-use crate::view::{AnnouncementView, Created, GroupInfo, InviteCode, MessageView, SyncView};
+use crate::view::{
+    AnnouncementView, Created, GroupInfo, InviteCode, MessageView, MutedView, PinView, SyncView,
+};
 use crate::{Command, CreateGroup, Error, GroupsCmd, Reply, SyncCmd, keys};
 
 /// Peers asked for the history when we join a group whose members we are connected to.
@@ -101,6 +103,7 @@ impl EventLoop {
                 let res = self.history(&group, limit, before);
                 drop(reply.send(res))
             }
+            GroupsCmd::Log { group, reply } => drop(reply.send(self.moderation_log(&group))),
         }
     }
 
@@ -139,8 +142,9 @@ impl EventLoop {
         // Members admit only invites signed by an admin: a member's code would be refused
         // to every joiner, so it is refused here, where the member can be told.
         if !rt.state.is_admin(&self.identity.author()) {
-            return Err(Error::NotAllowed(
-                "only the group's owner can make invite codes; ask them for one".into(),
+            return Err(Error::not_allowed(
+                "not_admin",
+                "only the group's admins can make invite codes; ask them for one",
             ));
         }
         let current = rt
@@ -347,6 +351,8 @@ impl EventLoop {
             names: self.names_of(
                 std::iter::once(&st.owner)
                     .chain(&st.members)
+                    .chain(&st.banned)
+                    .chain(st.muted.keys())
                     .chain(st.announcement.as_ref().map(|a| &a.author)),
             ),
             mesh_peers: self.net.mesh_peers(&hash),
@@ -368,6 +374,25 @@ impl EventLoop {
             .to_owned(),
             sync: self.sync_view(id),
             unknown_control_ops: st.unknown_control_ops,
+            admins: st.admins.iter().map(|a| a.to_string()).collect(),
+            muted: st
+                .muted
+                .iter()
+                .map(|(m, mute)| MutedView {
+                    member: m.to_string(),
+                    by: mute.by.to_string(),
+                    until_ms: mute.until_ms,
+                })
+                .collect(),
+            banned: st.banned.iter().map(|b| b.to_string()).collect(),
+            pins: st
+                .pins
+                .iter()
+                .map(|p| PinView {
+                    id: p.id.to_string(),
+                    by: p.by.to_string(),
+                })
+                .collect(),
         })
     }
 

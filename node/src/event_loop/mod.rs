@@ -24,6 +24,7 @@ mod commands;
 mod discovery;
 mod groups;
 mod index;
+mod moderation;
 mod network;
 mod publish;
 mod search;

@@ -166,10 +166,14 @@ impl EventLoop {
                 };
                 drop(reply.send(res))
             }
+            other => self.handle_moderation(other),
         }
     }
 
-    /// Signs a message for the group's current epoch and stores it (not yet flushed). It
+    /// Signs a message for the group's current epoch and stores it (not yet flushed), if
+    /// the group's rule allows it ([`qun_protocol::group::State::admits`] and
+    /// [`qun_protocol::group::State::may`] on the state folded so far; otherwise
+    /// [`Error::NotAllowed`] with the rule, and nothing is stored). It
     /// joins the group's index, and subscribers see it, only once a flush made it durable
     /// (`EventLoop::commit_post`).
     pub(crate) fn sign_and_store(
@@ -183,9 +187,6 @@ impl EventLoop {
             .groups
             .get_mut(&group)
             .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        if kind.is_admin_only() && !rt.state.is_admin(&author) {
-            return Err(Error::NotAllowed("only the group owner can do that".into()));
-        }
         let (epoch, topic) = rt
             .current()
             .ok_or_else(|| Error::Internal("group has no epoch".into()))?;
@@ -202,6 +203,12 @@ impl EventLoop {
             kind,
         };
         let msg = Envelope::sign(&self.identity, &body)?;
+        // The group's one rule, as every receiver will apply it: a message it refuses is
+        // neither stored nor sent (a muted member's post, an op beyond the author's role).
+        rt.state
+            .admits(&msg)
+            .and_then(|()| rt.state.may(&author, &msg.body.kind.action(&msg)))
+            .map_err(|r| Error::refused(&r))?;
         let frame = seal_verified(&msg, &key, nonce()?)
             .and_then(|f| f.encode())
             .map_err(|e| Error::Invalid(e.to_string()))?;

@@ -22,9 +22,11 @@ pub(super) type ApiResult<T> = Result<Json<T>, ErrorReply>;
 pub(super) fn status(e: &Error) -> StatusCode {
     use crate::store::Error as Store;
     match e {
-        Error::UnknownGroup(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Ambiguous { .. } => StatusCode::CONFLICT,
-        Error::NotAllowed(_) | Error::NotAdmitted(_) => StatusCode::FORBIDDEN,
+        Error::UnknownGroup(_) | Error::UnknownMember(_) | Error::NotFound(_) => {
+            StatusCode::NOT_FOUND
+        }
+        Error::Ambiguous { .. } | Error::AmbiguousMember { .. } => StatusCode::CONFLICT,
+        Error::NotAllowed { .. } | Error::NotAdmitted(_) => StatusCode::FORBIDDEN,
         // Our own invite that did not encode is the node's fault, not the request's.
         Error::Invite(qun_protocol::invite::Error::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         Error::Invalid(_) | Error::Invite(_) | Error::Message(_) | Error::Discovery(_) => {
@@ -123,7 +125,15 @@ mod tests {
             (Error::Invalid("bad".into()), 400),
             (Error::UnknownGroup("g".into()), 404),
             (Error::NotFound("card".into()), 404),
-            (Error::NotAllowed("owner only".into()), 403),
+            (Error::not_allowed("not_owner", "owner only"), 403),
+            (Error::UnknownMember("x".into()), 404),
+            (
+                Error::AmbiguousMember {
+                    query: "a".into(),
+                    candidates: "a1, a2".into(),
+                },
+                409,
+            ),
             (
                 Error::Ambiguous {
                     query: "g".into(),

@@ -11,8 +11,8 @@
 //! ([`error`]); `GET /v1/events` is a Server-Sent Events stream of [`crate::NodeEvent`]s
 //! ([`events`]). The README lists every route.
 //!
-//! One file per concern: [`identity`], [`groups`], [`messages`], [`discovery`], [`profile`],
-//! [`events`]; each handler is a thin translation from HTTP to one [`Node`] method. A new
+//! One file per concern: [`identity`], [`groups`], [`messages`], [`moderation`],
+//! [`discovery`], [`profile`], [`events`]; each handler is a thin translation from HTTP to one [`Node`] method. A new
 //! operation is one `Command` variant, one handler here, one route in [`router_with`] and one
 //! `qun_api::Call` constructor.
 //!
@@ -30,6 +30,7 @@ mod events;
 mod groups;
 mod identity;
 mod messages;
+mod moderation;
 mod profile;
 pub mod server;
 mod web;
@@ -39,7 +40,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::sync::Semaphore;
 
 pub use auth::{LOGIN_TTL, SESSION_COOKIE, new_token};
@@ -102,6 +103,37 @@ pub fn router_with(
             get(messages::history).post(messages::send),
         )
         .route("/v1/groups/{group}/announcement", post(messages::announce))
+        .route(
+            "/v1/groups/{group}/members/{member}/role",
+            post(moderation::role),
+        )
+        .route("/v1/groups/{group}/transfer", post(moderation::transfer))
+        .route(
+            "/v1/groups/{group}/members/{member}/remove",
+            post(moderation::remove),
+        )
+        .route(
+            "/v1/groups/{group}/members/{member}/ban",
+            post(moderation::ban),
+        )
+        .route(
+            "/v1/groups/{group}/members/{member}/unban",
+            post(moderation::unban),
+        )
+        .route(
+            "/v1/groups/{group}/members/{member}/mute",
+            post(moderation::mute),
+        )
+        .route(
+            "/v1/groups/{group}/members/{member}/unmute",
+            post(moderation::unmute),
+        )
+        .route("/v1/groups/{group}/pins", post(moderation::pin))
+        .route(
+            "/v1/groups/{group}/pins/{message}",
+            delete(moderation::unpin),
+        )
+        .route("/v1/groups/{group}/log", get(moderation::log))
         .route("/v1/groups/{group}/stats", get(discovery::stats))
         .route("/v1/groups/{group}/requests", get(discovery::requests))
         .route(

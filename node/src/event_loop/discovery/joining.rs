@@ -374,7 +374,10 @@ impl EventLoop {
             .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
         // Approvals are still signed by the genesis owner only (`discovery::join`).
         if rt.record.genesis.genesis.owner != self.identity.author() {
-            return Err(Error::NotAllowed("only the group owner can decide".into()));
+            return Err(Error::not_allowed(
+                "not_owner",
+                "only the group owner can decide",
+            ));
         }
         let mut inc = self.records.incoming(&group, &requester)?.ok_or_else(|| {
             Error::NotFound(format!("no join request from {requester} for this group"))

@@ -1,0 +1,208 @@
+//! Moderation: the governance ops a node posts (role, transfer, remove, ban, unban, mute,
+//! unmute, pin, unpin), their MEMBER arguments, and the moderation log.
+//!
+//! An op is posted like any message ([`EventLoop::handle_post`]), which refuses it with
+//! the group's rule ([`qun_protocol::group::State::may`]) before anything is stored or
+//! sent. A MEMBER argument is resolved against the authors the group's state knows (the
+//! owner, members, admins, banned and muted keys, and everyone with a presence mark): an
+//! author id (any key, known or not), a profile name unique among them, or a unique id
+//! prefix of at least 4 characters.
+//!
+//! Removal does not re-key the group yet: the removed member still holds the current
+//! epoch's secret (`State::rekey_due` says a re-key is due).
+
+use std::collections::BTreeSet;
+
+use qun_protocol::message::{Ban, Mute, Pin, Remove, SetRole, Transfer, Unban, Unmute, Unpin};
+use qun_protocol::text;
+use qun_protocol::{AuthorId, GroupId, Kind};
+
+use super::EventLoop;
+use crate::view::LogEntry;
+use crate::{Error, PublishCmd};
+
+/// Shortest id prefix a MEMBER argument may be.
+const MIN_PREFIX: usize = 4;
+
+impl EventLoop {
+    /// Posts one moderation op (any [`PublishCmd`] but `Post` and `Raw`).
+    pub(crate) fn handle_moderation(&mut self, cmd: PublishCmd) {
+        let member = |el: &Self, g: &GroupId, m: &str| el.resolve_member(g, m);
+        let (group, kind, reply) = match cmd {
+            PublishCmd::SetRole {
+                group,
+                member: m,
+                role,
+                reply,
+            } => (
+                group,
+                member(self, &group, &m).map(|member| Kind::Role(SetRole { member, role })),
+                reply,
+            ),
+            PublishCmd::Transfer {
+                group,
+                member: m,
+                reply,
+            } => (
+                group,
+                member(self, &group, &m).map(|to| Kind::Transfer(Transfer { to })),
+                reply,
+            ),
+            PublishCmd::Remove {
+                group,
+                member: m,
+                reply,
+            } => (
+                group,
+                member(self, &group, &m).map(|member| Kind::Remove(Remove { member })),
+                reply,
+            ),
+            PublishCmd::Ban {
+                group,
+                member: m,
+                reply,
+            } => (
+                group,
+                member(self, &group, &m).map(|member| Kind::Ban(Ban { member })),
+                reply,
+            ),
+            PublishCmd::Unban {
+                group,
+                member: m,
+                reply,
+            } => (
+                group,
+                member(self, &group, &m).map(|member| Kind::Unban(Unban { member })),
+                reply,
+            ),
+            PublishCmd::Mute {
+                group,
+                member: m,
+                duration_ms,
+                reply,
+            } => (
+                group,
+                member(self, &group, &m).map(|member| {
+                    Kind::Mute(Mute {
+                        member,
+                        duration_ms,
+                    })
+                }),
+                reply,
+            ),
+            PublishCmd::Unmute {
+                group,
+                member: m,
+                reply,
+            } => (
+                group,
+                member(self, &group, &m).map(|member| Kind::Unmute(Unmute { member })),
+                reply,
+            ),
+            PublishCmd::Pin {
+                group,
+                message,
+                reply,
+            } => (group, Ok(Kind::Pin(Pin { id: message })), reply),
+            PublishCmd::Unpin {
+                group,
+                message,
+                reply,
+            } => (group, Ok(Kind::Unpin(Unpin { id: message })), reply),
+            PublishCmd::Post { group, kind, reply } => (group, Ok(kind), reply),
+            PublishCmd::Raw { reply, .. } => {
+                drop(reply.send(Err(Error::Internal("raw frame sent as an op".into()))));
+                return;
+            }
+        };
+        match kind {
+            Ok(kind) => self.handle_post(group, kind, Some(reply)),
+            Err(e) => drop(reply.send(Err(e))),
+        }
+    }
+
+    /// The author a MEMBER argument names in `group` (see the module docs).
+    pub(crate) fn resolve_member(&self, group: &GroupId, query: &str) -> Result<AuthorId, Error> {
+        let rt = self
+            .groups
+            .get(group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        let q = query.trim();
+        if let Ok(id) = q.parse::<AuthorId>() {
+            return Ok(id);
+        }
+        let st = &rt.state;
+        let known: BTreeSet<&AuthorId> = std::iter::once(&st.owner)
+            .chain(&st.members)
+            .chain(&st.admins)
+            .chain(&st.banned)
+            .chain(st.muted.keys())
+            .chain(st.marks.keys())
+            .collect();
+        let name = text::normalize_name(q);
+        let mut matches: Vec<AuthorId> = known
+            .iter()
+            .filter(|a| {
+                self.author_name(a)
+                    .is_some_and(|n| text::normalize_name(&n) == name)
+            })
+            .map(|a| **a)
+            .collect();
+        if matches.is_empty() && q.len() >= MIN_PREFIX {
+            matches = known
+                .iter()
+                .filter(|a| a.to_string().starts_with(q))
+                .map(|a| **a)
+                .collect();
+        }
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::UnknownMember(q.to_owned())),
+            many => Err(Error::AmbiguousMember {
+                query: q.to_owned(),
+                candidates: many
+                    .iter()
+                    .map(|a| match self.author_name(a) {
+                        Some(n) => format!("{a} ({n:?})"),
+                        None => a.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// The moderation log of `group`: every stored control op in group order, with who
+    /// did it, to whom, and the fold's verdict
+    /// ([`qun_protocol::group::State::fold_log`]).
+    pub(crate) fn moderation_log(&self, group: &GroupId) -> Result<Vec<LogEntry>, Error> {
+        let rt = self
+            .groups
+            .get(group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        let ops = self.store.control_ops(group)?;
+        let mut log = Vec::with_capacity(ops.len());
+        qun_protocol::group::State::fold_log(&rt.record.genesis.genesis, &ops, |m, verdict| {
+            let preview = m.body.kind.preview();
+            let author = m.author();
+            let target = match &m.body.kind {
+                Kind::Transfer(t) => Some(t.to),
+                _ => preview.mentions.first().copied(),
+            };
+            log.push(LogEntry {
+                id: m.id.to_string(),
+                author: author.to_string(),
+                author_name: self.author_name(&author),
+                kind: m.body.kind.name().to_owned(),
+                target: target.map(|t| t.to_string()),
+                target_name: target.and_then(|t| self.author_name(&t)),
+                text: preview.text,
+                timestamp_ms: m.body.stamp.wall_ms(),
+                allowed: verdict.is_ok(),
+                rule: verdict.as_ref().err().map(|r| r.rule().to_owned()),
+                reason: verdict.err().map(|r| r.to_string()),
+            });
+        });
+        Ok(log)
+    }
+}
