@@ -8,6 +8,7 @@
 mod daemon;
 mod demo;
 mod discover;
+mod moderate;
 mod output;
 mod sync;
 mod ui;
@@ -62,7 +63,8 @@ enum Cmd {
     Id,
     /// Show connected peers.
     Peers,
-    /// Create, join, list, inspect, invite to and leave groups; join requests and stats.
+    /// Create, join, list, inspect, invite to and leave groups; join requests and stats;
+    /// roles, moderation and the moderation log.
     #[command(subcommand)]
     Group(GroupCmd),
     /// Search the network for public and listed groups by name or tag; best first.
@@ -81,7 +83,7 @@ enum Cmd {
         #[arg(long)]
         reply_to: Option<String>,
     },
-    /// Set the group announcement (group owner only).
+    /// Set the group announcement (group admins only).
     Announce {
         /// Group id or name.
         group: String,
@@ -122,6 +124,8 @@ enum Cmd {
     },
     /// Run three nodes in this process, chat in a group, print what each saw, exit.
     Demo(demo::DemoArgs),
+    #[command(flatten)]
+    Pins(moderate::PinCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,7 +171,8 @@ enum GroupCmd {
     Join(discover::JoinArgs),
     /// List joined groups.
     List,
-    /// Show a group: name, topic, epoch, members, mesh peers, announcement.
+    /// Show a group: name, topic, epoch, members, mesh peers, announcement, admins, muted,
+    /// banned, pins.
     Info {
         /// Group id or name.
         group: String,
@@ -202,6 +207,8 @@ enum GroupCmd {
         /// Group id or name.
         group: String,
     },
+    #[command(flatten)]
+    Moderate(moderate::GroupModCmd),
 }
 
 fn init_tracing(verbose: u8, default: &str) {
@@ -317,6 +324,7 @@ fn run_client(g: &Global, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Search(args) => discover::search(&c, &out, &args),
         Cmd::Profile(pc) => discover::profile(&c, &out, pc),
         Cmd::Ui { open } => ui::run(&c, &out, open),
+        Cmd::Pins(pc) => moderate::pin(&c, &out, pc),
         Cmd::Daemon(_) | Cmd::Demo(_) => unreachable_cmd(),
     }
 }
@@ -331,7 +339,7 @@ const SHORT_ID_PAGE: usize = 1_000;
 /// The full id of the message `given` names in `group`: `given` itself when it is a full
 /// id, else the one message among the group's last [`SHORT_ID_SEARCH`] whose id ends with
 /// `given` (what `history` and `watch` print after `#`). Errors: none or several match.
-fn full_message_id(c: &Client, group: &str, given: &str) -> anyhow::Result<String> {
+pub(crate) fn full_message_id(c: &Client, group: &str, given: &str) -> anyhow::Result<String> {
     let given = given.trim().trim_start_matches('#');
     if given.chars().count() >= FULL_ID_MIN_CHARS {
         return Ok(given.to_owned());
@@ -411,6 +419,7 @@ fn run_group(c: &Client, out: &output::Out, gc: GroupCmd) -> anyhow::Result<()> 
         GroupCmd::Approve { group, author } => discover::decide(c, out, &group, &author, true),
         GroupCmd::Reject { group, author } => discover::decide(c, out, &group, &author, false),
         GroupCmd::Stats { group } => discover::stats(c, out, &group),
+        GroupCmd::Moderate(mc) => moderate::group(c, out, mc),
     }
 }
 

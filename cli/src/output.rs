@@ -81,7 +81,8 @@ pub fn to_json<T: Serialize>(v: &T) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::to_value(v)?)
 }
 
-fn time(ms: u64) -> String {
+/// `HH:MM:SS` (UTC) of a time in ms since the Unix epoch.
+pub fn time(ms: u64) -> String {
     let secs = ms / 1000;
     let (h, m, sec) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     format!("{h:02}:{m:02}:{sec:02}")
@@ -143,7 +144,7 @@ pub fn who(id: &str, name: Option<&str>) -> String {
 }
 
 /// The author `id`, named from a map of names (`group info`'s `names`).
-fn who_in(names: &BTreeMap<String, String>, id: &str) -> String {
+pub fn who_in(names: &BTreeMap<String, String>, id: &str) -> String {
     who(id, names.get(id).map(String::as_str))
 }
 
@@ -331,6 +332,7 @@ impl Out {
             )),
             None => lines.push("announcement: (none)".to_owned()),
         }
+        lines.extend(crate::moderate::info_lines(g));
         lines.push(format!("members ({}):", g.members.len()));
         for m in &g.members {
             match names.get(m) {

@@ -197,6 +197,59 @@ fn cli_end_to_end() {
         String::from_utf8_lossy(&refused.stderr)
     );
 
+    // Moderation: A makes B an admin (named by an id prefix); B mutes C for an hour; C's
+    // send is refused with the rule; the log and `group info` show it.
+    let idb = run_json(&bin, &db, &["id", "--json"])["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let idc = run_json(&bin, &dc, &["id", "--json"])["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let role = run(&bin, &da, &["group", "role", &group, &idb[..16], "admin"]);
+    assert!(
+        role.status.success(),
+        "{}",
+        String::from_utf8_lossy(&role.stderr)
+    );
+    eventually("B to see itself an admin", || {
+        let info = run_json(&bin, &db, &["group", "info", &group, "--json"]);
+        (info["admins"] == serde_json::json!([idb]))
+            .then_some(())
+            .ok_or(info.to_string())
+    });
+    let mute = run(&bin, &db, &["group", "mute", &group, &idc, "--for", "1h"]);
+    assert!(
+        mute.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mute.stderr)
+    );
+    eventually("C to see itself muted", || {
+        let info = run_json(&bin, &dc, &["group", "info", &group, "--json"]);
+        (info["muted"][0]["member"] == idc.as_str())
+            .then_some(())
+            .ok_or(info.to_string())
+    });
+    let muted = run(&bin, &dc, &["send", &group, "C 被禁言"]);
+    let err = String::from_utf8_lossy(&muted.stderr);
+    assert!(!muted.status.success() && err.contains("(muted)"), "{err}");
+    let log = run_json(&bin, &da, &["group", "log", &group, "--json"]);
+    let kinds: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| !matches!(*k, "join" | "meta"))
+        .collect();
+    assert_eq!(kinds, ["role", "mute"], "{log}");
+    let text = run(&bin, &da, &["group", "info", &group]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("admins:") && text.contains("muted:"),
+        "{text}"
+    );
+
     // id and peers.
     let id = run_json(&bin, &da, &["id", "--json"]);
     let peer_id = id["peer_id"].as_str().unwrap();
