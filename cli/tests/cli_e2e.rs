@@ -240,7 +240,7 @@ fn cli_end_to_end() {
         .unwrap()
         .iter()
         .filter_map(|e| e["kind"].as_str())
-        .filter(|k| !matches!(*k, "join" | "meta"))
+        .filter(|k| !matches!(*k, "join" | "meta" | "announcement"))
         .collect();
     assert_eq!(kinds, ["role", "mute"], "{log}");
     let text = run(&bin, &da, &["group", "info", &group]);
