@@ -197,7 +197,8 @@ fn cli_end_to_end() {
         String::from_utf8_lossy(&refused.stderr)
     );
 
-    // Moderation: A makes B an admin (named by an id prefix); B mutes C for an hour; C's
+    // Moderation: A makes B an admin (named by an id prefix); B mutes C (named by its id
+    // tail) for an hour; C's
     // send is refused with the rule; the log and `group info` show it.
     let idb = run_json(&bin, &db, &["id", "--json"])["peer_id"]
         .as_str()
@@ -219,7 +220,9 @@ fn cli_end_to_end() {
             .then_some(())
             .ok_or(info.to_string())
     });
-    let mute = run(&bin, &db, &["group", "mute", &group, &idc, "--for", "1h"]);
+    // C named by the id tail `history` prints after `·`.
+    let tail_c = &idc[idc.len() - 6..];
+    let mute = run(&bin, &db, &["group", "mute", &group, tail_c, "--for", "1h"]);
     assert!(
         mute.status.success(),
         "{}",

@@ -1,7 +1,7 @@
 //! [`Node`]'s moderation methods: the governance ops of issue 13 and the moderation log.
 //!
-//! `member` arguments are MEMBER queries: an author id, a unique id prefix (at least 4
-//! characters) of an author the group knows, or a profile name unique among them
+//! `member` arguments are MEMBER queries: an author id, a unique id prefix or tail (at
+//! least 4 characters) of an author the group knows, or a profile name unique among them
 //! ([`Error::UnknownMember`], [`Error::AmbiguousMember`]). Each op is checked against the
 //! group's rule before it is signed and stored ([`qun_protocol::group::State::may`]): a
 //! refusal is [`Error::NotAllowed`] with the rule's name, and nothing is sent. Each returns

@@ -6,7 +6,7 @@
 //! sent. A MEMBER argument is resolved against the authors the group's state knows (the
 //! owner, members, admins, banned and muted keys, and everyone with a presence mark): an
 //! author id (any key, known or not), a profile name unique among them, or a unique id
-//! prefix of at least 4 characters.
+//! prefix or tail (as the CLI prints it after `·`) of at least 4 characters.
 //!
 //! Removal does not re-key the group yet: the removed member still holds the current
 //! epoch's secret (`State::rekey_due` says a re-key is due).
@@ -151,7 +151,11 @@ impl EventLoop {
         if matches.is_empty() && q.len() >= MIN_PREFIX {
             matches = known
                 .iter()
-                .filter(|a| a.to_string().starts_with(q))
+                .filter(|a| {
+                    // The tail is what `history` and `group info` print after `·`.
+                    let id = a.to_string();
+                    id.starts_with(q) || id.ends_with(q)
+                })
                 .map(|a| **a)
                 .collect();
         }
