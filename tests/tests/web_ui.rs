@@ -5,7 +5,10 @@
 //! included), with a reply and an @mention; a member named `<img src=x onerror=alert(1)>`
 //! posts `<script>alert(1)</script>` and both pages show it as text (no element is created,
 //! no alert opens); the groups list counts an unread message; B finds a public group by search
-//! and joins it; A's stats page draws its charts; a used login URL is refused.
+//! and joins it; A's stats page draws its charts; A (the owner) mutes B from the member list,
+//! B's page shows the refused send, A pins B's hostile message and reads the moderation log
+//! (both shown as text), A removes B (after confirming), and both pages and both daemons agree
+//! B is out; a used login URL is refused.
 //!
 //! Screenshots of the main screens go to `docs/screenshots/` (not with
 //! `QUN_NO_SCREENSHOTS=1`; Chinese text needs a CJK font, e.g. Debian's
@@ -21,6 +24,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use qun_api::request::Send;
 use qun_api::{ApiFile, Call, Client, CreateGroup, Visibility};
 use serde_json::json;
 use tempfile::TempDir;
@@ -333,6 +337,9 @@ fn two_people_chat_in_the_browser() {
     sa.wait("the charts", "return document.querySelectorAll('#chart-gender svg, #chart-age svg, #chart-activity svg').length === 3", json!([]));
     shot(&sa, "stats");
 
+    // An admin mutes and removes a member from the page.
+    moderate(&a, &b, &sa, &sb, &group);
+
     // A used login URL is refused, even to another browser.
     let url = a.login_url();
     sa.goto(&url);
@@ -352,4 +359,132 @@ fn two_people_chat_in_the_browser() {
 /// The id of `a`'s group named `name`.
 fn node_a_group(a: &Daemon, name: &str) -> String {
     a.client.call(Call::group_info(name)).unwrap().group
+}
+
+/// The row of member `id` in the member list, as a CSS selector.
+fn member_row(id: &str) -> String {
+    format!("#members .member[data-author='{id}']")
+}
+
+/// A `send` from B's daemon is refused with 403 and the rule in its text.
+fn assert_send_refused(d: &Daemon, group: &str, rule: &str) {
+    let sent = d.client.call(Call::send(
+        group,
+        &Send {
+            text: "还能发吗？".into(),
+            reply_to: None,
+            mentions: vec![],
+        },
+    ));
+    match sent {
+        Err(qun_api::Error::Api(e)) => {
+            assert_eq!(e.status, 403, "{e:?}");
+            assert!(e.message.contains(rule), "{e:?}");
+        }
+        other => panic!("a send by a {rule} member was not refused: {other:?}"),
+    }
+}
+
+/// A (the owner) mutes B from the member list; B's send is refused in B's page; A pins B's
+/// hostile message and reads the moderation log; A removes B after confirming; both pages and
+/// both daemons show B out.
+fn moderate(a: &Daemon, b: &Daemon, sa: &Session, sb: &Session, group: &str) {
+    let b_id = b.client.call(Call::id()).unwrap().peer_id;
+    let row = member_row(&b_id);
+    sb.goto(&b.url(&format!("chat/{group}")));
+    sb.wait(
+        "B's chat",
+        "return document.getElementById('composer-text') !== null",
+        json!([]),
+    );
+
+    // Mute for an hour, from A's member list.
+    sa.goto(&a.url(&format!("members/{group}")));
+    sa.click(&format!("{row} button.manage"));
+    sa.select(&format!("{row} .mute-for"), "3600");
+    sa.click(&format!("{row} .act-mute"));
+    sa.wait(
+        "B shown muted",
+        "return document.querySelector(arguments[0] + ' .state.muted') !== null",
+        json!([row]),
+    );
+    let info = a.client.call(Call::group_info(group)).unwrap();
+    assert!(
+        info.muted
+            .iter()
+            .any(|m| m.member == b_id && m.until_ms.is_some()),
+        "{:?}",
+        info.muted
+    );
+
+    // B's page says so, and B's send is refused there with the rule's reason.
+    sb.wait("B's muted notice", "const s = document.getElementById('standing'); return !s.hidden && s.textContent.includes('禁言')", json!([]));
+    sb.type_in("#composer-text", "我被禁言了吗？");
+    sb.click("#composer-send");
+    sb.wait(
+        "B's refused send",
+        "const e = document.getElementById('composer-error'); return !e.hidden && e.textContent.includes('muted')",
+        json!([]),
+    );
+    assert_send_refused(b, group, "muted");
+
+    // A pins B's hostile message; both pages list it, as text.
+    sa.goto(&a.url(&format!("chat/{group}")));
+    sa.wait(
+        "the pin button on B's message",
+        "const m = [...document.querySelectorAll('.msg')].find(e => e.querySelector('.text')?.textContent === arguments[0]); \
+         const b = m && m.querySelector('button.pin-toggle'); if (b) b.click(); return !!b",
+        json!([HOSTILE_TEXT]),
+    );
+    for s in [sa, sb] {
+        s.wait(
+            "the pinned message",
+            "return [...document.querySelectorAll('#pins .pin-text')].some(e => e.textContent.endsWith(arguments[0]))",
+            json!([HOSTILE_TEXT]),
+        );
+        assert_no_markup_from_peers(s);
+    }
+    let info = a.client.call(Call::group_info(group)).unwrap();
+    assert_eq!(info.pins.len(), 1);
+
+    // The moderation log names B (a hostile name) as text.
+    sa.goto(&a.url(&format!("log/{group}")));
+    sa.wait(
+        "the mute in the log",
+        "return [...document.querySelectorAll('.log-entry[data-kind=mute] .target')].some(e => e.textContent === '→ ' + arguments[0])",
+        json!([HOSTILE_NAME]),
+    );
+    assert_no_markup_from_peers(sa);
+    shot(sa, "log");
+
+    // A removes B, after confirming.
+    sa.goto(&a.url(&format!("members/{group}")));
+    sa.click(&format!("{row} button.manage"));
+    sa.click(&format!("{row} .act-remove"));
+    sa.wait(
+        "the confirm step",
+        "const c = document.querySelector(arguments[0] + ' .confirm'); return c && !c.hidden",
+        json!([row]),
+    );
+    assert_no_markup_from_peers(sa);
+    shot(sa, "moderation");
+    sa.click(&format!("{row} .confirm-yes"));
+    sa.wait(
+        "B gone from A's list",
+        "return document.querySelector(arguments[0]) === null",
+        json!([row]),
+    );
+    let info = a.client.call(Call::group_info(group)).unwrap();
+    assert!(!info.members.contains(&b_id), "{:?}", info.members);
+
+    // B's page and daemon agree: B is out, and B's send is refused.
+    sb.wait(
+        "B's removed notice",
+        "const s = document.getElementById('standing'); return !s.hidden && s.textContent.includes('移出') \
+         && document.getElementById('composer-send').disabled",
+        json!([]),
+    );
+    let info = b.client.call(Call::group_info(group)).unwrap();
+    assert!(!info.members.contains(&b_id), "{:?}", info.members);
+    assert_send_refused(b, group, "author_removed");
 }

@@ -9,6 +9,7 @@ export class ApiError extends Error {
 
 const seg = encodeURIComponent;
 const g = (group) => `/v1/groups/${seg(group)}`;
+const m = (group, member) => `${g(group)}/members/${seg(member)}`;
 
 async function call(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: {} };
@@ -39,6 +40,17 @@ export const api = {
     call('POST', `${g(group)}/messages`, { text, reply_to: replyTo || null, mentions: mentions || [] }),
   announce: (group, text) => call('POST', `${g(group)}/announcement`, { text }),
   stats: (group) => call('GET', `${g(group)}/stats`),
+  setRole: (group, member, role) => call('POST', `${m(group, member)}/role`, { role }),
+  transfer: (group, member) => call('POST', `${g(group)}/transfer`, { member }),
+  remove: (group, member) => call('POST', `${m(group, member)}/remove`, {}),
+  ban: (group, member) => call('POST', `${m(group, member)}/ban`, {}),
+  unban: (group, member) => call('POST', `${m(group, member)}/unban`, {}),
+  mute: (group, member, forSecs) =>
+    call('POST', `${m(group, member)}/mute`, forSecs ? { for_secs: forSecs } : {}),
+  unmute: (group, member) => call('POST', `${m(group, member)}/unmute`, {}),
+  pin: (group, message) => call('POST', `${g(group)}/pins`, { message }),
+  unpin: (group, message) => call('DELETE', `${g(group)}/pins/${seg(message)}`),
+  log: (group) => call('GET', `${g(group)}/log`),
   requests: (group) => call('GET', `${g(group)}/requests`),
   decide: (group, author, approve) =>
     call('POST', `${g(group)}/requests/${seg(author)}/${approve ? 'approve' : 'reject'}`, {}),

@@ -9,6 +9,7 @@ import { t, toggle, current } from './i18n.js';
 import * as groups from './groups.js';
 import * as chat from './chat.js';
 import * as members from './members.js';
+import * as log from './log.js';
 import * as create from './create.js';
 import * as join from './join.js';
 import * as search from './search.js';
@@ -21,6 +22,7 @@ const SCREENS = {
   groups: groups.render,
   chat: chat.render,
   members: members.render,
+  log: log.render,
   stats: stats.render,
   requests: requests.render,
   new: create.render,

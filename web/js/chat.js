@@ -1,12 +1,16 @@
 // A group's chat: the announcement banner, the history (scrolling up loads older pages
 // with `before`), live messages from the event stream, and the composer with replies and
 // @mentions (a mention of a member's display name is sent as their author id; mentions of
-// our name are highlighted). Text is put in the page as text nodes only.
+// our name are highlighted), the pinned messages (pin and unpin from a message, for
+// admins), and our standing (muted, removed). A refused send shows the daemon's reason
+// above the composer. Text is put in the page as text nodes only.
 
 import { api } from './api.js';
-import { h, clear, fmtTime, toast } from './dom.js';
+import { h, clear, fmtTime, fmtWhen, toast } from './dom.js';
 import { t } from './i18n.js';
 import { readable } from './groups.js';
+import { pinsBox } from './pins.js';
+import { CONTROL_KINDS, isMember, isBanned, may, muteOf, mutedNow } from './rights.js';
 
 /** Messages per history page. */
 const PAGE = 30;
@@ -36,7 +40,7 @@ export function withMentions(text, names) {
 /** `#/chat/GROUP`. */
 export async function render(app, view) {
   const group = view.arg;
-  const info = await api.group(group);
+  let info = await api.group(group);
   if (!app.alive(view.gen)) return;
   app.learn(info);
   const me = app.me.peer_id;
@@ -54,16 +58,19 @@ export async function render(app, view) {
     info.visibility === 'listed' && info.owner === me
       ? h('button', { class: 'secondary', id: 'to-requests', on: { click: () => app.go('requests/' + info.group) } }, t('requests'))
       : null,
-    info.owner === me
+    may(info, me, 'announce')
       ? h('button', { class: 'secondary', id: 'set-announcement', on: { click: announce } }, t('setAnnouncement'))
       : null);
+  const pins = pinsBox(app, byId);
+  const standing = h('div', { class: 'standing', id: 'standing', hidden: true });
+  const sendError = h('div', { class: 'send-error', id: 'composer-error', role: 'alert', hidden: true });
   const msgs = h('div', { class: 'msgs', id: 'messages' });
   const replying = h('div', { class: 'replying', hidden: true });
   const suggest = h('div', { class: 'suggest', id: 'mention-suggest' });
   const input = h('textarea', { id: 'composer-text', placeholder: t('messagePlaceholder'), maxlength: 4000 });
   const sendBtn = h('button', { id: 'composer-send', type: 'button' }, t('send'));
-  view.root.append(bar, msgs,
-    h('div', { class: 'composer' }, replying, suggest, h('div', { class: 'row' }, h('div', { class: 'grow' }, input), sendBtn)));
+  view.root.append(bar, pins.el, msgs,
+    h('div', { class: 'composer' }, standing, sendError, replying, suggest, h('div', { class: 'row' }, h('div', { class: 'grow' }, input), sendBtn)));
 
   async function announce() {
     const text = window.prompt(t('announcePlaceholder'), info.announcement ? info.announcement.text : '');
@@ -78,7 +85,9 @@ export async function render(app, view) {
 
   function el(m) {
     if (!readable(m)) {
-      return h('div', { class: 'msg system', 'data-id': m.id }, `${app.nameOf(m.author)} · ${m.text}`);
+      // A control op's words name members by id: show their names.
+      const text = (m.mentions || []).reduce((s, id) => s.split(id).join(app.nameOf(id)), m.text);
+      return h('div', { class: 'msg system', 'data-id': m.id, 'data-kind': m.kind }, `${app.nameOf(m.author)} · ${text}`);
     }
     const mentioned = (m.mentions || []).includes(me) || (app.me.name && m.text.includes('@' + app.me.name));
     const cls = ['msg', m.author === me ? 'mine' : '', mentioned ? 'mentioned' : ''].join(' ').trim();
@@ -86,11 +95,38 @@ export async function render(app, view) {
       h('div', { class: 'meta' },
         h('span', { class: 'author' }, app.nameOf(m.author)),
         h('span', {}, fmtTime(m.timestamp_ms)),
-        h('button', { class: 'link reply', type: 'button', on: { click: () => setReply(m) } }, t('reply'))),
+        h('button', { class: 'link reply', type: 'button', on: { click: () => setReply(m) } }, t('reply')),
+        pinButton(m)),
       h('div', { class: 'bubble' },
         m.reply_to ? quote(m.reply_to) : null,
         m.kind === 'announcement' ? h('b', {}, `${t('announcement')}: `) : null,
         h('span', { class: 'text' }, withMentions(m.text, allNames()))));
+  }
+
+  const pinned = (id) => (info.pins || []).some((p) => p.id === id);
+  function pinButton(m) {
+    if (!may(info, me, pinned(m.id) ? 'unpin' : 'pin', m.id)) return null;
+    return h('button', { class: 'link pin-toggle', type: 'button', on: { click: async () => {
+      try {
+        if (pinned(m.id)) await api.unpin(info.group, m.id); else await api.pin(info.group, m.id);
+      } catch (e) { toast(t('refused', e.message)); }
+    } } }, pinned(m.id) ? t('unpin') : t('pin'));
+  }
+
+  /** Shows our standing (muted, removed) and the pins of the current `info`. */
+  function showState() {
+    clear(standing);
+    const gone = !isMember(info, me);
+    const mute = muteOf(info, me);
+    if (gone) standing.append(t(isBanned(info, me) ? 'youBanned' : 'youRemoved'));
+    else if (mute && mutedNow(info, me)) standing.append(mute.until_ms ? t('youMutedUntil', fmtWhen(mute.until_ms)) : t('youMuted'));
+    standing.hidden = !standing.firstChild;
+    input.disabled = gone;
+    sendBtn.disabled = gone;
+    for (const b of msgs.querySelectorAll('.pin-toggle')) {
+      b.textContent = pinned(b.closest('.msg').dataset.id) ? t('unpin') : t('pin');
+    }
+    pins.update(info);
   }
 
   function setReply(m) {
@@ -131,13 +167,19 @@ export async function render(app, view) {
 
   await loadOlder();
   if (!app.alive(view.gen)) return;
+  showState();
   if (!byId.size) msgs.append(h('p', { class: 'hint', id: 'no-messages' }, t('noMessages')));
   msgs.scrollTop = msgs.scrollHeight;
   seen([...byId.values()]);
   msgs.addEventListener('scroll', () => { if (msgs.scrollTop < TOP_SLACK) loadOlder(); });
 
-  app.onEvent((ev) => {
+  app.onEvent(async (ev) => {
     if (ev.type !== 'message' || ev.group !== info.group || byId.has(ev.id)) return;
+    if (CONTROL_KINDS.has(ev.kind)) {
+      const fresh = await api.group(info.group).catch(() => null);
+      if (fresh && app.alive(view.gen)) { info = fresh; app.learn(info); showState(); }
+    }
+    if (byId.has(ev.id)) return;
     app.learn(ev);
     byId.set(ev.id, ev);
     const hint = document.getElementById('no-messages');
@@ -173,15 +215,17 @@ export async function render(app, view) {
       return n && id !== me && text.includes('@' + n);
     });
     sendBtn.disabled = true;
+    sendError.hidden = true;
     try {
       await api.send(info.group, text, replyTo && replyTo.id, mentions);
       input.value = '';
       setReply(null);
       clear(suggest);
     } catch (e) {
-      toast(t('error', e.message));
+      sendError.textContent = e.status === 403 ? t('refused', e.message) : t('error', e.message);
+      sendError.hidden = false;
     } finally {
-      sendBtn.disabled = false;
+      sendBtn.disabled = !isMember(info, me);
     }
   }
   sendBtn.addEventListener('click', send);

@@ -56,6 +56,12 @@ export function fmtTime(ms) {
   return d.toLocaleDateString();
 }
 
+/** A moment with its date and time (when a mute ends). */
+export function fmtWhen(ms) {
+  if (!ms) return '';
+  return new Date(ms).toLocaleString([], { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
 let toastTimer = null;
 /** A short message at the bottom of the page. */
 export function toast(text) {
