@@ -45,9 +45,10 @@ pub use event::NodeEvent;
 pub use file::{API_FILE, ApiFile};
 pub use request::{CreateGroup, History, ProfileUpdate, Visibility};
 pub use view::{
-    AnnouncementView, Created, Done, GenderCounts, GroupInfo, GroupStats, IdInfo, InviteCode,
-    JoinOutcome, JoinRequestView, Left, LogEntry, MessageView, MutedView, PeerInfo, PinView,
-    Posted, ProfileView, SearchHit, SearchResult, ShownGroupView, SyncStarted, SyncView, UiLogin,
+    AgeBucket, AnnouncementView, Created, DayCount, Done, GenderCounts, GroupInfo, GroupStats,
+    IdInfo, InviteCode, JoinOutcome, JoinRequestView, Left, LogEntry, MessageView, MutedView,
+    PeerInfo, PinView, Posted, ProfileView, SearchHit, SearchResult, ShownGroupView, SyncStarted,
+    SyncView, UiLogin,
 };
 
 #[cfg(feature = "blocking")]

@@ -380,6 +380,35 @@ pub struct GroupStats {
     pub age_based_on: usize,
     /// Members whose profile was found.
     pub profiles_found: usize,
+    /// Members who share a birth year, by age (years, at the time of the request): under
+    /// 18, 18–24, 25–34, 35–44, 45–54, 55 and over, in that order; they add up to
+    /// `age_based_on`.
+    #[serde(default)]
+    pub ages: Vec<AgeBucket>,
+    /// Posts (text and announcement) per UTC day over the last 30 days, oldest first, the
+    /// last being today (by the author's stamps; stamps ahead of now are left out).
+    #[serde(default)]
+    pub posts_per_day: Vec<DayCount>,
+}
+
+/// Members in one age range, for [`GroupStats::ages`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgeBucket {
+    /// The youngest age in it, in years.
+    pub min: u16,
+    /// The oldest age in it, in years; `None` for the open last bucket.
+    pub max: Option<u16>,
+    /// Members in it.
+    pub members: usize,
+}
+
+/// Posts on one day, for [`GroupStats::posts_per_day`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    /// The day's start (00:00 UTC), ms since the Unix epoch.
+    pub day_ms: u64,
+    /// Posts stamped that day.
+    pub posts: usize,
 }
 
 /// A message was stored and acknowledged: the answer of `POST …/messages` and

@@ -5,7 +5,8 @@
 //! included), with a reply and an @mention; a member named `<img src=x onerror=alert(1)>`
 //! posts `<script>alert(1)</script>` and both pages show it as text (no element is created,
 //! no alert opens); the groups list counts an unread message; B finds a public group by search
-//! and joins it; A's stats page draws its charts; A (the owner) mutes B from the member list,
+//! and joins it; A's stats page draws its charts (age ranges and posts per day from the
+//! route); A (the owner) mutes B from the member list,
 //! B's page shows the refused send, A pins B's hostile message and reads the moderation log
 //! (both shown as text), A removes B (after confirming), and both pages and both daemons agree
 //! B is out; a used login URL is refused.
@@ -335,6 +336,24 @@ fn two_people_chat_in_the_browser() {
     let group = node_a_group(&a, "周末爬山");
     sa.goto(&a.url(&format!("stats/{group}")));
     sa.wait("the charts", "return document.querySelectorAll('#chart-gender svg, #chart-age svg, #chart-activity svg').length === 3", json!([]));
+    // Six age ranges and 30 days of posts, from the route, one bar each.
+    let bars = sa.js(
+        "return [document.querySelectorAll('#chart-age svg rect').length, document.querySelectorAll('#chart-activity svg rect').length]",
+        json!([]),
+    );
+    assert_eq!(bars, json!([6, 30]));
+    let stats = a.client.call(Call::stats(&group)).unwrap();
+    assert_eq!(stats.ages.len(), 6);
+    let aged: usize = stats.ages.iter().map(|b| b.members).sum();
+    assert_eq!(aged, stats.age_based_on);
+    assert_eq!(stats.posts_per_day.len(), 30);
+    let posts: usize = stats.posts_per_day.iter().map(|d| d.posts).sum();
+    assert!(posts >= 7, "{:?}", stats.posts_per_day);
+    // The screenshot shows the age and activity charts.
+    sa.js(
+        "document.getElementById('chart-age').scrollIntoView()",
+        json!([]),
+    );
     shot(&sa, "stats");
 
     // An admin mutes and removes a member from the page.

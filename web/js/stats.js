@@ -1,20 +1,12 @@
-// A group's stats with pictures: the daemon's figures (members, active, online), the
-// gender ratio (from the stats), the age distribution (from the profiles of up to
-// AGE_SAMPLE members, looked up through the daemon) and messages per day over the last 14
-// days (from the newest ACTIVITY_WINDOW messages of the history).
+// A group's stats with pictures, all from the daemon's `GET …/stats`: the figures
+// (members, active, online, average age), the gender ratio, the age distribution (members
+// who share a birth year, by age range) and posts per day over the last 30 days (UTC days).
+// Every label is a text node in an SVG drawn with DOM calls (charts.js).
 
 import { api } from './api.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { bars, donut } from './charts.js';
-import { readable } from './groups.js';
-
-/** Most member profiles looked up for the age chart. */
-const AGE_SAMPLE = 40;
-/** Messages read for the activity chart. */
-const ACTIVITY_WINDOW = 500;
-const DAY_MS = 24 * 3600 * 1000;
-const AGE_BUCKETS = [['<18', 0, 17], ['18-24', 18, 24], ['25-34', 25, 34], ['35-44', 35, 44], ['45+', 45, 200]];
 
 function figure(label, value) {
   return h('div', { class: 'figure' }, h('b', {}, value === null || value === undefined ? '–' : String(value)), label);
@@ -24,39 +16,35 @@ function section(id, titleKey, ...body) {
   return h('div', { class: 'card', id }, h('b', {}, t(titleKey)), ...body);
 }
 
-async function ageChart(app, info) {
-  const year = new Date().getFullYear();
-  const ids = info.members.slice(0, AGE_SAMPLE);
-  const found = await Promise.allSettled(ids.map((id) => (id === app.me.peer_id ? api.profile() : api.profile(id))));
-  const ages = found.filter((r) => r.status === 'fulfilled' && r.value.birth_year).map((r) => year - r.value.birth_year);
-  const data = AGE_BUCKETS.map(([label, lo, hi]) => ({ label, value: ages.filter((a) => a >= lo && a <= hi).length }));
-  return [bars(data), h('div', { class: 'hint' }, t('basedOn', ages.length))];
+/** An age range's label: `18-24`, `<18`, `55+`. */
+function ageLabel(b) {
+  if (b.min === 0 && b.max !== null) return `<${b.max + 1}`;
+  return b.max === null ? `${b.min}+` : `${b.min}-${b.max}`;
 }
 
-function activityChart(msgs) {
-  const today = new Date();
-  today.setHours(0, 0, 0, 0);
-  const start = today.getTime() - 13 * DAY_MS;
-  const days = Array.from({ length: 14 }, (_, i) => {
-    const d = new Date(start + i * DAY_MS);
-    return { label: i % 2 ? '' : `${d.getMonth() + 1}/${d.getDate()}`, value: 0 };
+function ageChart(stats) {
+  const data = (stats.ages || []).map((b) => ({ label: ageLabel(b), value: b.members }));
+  return [bars(data), h('div', { class: 'hint' }, t('basedOn', stats.age_based_on))];
+}
+
+function activityChart(stats) {
+  const days = stats.posts_per_day || [];
+  const data = days.map((d, i) => {
+    const day = new Date(d.day_ms);
+    // Every fifth day is labelled (counting back from today), so labels do not overlap.
+    const label = (days.length - 1 - i) % 5 ? '' : `${day.getUTCMonth() + 1}/${day.getUTCDate()}`;
+    return { label, value: d.posts };
   });
-  for (const m of msgs) {
-    const i = Math.floor((m.timestamp_ms - start) / DAY_MS);
-    if (readable(m) && i >= 0 && i < 14) days[i].value += 1;
-  }
-  return bars(days);
+  const total = days.reduce((n, d) => n + d.posts, 0);
+  return [bars(data), h('div', { class: 'hint' }, t('postsN', total))];
 }
 
 /** `#/stats/GROUP`. */
 export async function render(app, view) {
-  const [info, stats, msgs] = await Promise.all([
-    api.group(view.arg), api.stats(view.arg), api.history(view.arg, ACTIVITY_WINDOW),
-  ]);
+  const stats = await api.stats(view.arg);
   if (!app.alive(view.gen)) return;
-  app.setTitle(`${info.name} · ${t('stats')}`, 'chat/' + info.group);
+  app.setTitle(`${stats.name} · ${t('stats')}`, 'chat/' + stats.group);
   const g = stats.gender;
-  const ageBox = h('div', {}, h('p', { class: 'hint' }, t('loading')));
   view.root.append(
     h('div', { class: 'card figures', id: 'stats-figures' },
       figure(t('members'), stats.members), figure(t('active7d'), stats.active_7d),
@@ -65,9 +53,6 @@ export async function render(app, view) {
     section('chart-gender', 'genderRatio',
       donut([{ label: t('female'), value: g.female }, { label: t('male'), value: g.male }, { label: t('other'), value: g.other }]),
       h('div', { class: 'hint' }, t('basedOn', g.based_on))),
-    section('chart-age', 'ageDist', ageBox),
-    section('chart-activity', 'activity', activityChart(msgs)));
-  const age = await ageChart(app, info);
-  if (!app.alive(view.gen)) return;
-  ageBox.replaceChildren(...age);
+    section('chart-age', 'ageDist', ...ageChart(stats)),
+    section('chart-activity', 'activity', ...activityChart(stats)));
 }

@@ -150,6 +150,34 @@ impl Store {
             .map_or(0, |t| t.msgs.scan_prefix(group.as_bytes()).count())
     }
 
+    /// Posts (text and announcement) of `group` per day: `days` counts, the first for the
+    /// day starting at `from_ms`, each `day_ms` long, by the author's stamp. Posts stamped
+    /// before `from_ms` or after `until_ms` are left out. Reads every stored envelope of
+    /// the group.
+    pub fn posts_per_day(
+        &self,
+        group: &GroupId,
+        from_ms: u64,
+        day_ms: u64,
+        days: usize,
+        until_ms: u64,
+    ) -> Result<Vec<usize>, Error> {
+        let mut out = vec![0; days];
+        for kv in self.t()?.msgs.scan_prefix(group.as_bytes()) {
+            let (_, v) = kv?;
+            let msg = Self::decode(&v)?;
+            let t = msg.body.stamp.wall_ms();
+            if t < from_ms || t > until_ms || !msg.body.kind.is_post() {
+                continue;
+            }
+            let day = usize::try_from((t - from_ms) / day_ms.max(1)).unwrap_or(usize::MAX);
+            if let Some(n) = out.get_mut(day) {
+                *n += 1;
+            }
+        }
+        Ok(out)
+    }
+
     /// The authors of `group`'s messages, with the time of their latest message and of
     /// their latest post (text or announcement), read from the stored envelopes. Times after
     /// `until_ms` are left out (a stamp from the future says nothing about now).

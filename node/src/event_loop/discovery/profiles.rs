@@ -10,7 +10,9 @@
 //! counts and the average age use only the members whose profile shares them; members'
 //! profiles not found in the last 10 minutes are looked up first (all at once, for at
 //! most `search_timeout`; a lookup that found nothing never counts as fresh), and each
-//! figure says how many members it rests on.
+//! figure says how many members it rests on. The age distribution counts those members in
+//! [`AGE_BUCKETS`]; activity over time is posts per UTC day over the last
+//! [`ACTIVITY_DAYS`] days, read from the stored messages' stamps.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -22,7 +24,9 @@ use qun_protocol::{AuthorId, GroupId};
 
 use crate::event_loop::{EventLoop, Timer, now_ms};
 use crate::net;
-use crate::view::{GenderCounts, GroupStats, ProfileUpdate, ProfileView, ShownGroupView};
+use crate::view::{
+    AgeBucket, DayCount, GenderCounts, GroupStats, ProfileUpdate, ProfileView, ShownGroupView,
+};
 use crate::{Error, Reply};
 
 /// A profile looked up this recently is not looked up again for stats.
@@ -35,6 +39,19 @@ const ACTIVE_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
 const ONLINE_WINDOW_MS: u64 = 5 * 60 * 1000;
 /// Most member profiles one stats request looks up.
 const MAX_STATS_LOOKUPS: usize = 256;
+/// The age ranges of the stats' age distribution, in years (`None`: no upper end).
+pub(crate) const AGE_BUCKETS: [(u16, Option<u16>); 6] = [
+    (0, Some(17)),
+    (18, Some(24)),
+    (25, Some(34)),
+    (35, Some(44)),
+    (45, Some(54)),
+    (55, None),
+];
+/// Days of the stats' posts-per-day series (today included).
+pub(crate) const ACTIVITY_DAYS: usize = 30;
+/// One day, in ms.
+const DAY_MS: u64 = 24 * 3600 * 1000;
 
 /// Who waits for a profile lookup.
 pub(crate) enum ProfileWaiter {
@@ -326,6 +343,11 @@ impl EventLoop {
         let (mut active, mut online, mut found) = (0, 0, 0);
         let mut gender = GenderCounts::default();
         let (mut age_sum, mut age_n) = (0u64, 0usize);
+        let mut ages = AGE_BUCKETS.map(|(min, max)| AgeBucket {
+            min,
+            max,
+            members: 0,
+        });
         for m in &rt.state.members {
             let act = activity.get(m);
             if act
@@ -352,6 +374,9 @@ impl EventLoop {
             if let Some(a) = p.value.age(now) {
                 age_sum += u64::from(a);
                 age_n += 1;
+                if let Some(b) = ages.iter_mut().find(|b| b.max.is_none_or(|max| a <= max)) {
+                    b.members += 1;
+                }
             }
         }
         gender.based_on = gender.female + gender.male + gender.other;
@@ -367,6 +392,27 @@ impl EventLoop {
             average_age: (age_n > 0).then(|| age_sum as f64 / age_n as f64),
             age_based_on: age_n,
             profiles_found: found,
+            ages: ages.to_vec(),
+            posts_per_day: self.posts_per_day(group, now)?,
         })
+    }
+
+    /// Posts per UTC day over the last [`ACTIVITY_DAYS`] days up to `now` (group time),
+    /// oldest first.
+    fn posts_per_day(&self, group: &GroupId, now: u64) -> Result<Vec<DayCount>, Error> {
+        let today = now - now % DAY_MS;
+        let days = ACTIVITY_DAYS as u64;
+        let first = today.saturating_sub((days - 1) * DAY_MS);
+        let counts = self
+            .store
+            .posts_per_day(group, first, DAY_MS, ACTIVITY_DAYS, now)?;
+        Ok(counts
+            .into_iter()
+            .zip(0u64..)
+            .map(|(posts, i)| DayCount {
+                day_ms: first + i * DAY_MS,
+                posts,
+            })
+            .collect())
     }
 }
