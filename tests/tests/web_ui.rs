@@ -385,8 +385,8 @@ fn member_row(id: &str) -> String {
     format!("#members .member[data-author='{id}']")
 }
 
-/// A `send` from B's daemon is refused with 403 and the rule in its text.
-fn assert_send_refused(d: &Daemon, group: &str, rule: &str) {
+/// A `send` from B's daemon is refused with 403 (and `rule` in its text, when given).
+fn assert_send_refused(d: &Daemon, group: &str, rule: Option<&str>) {
     let sent = d.client.call(Call::send(
         group,
         &Send {
@@ -398,9 +398,9 @@ fn assert_send_refused(d: &Daemon, group: &str, rule: &str) {
     match sent {
         Err(qun_api::Error::Api(e)) => {
             assert_eq!(e.status, 403, "{e:?}");
-            assert!(e.message.contains(rule), "{e:?}");
+            assert!(rule.is_none_or(|r| e.message.contains(r)), "{e:?}");
         }
-        other => panic!("a send by a {rule} member was not refused: {other:?}"),
+        other => panic!("a send that breaks {rule:?} was not refused: {other:?}"),
     }
 }
 
@@ -410,11 +410,36 @@ fn assert_send_refused(d: &Daemon, group: &str, rule: &str) {
 fn moderate(a: &Daemon, b: &Daemon, sa: &Session, sb: &Session, group: &str) {
     let b_id = b.client.call(Call::id()).unwrap().peer_id;
     let row = member_row(&b_id);
-    sb.goto(&b.url(&format!("chat/{group}")));
+
+    // B, a member, is offered no moderation action, not even on itself.
+    sb.goto(&b.url(&format!("members/{group}")));
     sb.wait(
-        "B's chat",
-        "return document.getElementById('composer-text') !== null",
-        json!([]),
+        "B's member list",
+        "return document.querySelector(arguments[0]) !== null",
+        json!([row]),
+    );
+    assert_eq!(
+        sb.js(
+            "return document.querySelectorAll('#members button.manage').length",
+            json!([])
+        ),
+        json!(0)
+    );
+    sb.goto(&b.url(&format!("chat/{group}")));
+    wait_message(sb, HOSTILE_TEXT);
+    assert_eq!(
+        sb.js(
+            "return document.getElementById('set-announcement')",
+            json!([])
+        ),
+        json!(null)
+    );
+    assert_eq!(
+        sb.js(
+            "return document.querySelectorAll('.msg button.pin-toggle').length",
+            json!([])
+        ),
+        json!(0)
     );
 
     // Mute for an hour, from A's member list.
@@ -445,7 +470,7 @@ fn moderate(a: &Daemon, b: &Daemon, sa: &Session, sb: &Session, group: &str) {
         "const e = document.getElementById('composer-error'); return !e.hidden && e.textContent.includes('muted')",
         json!([]),
     );
-    assert_send_refused(b, group, "muted");
+    assert_send_refused(b, group, Some("muted"));
 
     // A pins B's hostile message; both pages list it, as text.
     sa.goto(&a.url(&format!("chat/{group}")));
@@ -505,5 +530,7 @@ fn moderate(a: &Daemon, b: &Daemon, sa: &Session, sb: &Session, group: &str) {
     );
     let info = b.client.call(Call::group_info(group)).unwrap();
     assert!(!info.members.contains(&b_id), "{:?}", info.members);
-    assert_send_refused(b, group, "author_removed");
+    // (The rule's name is left open: how a removed member is refused may change with
+    // re-keying.)
+    assert_send_refused(b, group, None);
 }
