@@ -464,6 +464,23 @@ mod tests {
     }
 
     #[test]
+    fn posts_are_counted_in_their_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let id = Identity::from_seed([5; 32]);
+        let g = GroupId::from_bytes([1; 32]);
+        // Days of 1,000 ms from BASE_MS + 100, three of them, up to BASE_MS + 2,900: a post
+        // before the first day and two after `until` are left out.
+        for n in [50u64, 100, 1099, 1100, 2600, 2950, 5000] {
+            store.insert(&msg(&id, g, n, "x")).unwrap();
+        }
+        let days = store
+            .posts_per_day(&g, BASE_MS + 100, 1000, 3, BASE_MS + 2900)
+            .unwrap();
+        assert_eq!(days, vec![2, 1, 1]);
+    }
+
+    #[test]
     fn groups_survive_reopen_and_remove_clears_history() {
         let dir = tempfile::tempdir().unwrap();
         let owner = Identity::from_seed([4; 32]);

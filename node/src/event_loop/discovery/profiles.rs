@@ -83,6 +83,22 @@ pub(crate) struct StatsJob {
     pub reply: Reply<GroupStats>,
 }
 
+/// `ages` (years) counted in [`AGE_BUCKETS`], in that order.
+pub(crate) fn age_buckets(ages: impl IntoIterator<Item = u16>) -> Vec<AgeBucket> {
+    let mut out = AGE_BUCKETS.map(|(min, max)| AgeBucket {
+        min,
+        max,
+        members: 0,
+    });
+    for a in ages {
+        // The buckets are in order: the first whose end is not below `a` holds it.
+        if let Some(b) = out.iter_mut().find(|b| b.max.is_none_or(|max| a <= max)) {
+            b.members += 1;
+        }
+    }
+    out.to_vec()
+}
+
 /// The view of a profile.
 pub(crate) fn profile_view(p: &SignedProfile) -> ProfileView {
     let v = &p.value;
@@ -343,11 +359,7 @@ impl EventLoop {
         let (mut active, mut online, mut found) = (0, 0, 0);
         let mut gender = GenderCounts::default();
         let (mut age_sum, mut age_n) = (0u64, 0usize);
-        let mut ages = AGE_BUCKETS.map(|(min, max)| AgeBucket {
-            min,
-            max,
-            members: 0,
-        });
+        let mut ages = Vec::new();
         for m in &rt.state.members {
             let act = activity.get(m);
             if act
@@ -374,9 +386,7 @@ impl EventLoop {
             if let Some(a) = p.value.age(now) {
                 age_sum += u64::from(a);
                 age_n += 1;
-                if let Some(b) = ages.iter_mut().find(|b| b.max.is_none_or(|max| a <= max)) {
-                    b.members += 1;
-                }
+                ages.push(a);
             }
         }
         gender.based_on = gender.female + gender.male + gender.other;
@@ -392,7 +402,7 @@ impl EventLoop {
             average_age: (age_n > 0).then(|| age_sum as f64 / age_n as f64),
             age_based_on: age_n,
             profiles_found: found,
-            ages: ages.to_vec(),
+            ages: age_buckets(ages),
             posts_per_day: self.posts_per_day(group, now)?,
         })
     }
@@ -414,5 +424,21 @@ impl EventLoop {
                 posts,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_fall_in_their_ranges() {
+        let counts: Vec<usize> = age_buckets([17, 18, 24, 25, 54, 55, 90, 0])
+            .iter()
+            .map(|b| b.members)
+            .collect();
+        assert_eq!(counts, vec![2, 2, 1, 0, 1, 2]);
+        let last = age_buckets([]).pop().unwrap();
+        assert_eq!((last.min, last.max), (55, None));
     }
 }
