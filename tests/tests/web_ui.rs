@@ -380,6 +380,23 @@ fn node_a_group(a: &Daemon, name: &str) -> String {
     a.client.call(Call::group_info(name)).unwrap().group
 }
 
+/// Opens the moderation panel of the member list's row `row` (unless it is open).
+fn open_panel(s: &Session, row: &str) {
+    s.wait(
+        "the moderation panel",
+        "const p = document.querySelector(arguments[0] + ' .mod-panel'); if (!p) return false; \
+         if (p.hidden) document.querySelector(arguments[0] + ' button.manage').click(); return !p.hidden",
+        json!([row]),
+    );
+}
+
+/// Whether the chat offers an admin's buttons (the announcement, pin or unpin).
+const ADMIN_BUTTONS: &str = "return !document.getElementById('set-announcement').hidden \
+    || document.querySelectorAll('.msg button.pin-toggle:not([hidden])').length > 0";
+/// Clicks the element `arguments[0]` once it is shown; whether it did.
+const CLICK_VISIBLE: &str = "const b = document.querySelector(arguments[0]); \
+    if (!b || !b.offsetParent) return false; b.click(); return true";
+
 /// The row of member `id` in the member list, as a CSS selector.
 fn member_row(id: &str) -> String {
     format!("#members .member[data-author='{id}']")
@@ -427,24 +444,45 @@ fn moderate(a: &Daemon, b: &Daemon, sa: &Session, sb: &Session, group: &str) {
     );
     sb.goto(&b.url(&format!("chat/{group}")));
     wait_message(sb, HOSTILE_TEXT);
-    assert_eq!(
-        sb.js(
-            "return document.getElementById('set-announcement')",
-            json!([])
-        ),
-        json!(null)
+    assert_eq!(sb.js(ADMIN_BUTTONS, json!([])), json!(false));
+
+    // A makes B an admin from the page (the group info shows the epoch): B's open chat
+    // offers an admin's buttons; A makes B a member again.
+    sa.goto(&a.url(&format!("members/{group}")));
+    let epoch = a.client.call(Call::group_info(group)).unwrap().epoch;
+    sa.wait(
+        "the epoch",
+        "return document.querySelector('#group-epoch b')?.textContent === arguments[0]",
+        json!([epoch.to_string()]),
     );
-    assert_eq!(
-        sb.js(
-            "return document.querySelectorAll('.msg button.pin-toggle').length",
-            json!([])
-        ),
-        json!(0)
+    open_panel(sa, &row);
+    sa.click(&format!("{row} .act-admin"));
+    sa.wait(
+        "B shown admin",
+        "return document.querySelector(arguments[0] + ' .role.admin') !== null",
+        json!([row]),
+    );
+    sb.wait("an admin's buttons for B", ADMIN_BUTTONS, json!([]));
+    // The panel stays open across the redraw.
+    sa.wait(
+        "the make-member button",
+        CLICK_VISIBLE,
+        json!([format!("{row} .act-member")]),
+    );
+    sa.wait(
+        "B shown member",
+        "return document.querySelector(arguments[0] + ' .role.member') !== null",
+        json!([row]),
+    );
+    sb.wait(
+        "no admin's buttons for B",
+        &format!("return !(function() {{ {ADMIN_BUTTONS} }})()"),
+        json!([]),
     );
 
     // Mute for an hour, from A's member list.
     sa.goto(&a.url(&format!("members/{group}")));
-    sa.click(&format!("{row} button.manage"));
+    open_panel(sa, &row);
     sa.select(&format!("{row} .mute-for"), "3600");
     sa.click(&format!("{row} .act-mute"));
     sa.wait(
@@ -503,7 +541,7 @@ fn moderate(a: &Daemon, b: &Daemon, sa: &Session, sb: &Session, group: &str) {
 
     // A removes B, after confirming.
     sa.goto(&a.url(&format!("members/{group}")));
-    sa.click(&format!("{row} button.manage"));
+    open_panel(sa, &row);
     sa.click(&format!("{row} .act-remove"));
     sa.wait(
         "the confirm step",

@@ -58,9 +58,8 @@ export async function render(app, view) {
     info.visibility === 'listed' && info.owner === me
       ? h('button', { class: 'secondary', id: 'to-requests', on: { click: () => app.go('requests/' + info.group) } }, t('requests'))
       : null,
-    may(info, me, 'announce')
-      ? h('button', { class: 'secondary', id: 'set-announcement', on: { click: announce } }, t('setAnnouncement'))
-      : null);
+    // Shown while our role allows it (showState follows role changes).
+    h('button', { class: 'secondary', id: 'set-announcement', hidden: true, on: { click: announce } }, t('setAnnouncement')));
   const pins = pinsBox(app, byId);
   const standing = h('div', { class: 'standing', id: 'standing', hidden: true });
   const sendError = h('div', { class: 'send-error', id: 'composer-error', role: 'alert', hidden: true });
@@ -104,9 +103,10 @@ export async function render(app, view) {
   }
 
   const pinned = (id) => (info.pins || []).some((p) => p.id === id);
+  const mayPin = (id) => may(info, me, pinned(id) ? 'unpin' : 'pin', id);
+  /** Pin or unpin, shown while our role allows it (showState follows role changes). */
   function pinButton(m) {
-    if (!may(info, me, pinned(m.id) ? 'unpin' : 'pin', m.id)) return null;
-    return h('button', { class: 'link pin-toggle', type: 'button', on: { click: async () => {
+    return h('button', { class: 'link pin-toggle', type: 'button', hidden: !mayPin(m.id), on: { click: async () => {
       try {
         if (pinned(m.id)) await api.unpin(info.group, m.id); else await api.pin(info.group, m.id);
       } catch (e) { toast(t('refused', e.message)); }
@@ -124,8 +124,11 @@ export async function render(app, view) {
     input.disabled = gone;
     sendBtn.disabled = gone;
     for (const b of msgs.querySelectorAll('.pin-toggle')) {
-      b.textContent = pinned(b.closest('.msg').dataset.id) ? t('unpin') : t('pin');
+      const id = b.closest('.msg').dataset.id;
+      b.textContent = pinned(id) ? t('unpin') : t('pin');
+      b.hidden = !mayPin(id);
     }
+    document.getElementById('set-announcement').hidden = !may(info, me, 'announce');
     pins.update(info);
   }
 

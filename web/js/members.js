@@ -41,10 +41,13 @@ function states(app, info, id) {
   return out;
 }
 
-/** The actions panel of one row: buttons for what `me` may do to `id`. */
-function panel(app, info, id, redraw) {
+/**
+ * The actions panel of one row: buttons for what `me` may do to `id`. `open` holds the ids
+ * whose panel is open, so that a redraw (a control op arrived) keeps them open.
+ */
+function panel(app, info, id, redraw, open) {
   const me = app.me.peer_id;
-  const box = h('div', { class: 'mod-panel', hidden: true });
+  const box = h('div', { class: 'mod-panel', hidden: !open.has(id) });
   const err = h('div', { class: 'mod-error', role: 'alert' });
   const confirmBox = h('div', { class: 'confirm', hidden: true });
   const run = async (action, call) => {
@@ -79,13 +82,16 @@ function panel(app, info, id, redraw) {
   ].filter(Boolean);
   if (!buttons.length) return null;
   box.append(h('div', { class: 'actions wrap' }, ...buttons), confirmBox, err);
-  const toggle = h('button', { class: 'link manage', type: 'button', on: { click: () => { box.hidden = !box.hidden; } } }, t('manage'));
+  const toggle = h('button', { class: 'link manage', type: 'button', on: { click: () => {
+    box.hidden = !box.hidden;
+    if (box.hidden) open.delete(id); else open.add(id);
+  } } }, t('manage'));
   return { toggle, box };
 }
 
-function row(app, info, id, redraw) {
+function row(app, info, id, redraw, open) {
   const me = app.me.peer_id;
-  const p = panel(app, info, id, redraw);
+  const p = panel(app, info, id, redraw, open);
   return h('li', { class: 'member', 'data-author': id },
     h('div', { class: 'group-row' },
       h('div', { class: 'avatar' }, initial(app.nameOf(id))),
@@ -97,18 +103,18 @@ function row(app, info, id, redraw) {
     p ? p.box : null);
 }
 
-function draw(app, root, info, redraw) {
+function draw(app, root, info, redraw, open) {
   const rank = { owner: 0, admin: 1, member: 2 };
   const ids = [...new Set([info.owner, ...info.members])]
     .sort((a, b) => rank[roleOf(info, a)] - rank[roleOf(info, b)]);
-  const list = h('ul', { class: 'list', id: 'members' }, ...ids.map((id) => row(app, info, id, redraw)));
+  const list = h('ul', { class: 'list', id: 'members' }, ...ids.map((id) => row(app, info, id, redraw, open)));
   const banned = info.banned || [];
   clear(root).append(...[infoCard(app, info),
     h('div', { class: 'toolbar' },
       h('button', { class: 'secondary', id: 'to-log', type: 'button', on: { click: () => app.go('log/' + info.group) } }, t('modLog'))),
     list,
     banned.length ? h('h3', { class: 'section' }, t('bannedN', banned.length)) : null,
-    banned.length ? h('ul', { class: 'list', id: 'banned' }, ...banned.map((id) => row(app, info, id, redraw))) : null,
+    banned.length ? h('ul', { class: 'list', id: 'banned' }, ...banned.map((id) => row(app, info, id, redraw, open))) : null,
     h('div', { class: 'pad' }, h('button', { class: 'danger', id: 'leave', type: 'button', on: { click: async () => {
       if (!window.confirm(t('confirmLeave'))) return;
       await api.leave(info.group);
@@ -121,13 +127,14 @@ export async function render(app, view) {
   const root = h('div', { class: 'members-view' });
   view.root.append(root);
   let group = view.arg;
+  const open = new Set();
   async function redraw() {
     const info = await api.group(group);
     if (!app.alive(view.gen)) return;
     group = info.group;
     app.learn(info);
     app.setTitle(`${info.name} · ${t('members')}`, 'chat/' + info.group);
-    draw(app, root, info, redraw);
+    draw(app, root, info, redraw, open);
   }
   await redraw();
   app.onEvent((ev) => {
