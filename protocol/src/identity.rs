@@ -35,6 +35,8 @@ pub const DOMAIN_ADMIT_PROOF: &[u8] = b"qun/v1/admit-proof\0";
 pub const DOMAIN_ADMISSION: &[u8] = b"qun/v1/admission\0";
 /// Domain prefix of short invite DHT records.
 pub const DOMAIN_INVITE_RECORD: &[u8] = b"qun/v1/invite-record\0";
+/// Domain prefix of an owner's list of admins ([`crate::discovery::authority::Roster`]).
+pub const DOMAIN_ROSTER: &[u8] = b"qun/v1/roster\0";
 
 /// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

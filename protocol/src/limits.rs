@@ -54,6 +54,17 @@ pub const MAX_PASTE_BYTES: usize = 16 * 1024;
 pub const MAX_GENESIS_BYTES: usize = 256;
 /// Largest encoded signed group card (a DHT record value).
 pub const MAX_CARD_BYTES: usize = 4096;
+/// Most `transfer` ops in a card's or an approval's authority chain
+/// ([`crate::discovery::authority`]): a group handed on more often can no longer publish.
+pub const MAX_AUTHORITY_TRANSFERS: usize = 8;
+/// Most admins on an owner's roster ([`crate::discovery::authority::Roster`]): admins
+/// beyond that (in id order) cannot sign cards or approvals.
+pub const MAX_ROSTER_ADMINS: usize = 16;
+/// Largest encoded authority (transfer chain and roster) carried with a card or an
+/// approval: 8 transfer ops of about 210 bytes and a full roster of about 650 fit.
+pub const MAX_AUTHORITY_BYTES: usize = 3072;
+/// Largest DHT card record: a signed card and its signer's authority.
+pub const MAX_CARD_RECORD_BYTES: usize = MAX_CARD_BYTES + MAX_AUTHORITY_BYTES;
 /// Most member addresses on a group card.
 pub const MAX_CARD_ADDRS: usize = 4;
 /// Largest encoded signed profile (a DHT record value).
@@ -79,7 +90,7 @@ pub const MAX_PREFIX_CHARS: usize = 12;
 pub const MAX_QUERY_TOKENS: usize = 12;
 /// Most cards in one search answer.
 pub const MAX_SEARCH_CARDS: usize = 16;
-/// Largest discovery request on the wire.
+/// Largest discovery request on the wire (an approval with its authority fits).
 pub const MAX_DISCOVERY_REQUEST_BYTES: usize = 16 * 1024;
 /// Largest discovery response on the wire (a full page of cards).
-pub const MAX_DISCOVERY_RESPONSE_BYTES: usize = MAX_SEARCH_CARDS * MAX_CARD_BYTES + 1024;
+pub const MAX_DISCOVERY_RESPONSE_BYTES: usize = MAX_SEARCH_CARDS * MAX_CARD_RECORD_BYTES + 1024;

@@ -327,7 +327,7 @@ proptest! {
         let key = card::record_key(&c.value.group().expect("id"));
         prop_assert_eq!(
             record::validate(&key, &bytes, NOW_MS),
-            Ok(Record::Card(Box::new(c.clone())))
+            Ok(Record::Card(Box::new(c.clone().into())))
         );
         prop_assert_eq!(c.owner(), c.signer);
     }

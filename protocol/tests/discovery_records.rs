@@ -30,7 +30,7 @@ fn public_and_listed_cards_validate_under_their_key() {
         let signed = SignedCard::create(&owner(), card_value(vis)).unwrap();
         let bytes = signed.encode(MAX_CARD_BYTES).unwrap();
         let got = record::validate(&card_key(vis), &bytes, NOW_MS);
-        assert_eq!(got, Ok(Record::Card(Box::new(signed.clone()))), "{vis:?}");
+        assert_eq!(got, Ok(Record::Card(Box::new(signed.clone().into()))), "{vis:?}");
         assert_eq!(signed.owner(), owner().author());
         assert_eq!(signed.value.group(), Ok(group(vis)));
         assert_eq!(signed.value.visibility(), vis);
@@ -303,7 +303,7 @@ fn the_newest_card_wins_everywhere() {
     assert!(a.is_newer_than(&b) != b.is_newer_than(&a));
     assert_eq!(a.is_newer_than(&b), a.signature.0 > b.signature.0);
     // Through the record type too.
-    let rec = |c: &SignedCard| Record::Card(Box::new(c.clone()));
+    let rec = |c: &SignedCard| Record::Card(Box::new(c.clone().into()));
     assert!(rec(&new).is_newer_than(&rec(&old)));
     assert!(!rec(&old).is_newer_than(&rec(&new)));
     assert_eq!(rec(&a).is_newer_than(&rec(&b)), a.is_newer_than(&b));

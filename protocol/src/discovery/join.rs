@@ -3,12 +3,19 @@
 //! The requester signs a [`Request`] (group, a note for the admins, its addresses) and
 //! sends it to the group's online admins. An admin who approves signs an [`Approval`]
 //! carrying the genesis, the current epoch and its secret sealed to the requester's key
-//! ([`super::seal`], context = "qun/v1/approval" ‖ group id ‖ requester). The requester
-//! checks that the approver owns the group (the genesis names the owner) before it trusts
-//! the secret. A rejection is not signed: it only stops the requester from asking again.
+//! ([`super::seal`], context = "qun/v1/approval" ‖ group id ‖ requester), and sends it
+//! with its [`Authority`] ([`ProvenApproval`]). Before it trusts the secret, the requester
+//! checks that the authority makes the approver the group's current owner or an admin on
+//! the owner's roster, and that it ranks no lower than the authority of the card it asked
+//! with ([`super::authority`]): an admin demoted since the roster on that card was signed
+//! cannot let anyone in. A bare [`SignedApproval`] (the format before admins could
+//! approve) counts as proven by an empty authority: only the genesis owner's. A rejection
+//! is not signed: it only stops the requester from asking again.
 
 use serde::{Deserialize, Serialize};
 
+use super::authority::{Authority, Proven};
+use super::card::ProvenCard;
 use super::seal::{self, Sealed};
 use super::{Error, Signed, check_addrs, check_text, check_time, check_version};
 use crate::group::{SignedGenesis, Visibility};
@@ -56,6 +63,9 @@ pub struct Approval {
 
 /// A signed approval; the signer is the approving admin.
 pub type SignedApproval = Signed<Approval>;
+
+/// A signed approval with the approver's authority: what goes to the requester.
+pub type ProvenApproval = Proven<Approval>;
 
 fn seal_context(group: &GroupId, requester: &AuthorId) -> Vec<u8> {
     let mut c = b"qun/v1/approval\0".to_vec();
@@ -137,8 +147,19 @@ impl Signed<Approval> {
     }
 
     /// Checks the approval for `me` and opens the secret: signature, version, the group is
-    /// listed, the approver owns it, it names us, and the seal opens.
+    /// listed, the approver owns it (by the genesis), it names us, and the seal opens.
     pub fn open_for(&self, me: &Identity, now_ms: u64) -> Result<(GroupId, GroupSecret), Error> {
+        self.check_content(me, now_ms)?;
+        if self.signer != self.value.genesis.genesis.owner {
+            return Err(Error::NotAllowed {
+                signer: self.signer,
+            });
+        }
+        self.open_secret(me)
+    }
+
+    /// Everything but who signed it and the seal.
+    fn check_content(&self, me: &Identity, now_ms: u64) -> Result<(), Error> {
         self.verify(DOMAIN_APPROVAL)?;
         let a = &self.value;
         check_version(a.version)?;
@@ -150,19 +171,95 @@ impl Signed<Approval> {
         if a.genesis.genesis.visibility != Visibility::Listed {
             return Err(Error::Invalid("approvals are for listed groups".into()));
         }
-        if self.signer != a.genesis.genesis.owner {
-            return Err(Error::NotAllowed {
-                signer: self.signer,
-            });
-        }
         if a.requester != me.author() {
             return Err(Error::Invalid("approval is for someone else".into()));
         }
+        Ok(())
+    }
+
+    fn open_secret(&self, me: &Identity) -> Result<(GroupId, GroupSecret), Error> {
+        let a = &self.value;
         let group = a.genesis.id()?;
         let bytes = seal::open(me, &a.sealed, &seal_context(&group, &a.requester))?;
         let secret: [u8; 32] = bytes
             .try_into()
             .map_err(|_| Error::Invalid("sealed secret is not 32 bytes".into()))?;
         Ok((group, GroupSecret::from_bytes(secret)))
+    }
+}
+
+impl Proven<Approval> {
+    /// Seals `secret` to the requester and signs the approval as the owner or an admin
+    /// that `authority` proves.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        admin: &Identity,
+        authority: Authority,
+        genesis: SignedGenesis,
+        requester: AuthorId,
+        epoch: u64,
+        secret: &GroupSecret,
+        addrs: Vec<Vec<u8>>,
+        issued_ms: u64,
+        randomness: ([u8; 32], [u8; 24]),
+    ) -> Result<Self, Error> {
+        if genesis.genesis.visibility != Visibility::Listed {
+            return Err(Error::Invalid("approvals are for listed groups".into()));
+        }
+        genesis
+            .verify()
+            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
+        let group = genesis.id()?;
+        authority.verify(&genesis, &group, &admin.author(), issued_ms)?;
+        let sealed = seal::seal(
+            &requester,
+            secret.as_bytes(),
+            &seal_context(&group, &requester),
+            randomness.0,
+            randomness.1,
+        )?;
+        let approval = Approval {
+            version: super::VERSION,
+            genesis,
+            requester,
+            epoch,
+            sealed,
+            addrs,
+            issued_ms,
+        };
+        check_addrs(&approval.addrs, MAX_CARD_ADDRS)?;
+        let signed = Signed::sign(admin, DOMAIN_APPROVAL, approval)?;
+        signed.encode(MAX_JOIN_BYTES)?;
+        Ok(Self { signed, authority })
+    }
+
+    /// Checks the approval for `me` and opens the secret: what
+    /// [`SignedApproval::open_for`] checks, except that the approver may be the current
+    /// owner or an admin the authority proves; and, given the card we asked with, the
+    /// authority must rank no lower than the card's ([`Authority::rank`]).
+    ///
+    /// # Errors
+    /// [`Error::NotAllowed`] when the authority does not make the signer an admin;
+    /// [`Error::Superseded`] when it ranks below the card's (an approver demoted since,
+    /// or a former owner).
+    pub fn open_for(
+        &self,
+        me: &Identity,
+        asked_with: Option<&ProvenCard>,
+        now_ms: u64,
+    ) -> Result<(GroupId, GroupSecret), Error> {
+        self.signed.check_content(me, now_ms)?;
+        let a = &self.signed.value;
+        let group = a.genesis.id()?;
+        self.authority
+            .verify(&a.genesis, &group, &self.signed.signer, now_ms)?;
+        if let Some(card) = asked_with
+            && self.authority.rank() < card.authority.rank()
+        {
+            return Err(Error::Superseded {
+                signer: self.signed.signer,
+            });
+        }
+        self.signed.open_secret(me)
     }
 }

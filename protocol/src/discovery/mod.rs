@@ -1,5 +1,8 @@
 //! Discovery: what qun puts in the DHT and says to strangers.
 //!
+//! * [`authority`]: what proves that a card's or an approval's signer is the group's
+//!   current owner or one of its admins (transfer chain, the owner's roster), its limits,
+//!   and what a stranger can and cannot check.
 //! * [`card`]: a group's signed card (name, description, tags, visibility, member count, a
 //!   few member addresses, and for public groups the secret), stored under a key derived
 //!   from the group id.
@@ -18,6 +21,7 @@
 //! Every signed thing here is a [`Signed`] value: the canonical encoding of the value, and
 //! the signer's signature over `domain || encoding`, with a domain of its own per type.
 
+pub mod authority;
 pub mod card;
 pub mod join;
 pub mod keywords;
@@ -56,6 +60,13 @@ pub enum Error {
     /// Signed by someone without the right (e.g. a card not signed by the group's owner).
     #[error("signed by {signer}, who may not sign this")]
     NotAllowed {
+        /// Who signed.
+        signer: AuthorId,
+    },
+    /// Signed under an authority that ranks below one already seen for the group (an
+    /// admin demoted since, or a former owner: [`authority`]).
+    #[error("{signer} signed under an older authority than the group's card: superseded")]
+    Superseded {
         /// Who signed.
         signer: AuthorId,
     },

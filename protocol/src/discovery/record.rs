@@ -4,7 +4,9 @@
 //! (by a publisher or by replication) and every provider announcement comes here first,
 //! and only what passes is stored. Records we fetch pass here too before we use them.
 //!
-//! * `/qun/card/<group id>` → a [`SignedCard`] whose genesis hashes to that id;
+//! * `/qun/card/<group id>` → a [`ProvenCard`] whose genesis hashes to that id, signed by
+//!   the owner or an admin its authority proves ([`super::authority`]); a bare
+//!   [`super::card::SignedCard`] is read as the genesis owner's;
 //! * `/qun/profile/<author>` → a [`SignedProfile`] signed by that author;
 //! * `/qun/invite/<locator key>` → a short invite's sealed record, signed by that key
 //!   ([`crate::invite::short::validate`]);
@@ -12,7 +14,7 @@
 //! * any other key is refused.
 
 use super::Error;
-use super::card::{self, SignedCard};
+use super::card::{self, ProvenCard};
 use super::keywords;
 use super::profile::{self, SignedProfile};
 use crate::id::{AuthorId, GroupId};
@@ -22,7 +24,7 @@ use crate::invite::short::{self, SignedInviteRecord};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     /// A group card.
-    Card(Box<SignedCard>),
+    Card(Box<ProvenCard>),
     /// A profile.
     Profile(Box<SignedProfile>),
     /// A short invite's sealed record.
@@ -47,7 +49,7 @@ impl Record {
 pub fn validate(key: &[u8], value: &[u8], now_ms: u64) -> Result<Record, Error> {
     if let Some(rest) = key.strip_prefix(card::KEY_PREFIX) {
         let id = GroupId::from_bytes(rest.try_into().map_err(|_| Error::WrongKey)?);
-        let card = SignedCard::decode_card(value, now_ms)?;
+        let card = ProvenCard::decode_record(value, now_ms)?;
         if card.value.group()? != id {
             return Err(Error::WrongKey);
         }

@@ -4,7 +4,8 @@
 //! look up the DHT providers of each token's key, all at once. Each provider named is to be
 //! asked, directly, for its cards of groups indexed under the tokens: at most
 //! [`MAX_PEERS_ASKED`] providers per search, never ourselves, each once. Every card
-//! answered is checked (the owner's signature, limits, time: [`SignedCard::check`]) and its
+//! answered is checked (the signature of the owner or an admin its authority proves, limits,
+//! time: [`ProvenCard::check`]) and its
 //! tokens are recomputed from its name and tags, so a provider can neither forge a card nor
 //! make an unrelated card match; a provider that sends such a card is to be penalised
 //! ([`Action::Penalise`]). The newest valid card of each group is kept. An answer from a
@@ -22,7 +23,7 @@ use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use super::Error as CardError;
-use super::card::SignedCard;
+use super::card::{ProvenCard, SignedCard};
 use super::keywords;
 use crate::id::GroupId;
 
@@ -94,7 +95,7 @@ pub struct Hit {
     /// How many of the search's tokens its card is indexed under.
     pub matched: usize,
     /// Its newest valid card.
-    pub card: SignedCard,
+    pub card: ProvenCard,
 }
 
 /// What a search found, and what it cost.
@@ -131,7 +132,7 @@ pub struct Search<P> {
     asked: HashSet<P>,
     /// Asked and not answered yet.
     waiting: HashSet<P>,
-    cards: HashMap<GroupId, SignedCard>,
+    cards: HashMap<GroupId, ProvenCard>,
     refused: usize,
     dht_requests: u32,
     done: bool,
@@ -195,9 +196,9 @@ impl<P: Clone + Eq + Hash> Search<P> {
     }
 
     /// Our own cards that match (checked when we made them): taken as they are.
-    pub fn add_local(&mut self, cards: impl IntoIterator<Item = SignedCard>) {
+    pub fn add_local(&mut self, cards: impl IntoIterator<Item = impl Into<ProvenCard>>) {
         for c in cards {
-            self.take(c);
+            self.take(c.into());
         }
     }
 
@@ -232,12 +233,19 @@ impl<P: Clone + Eq + Hash> Search<P> {
 
     /// `peer` answered with `cards`. Each is checked and must match; a bad one is counted,
     /// and the peer penalised once for the answer (naming the last bad card).
-    pub fn cards(&mut self, now: Instant, now_ms: u64, peer: &P, cards: Vec<SignedCard>) {
+    pub fn cards(
+        &mut self,
+        now: Instant,
+        now_ms: u64,
+        peer: &P,
+        cards: impl IntoIterator<Item = impl Into<ProvenCard>>,
+    ) {
         if self.done || !self.waiting.remove(peer) {
             return;
         }
         let mut bad = None;
         for c in cards {
+            let c: ProvenCard = c.into();
             match self.check(&c, now_ms) {
                 Ok(()) => self.take(c),
                 Err(e) => {
@@ -270,7 +278,7 @@ impl<P: Clone + Eq + Hash> Search<P> {
         }
     }
 
-    fn check(&self, c: &SignedCard, now_ms: u64) -> Result<(), Refused> {
+    fn check(&self, c: &ProvenCard, now_ms: u64) -> Result<(), Refused> {
         c.check(now_ms)?;
         match matched(&self.tokens, c) {
             0 => Err(Refused::NoMatch),
@@ -279,7 +287,7 @@ impl<P: Clone + Eq + Hash> Search<P> {
     }
 
     /// Keeps the newest card of each group.
-    fn take(&mut self, c: SignedCard) {
+    fn take(&mut self, c: ProvenCard) {
         let Ok(g) = c.value.group() else {
             return;
         };

@@ -132,7 +132,7 @@ fn each_provider_is_asked_once_and_never_ourselves() {
         s.no_answer(now, &p);
     }
     assert!(drain(&mut s).is_empty(), "3 has not answered");
-    s.cards(now, NOW_MS, &3, Vec::new());
+    s.cards(now, NOW_MS, &3, Vec::<SignedCard>::new());
     let o = outcome(drain(&mut s));
     assert_eq!((o.providers, o.peers_asked), (4, 3));
 }

@@ -9,7 +9,9 @@
 //!   asks again from time to time while pending, so an approval made while it was away
 //!   still reaches it.
 //! * `Approved(approval)`: an admin pushes an approval to the requester as soon as it is
-//!   made.
+//!   made. `ApprovedBy` (and `JoinStatus::ApprovedBy`, `Response::ProvenCards`) carry the
+//!   signer's authority ([`super::authority`]), so an admin, not only the genesis owner,
+//!   may sign; the older variants stay, at their places, for what the genesis owner signs.
 //! * `Admit(request)`: the holder of an invite asks a member to let it in; the answer is
 //!   `Admitted` (the secret sealed to it) or `AdmitRefused` with the reason.
 //!
@@ -18,8 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::card::SignedCard;
-use super::join::{SignedApproval, SignedRequest};
+use super::card::{ProvenCard, SignedCard};
+use super::join::{ProvenApproval, SignedApproval, SignedRequest};
 use crate::codec;
 use crate::invite::admit::{self, Refusal, SignedAdmission};
 use crate::limits::*;
@@ -41,6 +43,8 @@ pub enum Request {
     Approved(Box<SignedApproval>),
     /// A request to be admitted by invite ([`crate::invite::admit`]).
     Admit(Box<admit::Request>),
+    /// An approval, with its signer's authority, pushed to the requester.
+    ApprovedBy(Box<ProvenApproval>),
 }
 
 /// Where a join request stands.
@@ -52,6 +56,8 @@ pub enum JoinStatus {
     Approved(Box<SignedApproval>),
     /// Rejected.
     Rejected,
+    /// Approved, with the approver's authority.
+    ApprovedBy(Box<ProvenApproval>),
 }
 
 /// A discovery response.
@@ -69,6 +75,9 @@ pub enum Response {
     Admitted(Box<SignedAdmission>),
     /// Not admitted, and why.
     AdmitRefused(Refusal),
+    /// Cards with their signers' authorities, to be checked by the receiver
+    /// ([`super::card::ProvenCard::check`]).
+    ProvenCards(Vec<ProvenCard>),
 }
 
 impl Request {
@@ -115,6 +124,12 @@ impl Response {
     fn check(&self) -> Result<(), codec::Error> {
         match self {
             Response::Cards(cards) if cards.len() > MAX_SEARCH_CARDS => {
+                Err(codec::Error::Malformed(format!(
+                    "{} cards; at most {MAX_SEARCH_CARDS}",
+                    cards.len()
+                )))
+            }
+            Response::ProvenCards(cards) if cards.len() > MAX_SEARCH_CARDS => {
                 Err(codec::Error::Malformed(format!(
                     "{} cards; at most {MAX_SEARCH_CARDS}",
                     cards.len()
