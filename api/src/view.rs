@@ -290,7 +290,8 @@ pub struct JoinOutcome {
     pub group: String,
     /// Group name.
     pub name: String,
-    /// `joined` (public group), or `requested` (listed group: waiting for an admin).
+    /// `joined` (by invite, or a public group by id), `requested` (listed group: waiting
+    /// for an admin), or `already_member` (we were in the group before).
     pub status: String,
 }
 

@@ -230,10 +230,10 @@ pub fn join(c: &Client, out: &Out, args: &JoinArgs) -> anyhow::Result<()> {
         return out.json(&v);
     }
     let (name, group) = (s(&v.name), s(&v.group));
-    if v.status == "requested" {
-        outln!("asked to join {name}: waiting for an admin's approval")
-    } else {
-        outln!("joined {name} ({group})")
+    match v.status.as_str() {
+        "requested" => outln!("asked to join {name}: waiting for an admin's approval"),
+        "already_member" => outln!("already a member of {name} ({group})"),
+        _ => outln!("joined {name} ({group})"),
     }
 }
 

@@ -21,6 +21,9 @@ use super::EventLoop;
 use crate::view::LogEntry;
 use crate::{Error, PublishCmd};
 
+/// How soon after a role op of ours the group's card (with a new roster) is published.
+const ROSTER_ANNOUNCE_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Shortest id prefix a MEMBER argument may be.
 const MIN_PREFIX: usize = 4;
 
@@ -116,7 +119,18 @@ impl EventLoop {
             }
         };
         match kind {
-            Ok(kind) => self.handle_post(group, kind, Some(reply)),
+            Ok(kind) => {
+                // Who may sign cards and approvals changes: the owner signs a new roster
+                // on its next card ([`super::discovery::authority`]); publish it soon.
+                let roles = matches!(
+                    kind,
+                    Kind::Role(_) | Kind::Transfer(_) | Kind::Remove(_) | Kind::Ban(_)
+                );
+                self.handle_post(group, kind, Some(reply));
+                if roles {
+                    self.schedule_announce(ROSTER_ANNOUNCE_DELAY);
+                }
+            }
             Err(e) => drop(reply.send(Err(e))),
         }
     }

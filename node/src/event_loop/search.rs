@@ -4,7 +4,7 @@
 //! the providers of each token's key, all at once. Each provider the DHT names is asked,
 //! directly, for its cards of groups indexed under the tokens (at most
 //! [`MAX_PEERS_ASKED`] providers per search). Every card is checked (signature by the
-//! owner, limits, time) and its own tokens are recomputed, so a provider can neither forge
+//! owner or an admin its authority proves, limits, time) and its own tokens are recomputed, so a provider can neither forge
 //! a card nor make an unrelated card match; the newest valid card of each group is kept.
 //! A token's lookup stops early once `search_provider_sources` peers (2 by default) have
 //! named providers: keyword providers are stored at the same closest peers, so a second
@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use qun_protocol::GroupId;
-use qun_protocol::discovery::card::SignedCard;
+use qun_protocol::discovery::card::ProvenCard;
 use qun_protocol::discovery::keywords;
 use qun_protocol::discovery::wire::{Request, Response};
 use qun_protocol::group::Visibility;
@@ -40,7 +40,7 @@ pub(crate) struct Search {
     pub asks_left: usize,
     pub providers: HashSet<PeerId>,
     pub asked: HashSet<PeerId>,
-    pub cards: HashMap<GroupId, SignedCard>,
+    pub cards: HashMap<GroupId, ProvenCard>,
     pub refused: usize,
     pub dht_requests: u32,
     pub reply: Option<Reply<SearchResult>>,
@@ -135,13 +135,13 @@ impl EventLoop {
     /// A provider's answer: each card is checked and must match; a forged card (or one
     /// that does not match what we asked, which an honest peer never sends) penalises the
     /// provider.
-    fn search_answered(&mut self, id: u64, from: Option<PeerId>, cards: Vec<SignedCard>) {
+    fn search_answered(&mut self, id: u64, from: Option<PeerId>, cards: Vec<ProvenCard>) {
         let now = now_ms();
         let mut bad = None;
         if let Some(s) = self.disc.searches.get_mut(&id) {
             s.asks_left = s.asks_left.saturating_sub(1);
             for c in cards {
-                let verdict = c.check(now).map_err(|e| e.to_string()).and_then(|()| {
+                let verdict = c.check(now).map_err(|e| e.to_string()).and_then(|_| {
                     match card_matched(&s.tokens, &c) {
                         0 => Err("a card that does not match the search".to_owned()),
                         _ => Ok(()),
@@ -243,7 +243,7 @@ impl EventLoop {
     }
 
     /// The cards we hold of our public and listed groups indexed under any of `tokens`.
-    fn matching_cards(&self, tokens: &[String]) -> Vec<SignedCard> {
+    fn matching_cards(&self, tokens: &[String]) -> Vec<ProvenCard> {
         let mut out = Vec::new();
         for (g, rt) in &self.groups {
             if rt.record.genesis.genesis.visibility == Visibility::Private {
@@ -293,9 +293,13 @@ impl EventLoop {
 
     fn answer_discovery(&mut self, peer: PeerId, req: Request) -> Response {
         match req {
-            Request::Search { tokens } => Response::Cards(self.matching_cards(&tokens)),
+            Request::Search { tokens } => Response::ProvenCards(self.matching_cards(&tokens)),
             Request::Join(r) => self.serve_join_request(peer, *r),
-            Request::Approved(a) => match self.complete_approval(*a) {
+            Request::Approved(a) => match self.complete_approval((*a).into()) {
+                Ok(()) => Response::Ack,
+                Err(e) => Response::Refused(e.to_string()),
+            },
+            Request::ApprovedBy(a) => match self.complete_approval(*a) {
                 Ok(()) => Response::Ack,
                 Err(e) => Response::Refused(e.to_string()),
             },
@@ -306,6 +310,10 @@ impl EventLoop {
     pub(crate) fn on_discovery_response(&mut self, peer: PeerId, id: RequestId, res: Response) {
         match (self.disc.requests.remove(&id), res) {
             (Some(Sent::Search { search }), Response::Cards(cards)) => {
+                let cards = cards.into_iter().map(ProvenCard::from).collect();
+                self.search_answered(search, Some(peer), cards)
+            }
+            (Some(Sent::Search { search }), Response::ProvenCards(cards)) => {
                 self.search_answered(search, Some(peer), cards)
             }
             (Some(Sent::Search { search }), _) => self.search_answered(search, None, Vec::new()),
@@ -325,12 +333,12 @@ impl EventLoop {
 }
 
 /// How many of `tokens` a card's group is indexed under.
-fn card_matched(tokens: &[String], c: &SignedCard) -> usize {
+fn card_matched(tokens: &[String], c: &ProvenCard) -> usize {
     let idx = keywords::index_tokens(c.value.name(), &c.value.meta.tags);
     keywords::matched(tokens, &idx)
 }
 
-fn take_card(s: &mut Search, c: SignedCard) {
+fn take_card(s: &mut Search, c: ProvenCard) {
     let Ok(g) = c.value.group() else {
         return;
     };

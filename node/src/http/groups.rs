@@ -49,7 +49,15 @@ pub(super) async fn join(State(ctx): State<Ctx>, Json(req): Json<Join>) -> ApiRe
                     "a note is for a join request by group id; an invite needs none",
                 ));
             }
+            // Joining a group we are in already (its owner pasting its own code) is no news.
+            let before: std::collections::HashSet<String> =
+                ctx.node.groups().await?.into_iter().map(|g| g.group).collect();
             let group = ctx.node.join_with(&invite, req.history).await?;
+            let status = if before.contains(&group.to_string()) {
+                "already_member"
+            } else {
+                "joined"
+            };
             // The join has happened: a name we cannot read now must not turn it into an error.
             let name = ctx
                 .node
@@ -60,7 +68,7 @@ pub(super) async fn join(State(ctx): State<Ctx>, Json(req): Json<Join>) -> ApiRe
             Ok(Json(JoinOutcome {
                 group: group.to_string(),
                 name,
-                status: "joined".into(),
+                status: status.into(),
             }))
         }
         (None, Some(g)) => {

@@ -182,7 +182,7 @@ fn kademlia(peer_id: PeerId, cfg: &Config) -> kad::Behaviour<kad::store::MemoryS
     kad_cfg.set_query_timeout(Duration::from_secs(60));
     let store_cfg = kad::store::MemoryStoreConfig {
         max_records: 4096,
-        max_value_bytes: qun_protocol::limits::MAX_CARD_BYTES
+        max_value_bytes: qun_protocol::limits::MAX_CARD_RECORD_BYTES
             .max(qun_protocol::limits::MAX_PROFILE_BYTES),
         max_provided_keys: 8192,
         max_providers_per_key: 20,

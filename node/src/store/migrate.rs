@@ -291,6 +291,7 @@ mod v1 {
             request: i.request,
             approval: i.approval,
             rejected: i.rejected,
+            approval_authority: Default::default(),
         })
     }
 
@@ -300,12 +301,16 @@ mod v1 {
             card: o.card,
             request: o.request,
             since_join: o.since_join,
+            card_authority: Default::default(),
         })
     }
 
     pub(super) fn card(k: &[u8], v: &[u8]) -> Result<Vec<u8>, Error> {
         let card: SignedCard = dec(CARDS, k, v, MAX_RECORD)?;
-        format::encode(&HeldCard { card })
+        format::encode(&HeldCard {
+            card,
+            authority: Default::default(),
+        })
     }
 
     pub(super) fn profile(k: &[u8], v: &[u8]) -> Result<Vec<u8>, Error> {

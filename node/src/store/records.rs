@@ -17,8 +17,9 @@
 
 use std::collections::HashMap;
 
-use qun_protocol::discovery::card::SignedCard;
-use qun_protocol::discovery::join::{SignedApproval, SignedRequest};
+use qun_protocol::discovery::authority::Authority;
+use qun_protocol::discovery::card::{ProvenCard, SignedCard};
+use qun_protocol::discovery::join::{ProvenApproval, SignedApproval, SignedRequest};
 use qun_protocol::discovery::profile::SignedProfile;
 use qun_protocol::{AuthorId, GroupId};
 use serde::de::DeserializeOwned;
@@ -41,9 +42,21 @@ pub struct Incoming {
     pub approval: Option<SignedApproval>,
     /// Whether we rejected it.
     pub rejected: bool,
+    /// Our authority when we approved (empty for the genesis owner's approvals, and in
+    /// records written before admins could approve).
+    #[serde(default, with = "format::wire")]
+    pub approval_authority: Authority,
 }
 
 impl Incoming {
+    /// Our approval with our authority, once approved.
+    pub fn proven_approval(&self) -> Option<ProvenApproval> {
+        self.approval.clone().map(|signed| ProvenApproval {
+            signed,
+            authority: self.approval_authority.clone(),
+        })
+    }
+
     /// `pending`, `approved` or `rejected`.
     pub fn status(&self) -> &'static str {
         if self.approval.is_some() {
@@ -67,6 +80,20 @@ pub struct Outgoing {
     pub request: SignedRequest,
     /// History wanted once joined.
     pub since_join: bool,
+    /// The card's authority (empty for a card of the genesis owner's, and in records
+    /// written before admins could sign cards).
+    #[serde(default, with = "format::wire")]
+    pub card_authority: Authority,
+}
+
+impl Outgoing {
+    /// The card we asked with, with its authority.
+    pub fn proven_card(&self) -> ProvenCard {
+        ProvenCard {
+            signed: self.card.clone(),
+            authority: self.card_authority.clone(),
+        }
+    }
 }
 
 /// A short invite record we made.
@@ -85,6 +112,10 @@ pub(crate) struct HeldCard {
     /// The signed card.
     #[serde(with = "format::wire")]
     pub card: SignedCard,
+    /// Its signer's authority (empty for the genesis owner's cards, and in records
+    /// written before admins could sign cards).
+    #[serde(default, with = "format::wire")]
+    pub authority: Authority,
 }
 
 /// A profile held (the `profiles` tree).
@@ -167,14 +198,20 @@ impl Records {
     }
 
     /// The card held for a group.
-    pub fn card(&self, group: &GroupId) -> Result<Option<SignedCard>, Error> {
+    pub fn card(&self, group: &GroupId) -> Result<Option<ProvenCard>, Error> {
         let held: Option<HeldCard> = get(&self.store.tree(CARDS)?, group.as_bytes())?;
-        Ok(held.map(|h| h.card))
+        Ok(held.map(|h| ProvenCard {
+            signed: h.card,
+            authority: h.authority,
+        }))
     }
 
     /// Holds a card (the caller checked it is valid and newer).
-    pub fn put_card(&self, group: &GroupId, card: &SignedCard) -> Result<(), Error> {
-        let bytes = enc(&HeldCard { card: card.clone() })?;
+    pub fn put_card(&self, group: &GroupId, card: &ProvenCard) -> Result<(), Error> {
+        let bytes = enc(&HeldCard {
+            card: card.signed.clone(),
+            authority: card.authority.clone(),
+        })?;
         self.store
             .write(CARDS, |t| t.insert(group.as_bytes(), bytes))?;
         Ok(())

@@ -12,16 +12,21 @@
 //!
 //! Every `discovery_interval` (and soon after a group is created or joined, or on
 //! [`crate::Node::announce_discovery`]) the node publishes for each public or listed group:
-//! the owner signs a fresh card when its content changed or is an hour old; members put
-//! the newest card they hold and look for a newer one; everyone announces itself as a
-//! provider of the group's keyword tokens. A private group is never published.
+//! the owner and each admin sign a fresh card (with their authority,
+//! [`super::authority`]) when what it says changed, when their authority is newer than the
+//! held card's, or when it is an hour old; an admin compares the card without the
+//! addresses when another signed it, so the owner and admins do not take turns re-signing
+//! for their own addresses. Everyone puts the newest card it holds and looks for a newer
+//! one; members keep (and so republish) only cards whose signer is an admin or the owner
+//! by their own fold. Everyone announces itself as a provider of the group's keyword
+//! tokens. A private group is never published.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use std::collections::HashSet;
 
-use qun_protocol::discovery::card::{self, Card, SignedCard};
+use qun_protocol::discovery::card::{self, Card, ProvenCard};
 use qun_protocol::discovery::profile::{self, SignedProfile};
 use qun_protocol::discovery::record::{self, Record};
 use qun_protocol::discovery::{VERSION, keywords};
@@ -49,7 +54,7 @@ pub(crate) enum KadQuery {
     /// A group's card.
     Card {
         group: GroupId,
-        best: Option<SignedCard>,
+        best: Option<Box<ProvenCard>>,
     },
     /// An author's profile.
     Profile {
@@ -144,7 +149,7 @@ impl EventLoop {
     fn hold_if_ours(&mut self, rec: Record) {
         let res = match rec {
             Record::Card(c) => match c.value.group() {
-                Ok(g) if self.groups.contains_key(&g) => self.hold_card(&g, &c),
+                Ok(g) if self.signed_by_admin(&g, &c) => self.hold_card(&g, &c),
                 _ => Ok(()),
             },
             Record::Profile(p) => match self.records.profile(&p.signer) {
@@ -158,11 +163,20 @@ impl EventLoop {
         }
     }
 
+    /// Whether `group` is ours and our fold makes `card`'s signer its owner or an admin
+    /// (a stranger cannot tell a demoted admin's card or a former owner's forged chain;
+    /// we can, and do not republish them).
+    fn signed_by_admin(&self, group: &GroupId, card: &ProvenCard) -> bool {
+        self.groups
+            .get(group)
+            .is_some_and(|rt| rt.state.is_admin(&card.signer))
+    }
+
     /// Holds `card` for `group` if it is newer than the one held.
     pub(crate) fn hold_card(
         &mut self,
         group: &GroupId,
-        card: &SignedCard,
+        card: &ProvenCard,
     ) -> Result<(), crate::store::Error> {
         match self.records.card(group)? {
             Some(old) if !card.is_newer_than(&old) => Ok(()),
@@ -243,7 +257,7 @@ impl EventLoop {
         let opened = match (self.disc.kad_queries.get_mut(&id), rec) {
             (Some(KadQuery::Card { best, .. }), Record::Card(c)) => {
                 if best.as_ref().is_none_or(|b| c.is_newer_than(b)) {
-                    *best = Some(*c);
+                    *best = Some(c);
                 }
                 false
             }
@@ -270,7 +284,7 @@ impl EventLoop {
     fn kad_done(&mut self, id: QueryId, q: KadQuery, requests: u32) {
         match q {
             KadQuery::Providers { search, .. } => self.search_lookup_done(search, requests),
-            KadQuery::Card { group, best } => self.card_lookup_done(group, best),
+            KadQuery::Card { group, best } => self.card_lookup_done(group, best.map(|b| *b)),
             KadQuery::Profile { author, best } => self.profile_lookup_done(author, best),
             KadQuery::InviteRecord => {
                 if let Some(j) = self.disc.short.lookups.remove(&id) {
@@ -319,7 +333,7 @@ impl EventLoop {
         true
     }
 
-    fn card_lookup_done(&mut self, group: GroupId, best: Option<SignedCard>) {
+    fn card_lookup_done(&mut self, group: GroupId, best: Option<ProvenCard>) {
         // A member without its group's card would announce keywords it cannot answer:
         // look again soon rather than at the next round.
         if best.is_none()
@@ -336,7 +350,7 @@ impl EventLoop {
         }
         if let Some(c) = &best {
             self.disc.found_cards.insert(group, c.clone());
-            if self.groups.contains_key(&group)
+            if self.signed_by_admin(&group, c)
                 && let Err(e) = self.hold_card(&group, c)
             {
                 tracing::warn!(error = %e, "could not keep a card");
@@ -465,16 +479,19 @@ impl EventLoop {
         if rt.record.genesis.genesis.visibility == Visibility::Private {
             return Ok(());
         }
-        // Cards are still signed by the genesis owner only (`discovery::card`).
-        let owner = rt.record.genesis.genesis.owner == self.identity.author();
+        // The owner and admins sign cards; everyone looks for a newer one (an admin also
+        // for the owner's newest roster).
+        let admin = rt.state.is_admin(&self.identity.author());
+        let owner = rt.state.is_owner(&self.identity.author());
         let tokens = keywords::index_tokens(&rt.state.name, &rt.state.tags);
-        if owner {
-            self.refresh_own_card(g)?;
-        } else {
+        if admin {
+            self.refresh_card(g)?;
+        }
+        if !owner {
             self.lookup_card(g);
         }
         if let Some(c) = self.records.card(&g)? {
-            let bytes = c.encode(qun_protocol::limits::MAX_CARD_BYTES)?;
+            let bytes = c.encode()?;
             self.put_record(card::record_key(&g), bytes);
         }
         if !self.net.dht_enabled() {
@@ -498,8 +515,18 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Signs a new card for a group we own if what it says changed or it is old.
-    fn refresh_own_card(&mut self, g: GroupId) -> Result<(), crate::Error> {
+    /// Signs a new card for a group we own or administer if what it says changed, our
+    /// authority is newer than the held card's, or it is old (see the module docs). An
+    /// admin without a roster naming it yet signs nothing.
+    fn refresh_card(&mut self, g: GroupId) -> Result<(), crate::Error> {
+        let authority = match self.own_authority(&g) {
+            Ok(a) => a,
+            Err(crate::Error::NotAllowed { rule, reason }) => {
+                tracing::debug!(group = %g, rule, %reason, "not signing a card");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         let Some(rt) = self.groups.get(&g) else {
             return Ok(());
         };
@@ -520,17 +547,24 @@ impl EventLoop {
             issued_ms: now_ms(),
         };
         if let Some(held) = self.records.card(&g)? {
+            let mine = held.signer == self.identity.author();
             let same = Card {
                 issued_ms: held.value.issued_ms,
+                addrs: if mine {
+                    fresh.addrs.clone()
+                } else {
+                    held.value.addrs.clone()
+                },
                 ..fresh.clone()
             } == held.value;
+            let current = held.authority == authority;
             let age = fresh.issued_ms.saturating_sub(held.value.issued_ms);
-            if same && age < CARD_REFRESH.as_millis() as u64 {
+            if same && current && age < CARD_REFRESH.as_millis() as u64 {
                 return Ok(());
             }
             fresh.issued_ms = fresh.issued_ms.max(held.value.issued_ms + 1);
         }
-        let signed = SignedCard::create(&self.identity, fresh)?;
+        let signed = ProvenCard::create(&self.identity, fresh, authority)?;
         self.records.put_card(&g, &signed)?;
         self.disc.found_cards.insert(g, signed);
         Ok(())

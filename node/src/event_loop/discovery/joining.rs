@@ -3,19 +3,24 @@
 //! `join_group(id)` uses a card seen lately (a search) or looks the card up in the DHT.
 //! A public card carries the secret: the node joins at once, as with an invite, and dials
 //! the card's addresses. For a listed group the node signs a join request, keeps it on
-//! disk, and sends it to the owner (named by the genesis; the card's addresses help to
-//! reach it); it sends it again every `join_retry_interval` while it waits, so an
-//! approval made while we were away still arrives. The owner keeps each request on disk;
-//! `approve` seals the current secret to the requester's key, keeps the approval (so a
-//! repeated request is answered with it) and pushes it to the requester at once. A group
-//! keeps at most [`MAX_PENDING_JOIN_REQUESTS`] waiting, one per requester; a remote request
-//! is written without an inline flush (the event loop never waits on the disk for a peer).
+//! disk, and sends it to the group's current owner (by the card's authority), the card's
+//! signer and the admins on the card's roster, at most [`MAX_JOIN_TARGETS`] of them (the
+//! card's addresses help to reach them); it sends it again every `join_retry_interval`
+//! while it waits, so an approval made while we were away still arrives. The owner and
+//! every admin keep each request on disk; `approve` (by the owner or any admin, with its
+//! authority: [`super::authority`]) seals the current secret to the requester's key, keeps
+//! the approval (so a repeated request is answered with it, under our authority of the
+//! moment) and pushes it to the requester at once. The requester takes an approval only if
+//! its authority ranks no lower than the card's it asked with. A group keeps at most
+//! [`MAX_PENDING_JOIN_REQUESTS`] waiting, one per requester; a remote request is written
+//! without an inline flush (the event loop never waits on the disk for a peer).
 
 use std::time::Instant;
 
 use qun_protocol::discovery::VERSION;
-use qun_protocol::discovery::card::SignedCard;
-use qun_protocol::discovery::join::{self, SignedApproval, SignedRequest};
+use qun_protocol::discovery::card::ProvenCard;
+use qun_protocol::discovery::join::{self, ProvenApproval, SignedRequest};
+use qun_protocol::group::Action;
 use qun_protocol::discovery::wire::{JoinStatus, Request, Response};
 use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::limits::MAX_CARD_ADDRS;
@@ -28,6 +33,10 @@ use crate::rate::MAX_PENDING_JOIN_REQUESTS;
 use crate::store::{Incoming, Outgoing};
 use crate::view::{JoinOutcome, JoinRequestView};
 use crate::{Error, History, NodeEvent, Reply, keys};
+
+/// Most peers one join request is sent to: the owner, the card's signer, then admins on
+/// the card's roster.
+pub const MAX_JOIN_TARGETS: usize = 4;
 
 /// The joins room: joins by group id waiting for a card, and when pending join requests
 /// were last looked at (when each was last sent is `Discovery::join_sent`).
@@ -70,7 +79,7 @@ impl EventLoop {
             let _ = reply.send(Ok(JoinOutcome {
                 group: group.to_string(),
                 name: rt.state.name.clone(),
-                status: "joined".into(),
+                status: "already_member".into(),
             }));
             return;
         }
@@ -96,7 +105,7 @@ impl EventLoop {
             .push(waiter);
     }
 
-    pub(crate) fn card_waiters_done(&mut self, group: GroupId, card: Option<SignedCard>) {
+    pub(crate) fn card_waiters_done(&mut self, group: GroupId, card: Option<ProvenCard>) {
         for w in self
             .disc
             .joins
@@ -114,7 +123,7 @@ impl EventLoop {
         }
     }
 
-    fn join_with_card(&mut self, card: SignedCard, w: CardWaiter) {
+    fn join_with_card(&mut self, card: ProvenCard, w: CardWaiter) {
         let res = match card.value.visibility() {
             Visibility::Public => self.join_public(&card, w.history),
             _ => self.request_join(card, w.note, w.history),
@@ -122,7 +131,7 @@ impl EventLoop {
         let _ = w.reply.send(res);
     }
 
-    fn join_public(&mut self, card: &SignedCard, history: History) -> Result<JoinOutcome, Error> {
+    fn join_public(&mut self, card: &ProvenCard, history: History) -> Result<JoinOutcome, Error> {
         let (epoch, secret) = card
             .value
             .secret
@@ -147,7 +156,7 @@ impl EventLoop {
 
     fn request_join(
         &mut self,
-        card: SignedCard,
+        card: ProvenCard,
         note: String,
         history: History,
     ) -> Result<JoinOutcome, Error> {
@@ -164,7 +173,8 @@ impl EventLoop {
         )?;
         let name = card.value.name().to_owned();
         let out = Outgoing {
-            card,
+            card: card.signed,
+            card_authority: card.authority,
             request,
             since_join: history == History::SinceJoin,
         };
@@ -179,17 +189,25 @@ impl EventLoop {
     }
 
     fn send_join_request(&mut self, group: GroupId, out: &Outgoing) {
-        let Some(owner) = net::peer_id(&out.card.owner()) else {
-            return;
-        };
-        for a in &out.card.value.addrs {
-            if let Ok(addr) = Multiaddr::try_from(a.clone()) {
-                self.net.add_peer_address(owner, addr);
+        let card = out.proven_card();
+        let mut targets: Vec<AuthorId> = vec![card.current_owner(), card.signer];
+        targets.extend(card.admins().iter().copied());
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|t| seen.insert(*t));
+        for peer in targets
+            .iter()
+            .filter_map(net::peer_id)
+            .take(MAX_JOIN_TARGETS)
+        {
+            for a in &out.card.value.addrs {
+                if let Ok(addr) = Multiaddr::try_from(a.clone()) {
+                    self.net.add_peer_address(peer, addr);
+                }
             }
+            let req = Request::Join(Box::new(out.request.clone()));
+            let rid = self.net.send_discovery(&peer, req);
+            self.disc.requests.insert(rid, Sent::Join { group });
         }
-        let req = Request::Join(Box::new(out.request.clone()));
-        let rid = self.net.send_discovery(&owner, req);
-        self.disc.requests.insert(rid, Sent::Join { group });
         self.disc.join_sent.insert(group, Instant::now());
     }
 
@@ -224,7 +242,8 @@ impl EventLoop {
     pub(crate) fn on_join_status(&mut self, group: GroupId, status: JoinStatus) {
         let res = match status {
             JoinStatus::Pending => Ok(()),
-            JoinStatus::Approved(a) => self.complete_approval(*a),
+            JoinStatus::Approved(a) => self.complete_approval((*a).into()),
+            JoinStatus::ApprovedBy(a) => self.complete_approval(*a),
             JoinStatus::Rejected => {
                 self.emit(NodeEvent::JoinRejected {
                     group: group.to_string(),
@@ -238,9 +257,10 @@ impl EventLoop {
         }
     }
 
-    /// Opens an approval meant for us and joins.
-    pub(crate) fn complete_approval(&mut self, a: SignedApproval) -> Result<(), Error> {
-        let (group, secret) = a.open_for(&self.identity, now_ms())?;
+    /// Opens an approval meant for us (by the owner or an admin whose authority ranks no
+    /// lower than the card's we asked with) and joins.
+    pub(crate) fn complete_approval(&mut self, a: ProvenApproval) -> Result<(), Error> {
+        let group = a.value.genesis.id().map_err(qun_protocol::discovery::Error::from)?;
         if self.groups.contains_key(&group) {
             return Ok(());
         }
@@ -251,6 +271,7 @@ impl EventLoop {
             .find(|(g, _)| *g == group)
             .map(|(_, o)| o)
             .ok_or_else(|| Error::Invalid("we did not ask to join this group".into()))?;
+        let (group, secret) = a.open_for(&self.identity, Some(&out.proven_card()), now_ms())?;
         self.enter_group(Entry {
             genesis: a.value.genesis.clone(),
             epoch: a.value.epoch,
@@ -266,7 +287,7 @@ impl EventLoop {
         })?;
         self.records.remove_outgoing(&group)?;
         self.disc.join_sent.remove(&group);
-        self.hold_card(&group, &out.card)?;
+        self.hold_card(&group, &out.proven_card())?;
         self.emit(NodeEvent::Joined {
             group: group.to_string(),
         });
@@ -286,8 +307,7 @@ impl EventLoop {
         let Some(rt) = self.groups.get(&group) else {
             return Response::Refused("not a member of this group".into());
         };
-        // Approvals are still signed by the genesis owner only (`discovery::join`).
-        if rt.record.genesis.genesis.owner != me {
+        if !rt.state.is_admin(&me) {
             return Response::Refused("not an admin of this group".into());
         }
         if rt.record.genesis.genesis.visibility != Visibility::Listed {
@@ -295,7 +315,9 @@ impl EventLoop {
         }
         self.want_name(r.signer);
         let res = match self.records.incoming(&group, &r.signer) {
-            Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => Ok(Some(status_of(&inc))),
+            Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => {
+                Ok(Some(self.status_of(&group, &inc)))
+            }
             Ok(prev) => self.keep_join_request(group, r, prev.is_none()),
             Err(e) => Err(e),
         };
@@ -335,6 +357,7 @@ impl EventLoop {
             request: r,
             approval: None,
             rejected: false,
+            approval_authority: Default::default(),
         };
         self.records.put_incoming(&group, &inc)?;
         if fresh {
@@ -348,9 +371,18 @@ impl EventLoop {
         Ok(Some(JoinStatus::Pending))
     }
 
+    /// The join requests we hold for `group`, oldest first: for its owner and admins
+    /// (anyone else gets [`Error::NotAllowed`] `not_admin`, not an empty list).
     pub(crate) fn join_requests(&self, group: &GroupId) -> Result<Vec<JoinRequestView>, Error> {
-        if !self.groups.contains_key(group) {
-            return Err(Error::UnknownGroup(group.to_string()));
+        let rt = self
+            .groups
+            .get(group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        if !rt.state.is_admin(&self.identity.author()) {
+            return Err(Error::not_allowed(
+                "not_admin",
+                "only the group's owner and admins receive join requests",
+            ));
         }
         let mut v: Vec<JoinRequestView> = self
             .records
@@ -372,23 +404,26 @@ impl EventLoop {
             .groups
             .get(&group)
             .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        // Approvals are still signed by the genesis owner only (`discovery::join`).
-        if rt.record.genesis.genesis.owner != self.identity.author() {
-            return Err(Error::not_allowed(
-                "not_owner",
-                "only the group owner can decide",
-            ));
-        }
+        let me = self.identity.author();
+        rt.state
+            .may(&me, &Action::Admit { joiner: requester })
+            .map_err(|r| Error::not_allowed(r.rule(), r.to_string()))?;
         let mut inc = self.records.incoming(&group, &requester)?.ok_or_else(|| {
             Error::NotFound(format!("no join request from {requester} for this group"))
         })?;
         if approve {
+            let authority = self.own_authority(&group)?;
+            let rt = self
+                .groups
+                .get(&group)
+                .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
             let epoch = rt
                 .record
                 .current()
                 .ok_or_else(|| Error::Internal("group has no epoch secret".into()))?;
-            let approval = SignedApproval::create(
+            let approval = ProvenApproval::create(
                 &self.identity,
+                authority,
                 rt.record.genesis.clone(),
                 requester,
                 epoch.epoch,
@@ -397,7 +432,8 @@ impl EventLoop {
                 now_ms(),
                 (keys::random32()?, nonce()?),
             )?;
-            inc.approval = Some(approval.clone());
+            inc.approval = Some(approval.signed.clone());
+            inc.approval_authority = approval.authority.clone();
             inc.rejected = false;
             self.push_approval(&inc.request, approval);
         } else {
@@ -409,7 +445,7 @@ impl EventLoop {
         Ok(request_view(&group, &inc, self.author_name(&requester)))
     }
 
-    fn push_approval(&mut self, request: &SignedRequest, approval: SignedApproval) {
+    fn push_approval(&mut self, request: &SignedRequest, approval: ProvenApproval) {
         let Some(peer) = net::peer_id(&request.signer) else {
             return;
         };
@@ -420,16 +456,27 @@ impl EventLoop {
         }
         let rid = self
             .net
-            .send_discovery(&peer, Request::Approved(Box::new(approval)));
+            .send_discovery(&peer, Request::ApprovedBy(Box::new(approval)));
         self.disc.requests.insert(rid, Sent::Approval);
     }
 }
 
-fn status_of(inc: &Incoming) -> JoinStatus {
-    match (&inc.approval, inc.rejected) {
-        (Some(a), _) => JoinStatus::Approved(Box::new(a.clone())),
-        (None, true) => JoinStatus::Rejected,
-        (None, false) => JoinStatus::Pending,
+impl EventLoop {
+    /// The answer to a repeated request: our approval goes with our authority of now when
+    /// we can prove one (a newer roster than when we approved), else with the one we had.
+    fn status_of(&self, group: &GroupId, inc: &Incoming) -> JoinStatus {
+        match (inc.proven_approval(), inc.rejected) {
+            (Some(mut a), _) => {
+                if let Ok(now) = self.own_authority(group)
+                    && now.rank() > a.authority.rank()
+                {
+                    a.authority = now;
+                }
+                JoinStatus::ApprovedBy(Box::new(a))
+            }
+            (None, true) => JoinStatus::Rejected,
+            (None, false) => JoinStatus::Pending,
+        }
     }
 }
 

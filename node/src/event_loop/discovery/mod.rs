@@ -11,6 +11,7 @@
 //! `found_cards`, `join_sent`) until search becomes a state machine of its own.
 
 pub(crate) mod admission;
+pub(crate) mod authority;
 pub(crate) mod dht;
 pub(crate) mod joining;
 pub(crate) mod names;
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use qun_protocol::GroupId;
-use qun_protocol::discovery::card::SignedCard;
+use qun_protocol::discovery::card::ProvenCard;
 
 use super::bounded::BoundedMap;
 use super::{EventLoop, Timer};
@@ -40,7 +41,7 @@ pub(crate) struct Discovery {
     pub dht: dht::Dht,
     /// Valid cards seen lately (searches, lookups), for joining by group id (at most
     /// [`MAX_FOUND_CARDS`]).
-    pub found_cards: BoundedMap<GroupId, SignedCard>,
+    pub found_cards: BoundedMap<GroupId, ProvenCard>,
     /// Searches running.
     pub searches: HashMap<u64, super::search::Search>,
     /// The id of the next search.
