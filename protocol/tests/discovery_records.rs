@@ -30,7 +30,11 @@ fn public_and_listed_cards_validate_under_their_key() {
         let signed = SignedCard::create(&owner(), card_value(vis)).unwrap();
         let bytes = signed.encode(MAX_CARD_BYTES).unwrap();
         let got = record::validate(&card_key(vis), &bytes, NOW_MS);
-        assert_eq!(got, Ok(Record::Card(Box::new(signed.clone().into()))), "{vis:?}");
+        assert_eq!(
+            got,
+            Ok(Record::Card(Box::new(signed.clone().into()))),
+            "{vis:?}"
+        );
         assert_eq!(signed.owner(), owner().author());
         assert_eq!(signed.value.group(), Ok(group(vis)));
         assert_eq!(signed.value.visibility(), vis);

@@ -63,7 +63,10 @@ async fn joined(events: &mut tokio::sync::broadcast::Receiver<NodeEvent>, group:
 /// for the owner's newest card between tries).
 async fn approve(admin: &Node, group: GroupId, who: AuthorId) {
     eventually(DEADLINE, "the admin to approve the request", || async {
-        admin.announce_discovery().await.map_err(|e| e.to_string())?;
+        admin
+            .announce_discovery()
+            .await
+            .map_err(|e| e.to_string())?;
         match admin.decide_join(group, who, true).await {
             Ok(v) if v.status == "approved" => Ok(()),
             other => Err(format!("{other:?}")),

@@ -50,8 +50,13 @@ pub(super) async fn join(State(ctx): State<Ctx>, Json(req): Json<Join>) -> ApiRe
                 ));
             }
             // Joining a group we are in already (its owner pasting its own code) is no news.
-            let before: std::collections::HashSet<String> =
-                ctx.node.groups().await?.into_iter().map(|g| g.group).collect();
+            let before: std::collections::HashSet<String> = ctx
+                .node
+                .groups()
+                .await?
+                .into_iter()
+                .map(|g| g.group)
+                .collect();
             let group = ctx.node.join_with(&invite, req.history).await?;
             let status = if before.contains(&group.to_string()) {
                 "already_member"

@@ -233,7 +233,9 @@ fn check_roster(
     now_ms: u64,
 ) -> Result<(), Error> {
     if r.signer != *owner {
-        return Err(Error::Invalid("roster not signed by the current owner".into()));
+        return Err(Error::Invalid(
+            "roster not signed by the current owner".into(),
+        ));
     }
     r.verify(DOMAIN_ROSTER)?;
     let v = &r.value;

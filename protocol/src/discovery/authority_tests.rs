@@ -8,8 +8,8 @@ use super::*;
 use crate::discovery::card::{Card, ProvenCard, SignedCard};
 use crate::discovery::join::{ProvenApproval, SignedApproval};
 use crate::group::Visibility;
-use crate::message::{Body, Meta, Transfer};
 use crate::limits::{MAX_CARD_BYTES, MAX_CARD_RECORD_BYTES};
+use crate::message::{Body, Meta, Transfer};
 use crate::secret::GroupSecret;
 
 const NOW: u64 = 1_800_000_000_000;
@@ -69,7 +69,10 @@ fn empty_authority_proves_the_genesis_owner_only() {
     let gid = g.id().unwrap();
     let a = Authority::default();
     let s = a.verify(&g, &gid, &id(1).author(), NOW).unwrap();
-    assert_eq!((s.role, s.owner, s.rank()), (Role::Owner, id(1).author(), (0, 0)));
+    assert_eq!(
+        (s.role, s.owner, s.rank()),
+        (Role::Owner, id(1).author(), (0, 0))
+    );
     assert_eq!(
         a.verify(&g, &gid, &id(3).author(), NOW),
         Err(Error::NotAllowed {
@@ -99,9 +102,18 @@ fn roster_admin_may_sign_a_member_may_not() {
 fn after_a_transfer_the_new_owner_and_its_admins_sign_the_old_owner_as_admin() {
     let (g, gid, a) = after_transfer();
     let s = a.verify(&g, &gid, &id(2).author(), NOW).unwrap();
-    assert_eq!((s.role, s.owner, s.transfers), (Role::Owner, id(2).author(), 1));
-    assert_eq!(a.verify(&g, &gid, &id(3).author(), NOW).unwrap().role, Role::Admin);
-    assert_eq!(a.verify(&g, &gid, &id(1).author(), NOW).unwrap().role, Role::Admin);
+    assert_eq!(
+        (s.role, s.owner, s.transfers),
+        (Role::Owner, id(2).author(), 1)
+    );
+    assert_eq!(
+        a.verify(&g, &gid, &id(3).author(), NOW).unwrap().role,
+        Role::Admin
+    );
+    assert_eq!(
+        a.verify(&g, &gid, &id(1).author(), NOW).unwrap().role,
+        Role::Admin
+    );
     // Without the chain, the new owner is nobody to a stranger.
     let bare = Authority {
         transfers: vec![],
@@ -176,13 +188,15 @@ fn too_long_and_oversized_authorities_are_refused() {
     let n = MAX_AUTHORITY_TRANSFERS;
     let full = Authority {
         transfers: chain(n),
-        roster: Some(SignedRoster::create(
-            &owner_after(n),
-            gid,
-            (10..10 + MAX_ROSTER_ADMINS as u8).map(|i| id(i).author()),
-            NOW,
-        )
-        .unwrap()),
+        roster: Some(
+            SignedRoster::create(
+                &owner_after(n),
+                gid,
+                (10..10 + MAX_ROSTER_ADMINS as u8).map(|i| id(i).author()),
+                NOW,
+            )
+            .unwrap(),
+        ),
     };
     assert!(codec::encode(&full).unwrap().len() <= MAX_AUTHORITY_BYTES);
     assert!(full.verify(&g, &gid, &owner_after(n).author(), NOW).is_ok());
@@ -243,8 +257,12 @@ fn cards_by_admins_rank_by_roster_and_transfers() {
     ));
     // A member cannot sign at all; a forged card by it does not check.
     let forged = ProvenCard {
-        signed: Signed::sign(&id(5), crate::identity::DOMAIN_CARD, card(Visibility::Listed, NOW))
-            .unwrap(),
+        signed: Signed::sign(
+            &id(5),
+            crate::identity::DOMAIN_CARD,
+            card(Visibility::Listed, NOW),
+        )
+        .unwrap(),
         authority: old,
     };
     assert!(matches!(forged.check(NOW), Err(Error::NotAllowed { .. })));
@@ -324,7 +342,11 @@ fn an_admins_approval_opens_a_demoted_admins_does_not() {
         ([1; 32], [2; 24]),
     )
     .unwrap();
-    assert!(ProvenApproval::from(bare).open_for(&joiner, None, NOW).is_ok());
+    assert!(
+        ProvenApproval::from(bare)
+            .open_for(&joiner, None, NOW)
+            .is_ok()
+    );
 }
 
 proptest! {

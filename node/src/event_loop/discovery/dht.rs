@@ -12,11 +12,8 @@
 //!
 //! Every `discovery_interval` (and soon after a group is created or joined, or on
 //! [`crate::Node::announce_discovery`]) the node publishes for each public or listed group:
-//! the owner and each admin sign a fresh card (with their authority,
-//! [`super::authority`]) when what it says changed, when their authority is newer than the
-//! held card's, or when it is an hour old; an admin compares the card without the
-//! addresses when another signed it, so the owner and admins do not take turns re-signing
-//! for their own addresses. Everyone puts the newest card it holds and looks for a newer
+//! the owner and each admin sign a fresh card when it is due (`super::card`); everyone puts
+//! the newest card it holds and looks for a newer
 //! one; members keep (and so republish) only cards whose signer is an admin or the owner
 //! by their own fold. Everyone announces itself as a provider of the group's keyword
 //! tokens. A private group is never published.
@@ -26,23 +23,17 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashSet;
 
-use qun_protocol::discovery::card::{self, Card, ProvenCard};
+use qun_protocol::discovery::card::{self, ProvenCard};
+use qun_protocol::discovery::keywords;
 use qun_protocol::discovery::profile::{self, SignedProfile};
 use qun_protocol::discovery::record::{self, Record};
-use qun_protocol::discovery::{VERSION, keywords};
 use qun_protocol::group::Visibility;
-use qun_protocol::limits::MAX_CARD_ADDRS;
-use qun_protocol::message::Meta;
 use qun_protocol::{AuthorId, GroupId};
 
 use crate::NodeEvent;
 use crate::event_loop::bounded::BoundedSet;
 use crate::event_loop::{EventLoop, Timer, now_ms};
 use crate::net::{Multiaddr, PeerId, ProviderRecord, QueryId};
-
-/// An owner re-signs its card at least this often, so members and searchers see a
-/// recent member count and addresses.
-const CARD_REFRESH: Duration = Duration::from_secs(3600);
 
 /// How soon an announcement round runs again after a keyword announcement failed.
 const PROVIDE_RETRY: Duration = Duration::from_secs(30);
@@ -378,28 +369,6 @@ impl EventLoop {
             .collect()
     }
 
-    /// Addresses for a card: two of ours, then one each of members connected to us and
-    /// subscribed to the group (so a joiner reaches the group while we are away).
-    fn card_addrs(&self, g: &GroupId) -> Vec<Vec<u8>> {
-        let mut out = self.own_addrs_bin(2);
-        let Some(rt) = self.groups.get(g) else {
-            return out;
-        };
-        let topics: Vec<_> = rt.topics.iter().map(|(_, t)| t.clone()).collect();
-        for p in self.net.subscribers(&topics) {
-            if out.len() >= MAX_CARD_ADDRS {
-                break;
-            }
-            let addr = self.net.reported_addrs(&p).and_then(|a| {
-                a.iter()
-                    .map(|a| crate::peers::with_peer(a, p).to_vec())
-                    .find(|b| b.len() <= qun_protocol::limits::MAX_ADDR_BYTES)
-            });
-            out.extend(addr);
-        }
-        out
-    }
-
     /// Looks up again the cards, and announces again the keyword keys, whose retry time
     /// has come (if still ours).
     pub(crate) fn retry_provides(&mut self) {
@@ -512,61 +481,6 @@ impl EventLoop {
                 tracing::debug!(error = %e, "could not provide a keyword");
             }
         }
-        Ok(())
-    }
-
-    /// Signs a new card for a group we own or administer if what it says changed, our
-    /// authority is newer than the held card's, or it is old (see the module docs). An
-    /// admin without a roster naming it yet signs nothing.
-    fn refresh_card(&mut self, g: GroupId) -> Result<(), crate::Error> {
-        let authority = match self.own_authority(&g) {
-            Ok(a) => a,
-            Err(crate::Error::NotAllowed { rule, reason }) => {
-                tracing::debug!(group = %g, rule, %reason, "not signing a card");
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        let Some(rt) = self.groups.get(&g) else {
-            return Ok(());
-        };
-        let secret = match rt.record.genesis.genesis.visibility {
-            Visibility::Public => rt.record.current().map(|e| (e.epoch, e.secret.clone())),
-            _ => None,
-        };
-        let mut fresh = Card {
-            version: VERSION,
-            genesis: rt.record.genesis.clone(),
-            meta: Meta {
-                description: rt.state.description.clone(),
-                tags: rt.state.tags.clone(),
-            },
-            members: rt.state.members.len().min(u32::MAX as usize) as u32,
-            addrs: self.card_addrs(&g),
-            secret,
-            issued_ms: now_ms(),
-        };
-        if let Some(held) = self.records.card(&g)? {
-            let mine = held.signer == self.identity.author();
-            let same = Card {
-                issued_ms: held.value.issued_ms,
-                addrs: if mine {
-                    fresh.addrs.clone()
-                } else {
-                    held.value.addrs.clone()
-                },
-                ..fresh.clone()
-            } == held.value;
-            let current = held.authority == authority;
-            let age = fresh.issued_ms.saturating_sub(held.value.issued_ms);
-            if same && current && age < CARD_REFRESH.as_millis() as u64 {
-                return Ok(());
-            }
-            fresh.issued_ms = fresh.issued_ms.max(held.value.issued_ms + 1);
-        }
-        let signed = ProvenCard::create(&self.identity, fresh, authority)?;
-        self.records.put_card(&g, &signed)?;
-        self.disc.found_cards.insert(g, signed);
         Ok(())
     }
 }

@@ -20,8 +20,8 @@ use std::time::Instant;
 use qun_protocol::discovery::VERSION;
 use qun_protocol::discovery::card::ProvenCard;
 use qun_protocol::discovery::join::{self, ProvenApproval, SignedRequest};
-use qun_protocol::group::Action;
 use qun_protocol::discovery::wire::{JoinStatus, Request, Response};
+use qun_protocol::group::Action;
 use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::limits::MAX_CARD_ADDRS;
 use qun_protocol::{AuthorId, GroupId, GroupSecret};
@@ -260,7 +260,11 @@ impl EventLoop {
     /// Opens an approval meant for us (by the owner or an admin whose authority ranks no
     /// lower than the card's we asked with) and joins.
     pub(crate) fn complete_approval(&mut self, a: ProvenApproval) -> Result<(), Error> {
-        let group = a.value.genesis.id().map_err(qun_protocol::discovery::Error::from)?;
+        let group = a
+            .value
+            .genesis
+            .id()
+            .map_err(qun_protocol::discovery::Error::from)?;
         if self.groups.contains_key(&group) {
             return Ok(());
         }

@@ -12,6 +12,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod authority;
+pub(crate) mod card;
 pub(crate) mod dht;
 pub(crate) mod joining;
 pub(crate) mod names;
