@@ -176,7 +176,7 @@ impl Call<Posted> {
         Self::post(format!("{}/messages", group_path(group)), req)
     }
 
-    /// `POST /v1/groups/{group}/announcement`: sets the announcement (owner only).
+    /// `POST /v1/groups/{group}/announcement`: sets the announcement (the owner and admins).
     pub fn announce(group: &str, req: &Announce) -> Self {
         Self::post(format!("{}/announcement", group_path(group)), req)
     }

@@ -127,7 +127,7 @@ pub struct Send {
     pub mentions: Vec<String>,
 }
 
-/// `POST /v1/groups/{GROUP}/announcement`: the group announcement (owner only).
+/// `POST /v1/groups/{GROUP}/announcement`: the group announcement (the owner and admins).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announce {
     /// The text.

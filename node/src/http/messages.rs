@@ -69,7 +69,7 @@ pub(super) async fn send(
     }))
 }
 
-/// `POST /v1/groups/{group}/announcement` (owner only).
+/// `POST /v1/groups/{group}/announcement` (the owner and admins: 403 `not_admin` otherwise).
 pub(super) async fn announce(
     State(ctx): State<Ctx>,
     UrlPath(g): UrlPath<String>,

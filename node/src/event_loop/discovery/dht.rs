@@ -13,10 +13,9 @@
 //! Every `discovery_interval` (and soon after a group is created or joined, or on
 //! [`crate::Node::announce_discovery`]) the node publishes for each public or listed group:
 //! the owner and each admin sign a fresh card when it is due (`super::card`); everyone puts
-//! the newest card it holds and looks for a newer
-//! one; members keep (and so republish) only cards whose signer is an admin or the owner
-//! by their own fold. Everyone announces itself as a provider of the group's keyword
-//! tokens. A private group is never published.
+//! the newest card it holds and looks for a newer one; members keep (and so republish) only
+//! cards whose signer is an admin or the owner by their own fold. Everyone announces itself
+//! as a provider of the group's keyword tokens. A private group is never published.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
