@@ -12,7 +12,7 @@ function hit(app, g) {
     btn.disabled = true;
     try {
       const out = await api.join({ group: g.group, note: note ? note.value.trim() : '' });
-      if (out.status === 'joined') { toast(t('joined', out.name)); app.go('chat/' + out.group); }
+      if (out.status === 'joined' || out.status === 'already_member') { toast(t('joined', out.name)); app.go('chat/' + out.group); }
       else toast(t('requested', out.name || g.name));
     } catch (e) {
       toast(t('error', e.message));
