@@ -50,17 +50,17 @@ async fn name(node: &Node, name: &str) {
 
 /// Waits until `node` holds `who`'s profile under `want` (looked up in the DHT).
 async fn knows(node: &Node, who: &Node, want: &str) {
-    eventually(DEADLINE, &format!("the name {want:?} to be known"), || async {
-        let p = node
-            .profile(Some(who.author()))
-            .await
-            .map_err(|e| e.to_string())?;
-        if p.name == want {
-            Ok(())
-        } else {
-            Err(p.name)
-        }
-    })
+    eventually(
+        DEADLINE,
+        &format!("the name {want:?} to be known"),
+        || async {
+            let p = node
+                .profile(Some(who.author()))
+                .await
+                .map_err(|e| e.to_string())?;
+            if p.name == want { Ok(()) } else { Err(p.name) }
+        },
+    )
     .await;
 }
 
@@ -136,7 +136,10 @@ async fn members_by_name_pins_and_requests_over_http() {
         [(&sent.id, &a.author().to_string())]
     );
     eventually(DEADLINE, "C to hold the message", || async {
-        let h = c.history(group, 50, None).await.map_err(|e| e.to_string())?;
+        let h = c
+            .history(group, 50, None)
+            .await
+            .map_err(|e| e.to_string())?;
         if h.iter().any(|m| m.id == sent.id) {
             Ok(())
         } else {
@@ -148,7 +151,14 @@ async fn members_by_name_pins_and_requests_over_http() {
     assert_eq!(code, 403, "{msg}");
     assert!(msg.contains("not_admin"), "{msg}");
     api_a.call(Call::unpin(g, &sent.id)).await.unwrap();
-    assert!(api_a.call(Call::group_info(g)).await.unwrap().pins.is_empty());
+    assert!(
+        api_a
+            .call(Call::group_info(g))
+            .await
+            .unwrap()
+            .pins
+            .is_empty()
+    );
 
     // A member may neither list nor decide join requests.
     let (code, msg) = status(api_c.call(Call::join_requests(g)).await);
