@@ -66,6 +66,13 @@ fn cli_end_to_end() {
     // B, already a member, joins again with the short code: the same group.
     let again = run_json(&bin, &db, &["group", "join", code, "--json"]);
     assert_eq!(again["group"].as_str(), Some(group.as_str()), "{again}");
+    // The owner pasting its own code is told it is in already, not "joined".
+    let own = run(&bin, &da, &["group", "join", &invite]);
+    let own = String::from_utf8_lossy(&own.stdout);
+    assert!(own.starts_with("already a member of 周末群"), "{own}");
+    // A member asking for the join requests is refused (403), not told there are none.
+    let err = run_err(&bin, &db, &["group", "requests", &group]);
+    assert!(err.contains("not_admin"), "{err}");
 
     // Everyone says hello; everyone sees all three.
     let mut want = BTreeSet::new();
