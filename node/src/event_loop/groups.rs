@@ -309,6 +309,11 @@ impl EventLoop {
         }
         if msg.body.kind.is_control() {
             self.groups.fold_op(msg);
+            // Handed the group: our card, with the transfer chain, is due soon
+            // (`discovery::card`).
+            if matches!(&msg.body.kind, Kind::Transfer(t) if t.to == self.identity.author()) {
+                self.schedule_announce(std::time::Duration::from_secs(2));
+            }
         }
         self.want_name(msg.author());
         if self.events.receiver_count() > 0 {
