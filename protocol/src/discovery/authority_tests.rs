@@ -288,6 +288,12 @@ fn records_round_trip_and_a_bare_card_is_the_genesis_owners() {
     assert_eq!(back, ProvenCard::from(bare));
     assert_eq!(back.encode().unwrap(), bare_bytes);
     assert_eq!(back.current_owner(), id(1).author());
+    // The proven form with an empty authority is not a second encoding of the bare card.
+    let padded = codec::encode(&ProvenCard::from(back.signed.clone())).unwrap();
+    assert!(matches!(
+        ProvenCard::decode_record(&padded, NOW),
+        Err(Error::Invalid(_))
+    ));
     assert_eq!(by3.current_owner(), id(2).author());
 }
 

@@ -180,7 +180,13 @@ impl Proven<Card> {
     pub fn decode_record(bytes: &[u8], now_ms: u64) -> Result<Self, Error> {
         // Neither form decodes into the other (trailing bytes are refused); when neither
         // decodes, the bare form's error says it (a bare card over its limit is too large).
-        let proven: Self = match crate::codec::decode(bytes, MAX_CARD_RECORD_BYTES) {
+        let proven: Self = match crate::codec::decode::<Self>(bytes, MAX_CARD_RECORD_BYTES) {
+            // One encoding per record: an empty authority is written bare.
+            Ok(p) if p.authority == Authority::default() => {
+                return Err(Error::Invalid(
+                    "a card with an empty authority is encoded bare".into(),
+                ));
+            }
             Ok(p) => p,
             Err(_) => crate::codec::decode::<SignedCard>(bytes, MAX_CARD_BYTES)?.into(),
         };
