@@ -105,7 +105,8 @@ impl Card {
 }
 
 impl Signed<Card> {
-    /// Checks and signs a card; only the group's owner may.
+    /// Checks and signs a bare card (no authority); only the genesis owner may. Admins and
+    /// later owners sign with [`ProvenCard::create`].
     pub fn create(owner: &Identity, card: Card) -> Result<Self, Error> {
         card.validate()?;
         if owner.author() != card.genesis.genesis.owner {

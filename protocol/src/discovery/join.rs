@@ -100,7 +100,8 @@ impl Request {
 }
 
 impl Signed<Approval> {
-    /// Seals `secret` to the requester and signs the approval; only the owner may.
+    /// Seals `secret` to the requester and signs a bare approval; only the genesis owner
+    /// may. Admins and later owners sign with [`ProvenApproval::create`].
     #[allow(clippy::too_many_arguments)]
     pub fn create(
         admin: &Identity,

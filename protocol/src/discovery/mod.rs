@@ -57,7 +57,8 @@ pub enum Error {
         /// The version byte.
         version: u8,
     },
-    /// Signed by someone without the right (e.g. a card not signed by the group's owner).
+    /// Signed by someone without the right (e.g. a card signed by
+    /// neither the group's owner nor an admin its authority proves).
     #[error("signed by {signer}, who may not sign this")]
     NotAllowed {
         /// Who signed.
