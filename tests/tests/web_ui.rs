@@ -501,6 +501,13 @@ fn moderate(a: &Daemon, b: &Daemon, sa: &Session, sb: &Session, group: &str) {
 
     // B's page says so, and B's send is refused there with the rule's reason.
     sb.wait("B's muted notice", "const s = document.getElementById('standing'); return !s.hidden && s.textContent.includes('禁言')", json!([]));
+    // The op in B's (Chinese) chat: a sentence with B's hostile name, as text.
+    sb.wait(
+        "the mute in B's chat",
+        "return [...document.querySelectorAll('.msg.system[data-kind=mute]')].some(e => e.textContent.endsWith('禁言了 ' + arguments[0] + ' 1 小时'))",
+        json!([HOSTILE_NAME]),
+    );
+    assert_no_markup_from_peers(sb);
     sb.type_in("#composer-text", "我被禁言了吗？");
     sb.click("#composer-send");
     sb.wait(

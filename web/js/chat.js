@@ -10,6 +10,7 @@ import { h, clear, fmtTime, fmtWhen, toast } from './dom.js';
 import { t } from './i18n.js';
 import { readable } from './groups.js';
 import { pinsBox } from './pins.js';
+import { opText } from './ops.js';
 import { CONTROL_KINDS, isMember, isBanned, may, muteOf, mutedNow } from './rights.js';
 
 /** Messages per history page. */
@@ -84,8 +85,8 @@ export async function render(app, view) {
 
   function el(m) {
     if (!readable(m)) {
-      // A control op's words name members by id: show their names.
-      const text = (m.mentions || []).reduce((s, id) => s.split(id).join(app.nameOf(id)), m.text);
+      const mentions = m.mentions || [];
+      const text = opText(app, m.kind, m.text, mentions[0] || null, mentions);
       return h('div', { class: 'msg system', 'data-id': m.id, 'data-kind': m.kind }, `${app.nameOf(m.author)} · ${text}`);
     }
     const mentioned = (m.mentions || []).includes(me) || (app.me.name && m.text.includes('@' + app.me.name));

@@ -64,6 +64,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("js/rights.js", "text/javascript; charset=utf-8"),
     asset!("js/pins.js", "text/javascript; charset=utf-8"),
     asset!("js/log.js", "text/javascript; charset=utf-8"),
+    asset!("js/ops.js", "text/javascript; charset=utf-8"),
     asset!("js/create.js", "text/javascript; charset=utf-8"),
     asset!("js/join.js", "text/javascript; charset=utf-8"),
     asset!("js/search.js", "text/javascript; charset=utf-8"),
