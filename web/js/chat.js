@@ -11,7 +11,7 @@ import { t } from './i18n.js';
 import { readable } from './groups.js';
 import { pinsBox } from './pins.js';
 import { opText } from './ops.js';
-import { CONTROL_KINDS, isMember, isBanned, may, muteOf, mutedNow } from './rights.js';
+import { CONTROL_KINDS, isAdmin, isMember, isBanned, may, muteOf, mutedNow } from './rights.js';
 
 /** Messages per history page. */
 const PAGE = 30;
@@ -56,9 +56,7 @@ export async function render(app, view) {
     h('button', { class: 'secondary', id: 'to-members', on: { click: () => app.go('members/' + info.group) } }, t('members')),
     h('button', { class: 'secondary', id: 'to-stats', on: { click: () => app.go('stats/' + info.group) } }, t('stats')),
     h('button', { class: 'secondary', id: 'to-invite', on: { click: () => app.go('invite/' + info.group) } }, t('invite')),
-    info.visibility === 'listed' && info.owner === me
-      ? h('button', { class: 'secondary', id: 'to-requests', on: { click: () => app.go('requests/' + info.group) } }, t('requests'))
-      : null,
+    h('button', { class: 'secondary', id: 'to-requests', hidden: true, on: { click: () => app.go('requests/' + info.group) } }, t('requests')),
     // Shown while our role allows it (showState follows role changes).
     h('button', { class: 'secondary', id: 'set-announcement', hidden: true, on: { click: announce } }, t('setAnnouncement')));
   const pins = pinsBox(app, byId);
@@ -130,6 +128,8 @@ export async function render(app, view) {
       b.hidden = !mayPin(id);
     }
     document.getElementById('set-announcement').hidden = !may(info, me, 'announce');
+    // Join requests of a listed group go to the owner and the admins.
+    document.getElementById('to-requests').hidden = !(info.visibility === 'listed' && isAdmin(info, me));
     pins.update(info);
   }
 
