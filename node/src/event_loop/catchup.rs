@@ -12,10 +12,14 @@
 //! * on demand ([`crate::Node::sync`]).
 //!
 //! Each (peer, group) has at most one session. It syncs each epoch we hold in turn, newest
-//! first, proving that epoch's secret in every request. The initiator keeps the group's
-//! order keys in memory per epoch ([`super::GroupRt::index`]), so a round costs no store
-//! reads; the responder answers from the same index and reads the store only for frames it
-//! sends.
+//! first, proving that epoch's secret in every request. The session itself is a state
+//! machine with no IO in protocol/ ([`qun_protocol::sync::session`]: reconciliation rounds,
+//! the fetch pipeline, the one fetch in flight per key, hostile answers, join retries);
+//! this file is its actor: it sends the requests the machine asks for (adding the proofs),
+//! opens the pages, stores them, and feeds back answers, failures and timer ticks. The
+//! initiator keeps the group's order keys in memory per epoch ([`super::GroupRt::index`]),
+//! so a round costs no store reads; the responder answers from the same index and reads
+//! the store only for frames it sends.
 //!
 //! ## Who is served
 //! A request is answered only if its proof matches the epoch's sync key, the peer id the
@@ -42,76 +46,37 @@
 //! ## History since join
 //! A member who joined with history since join skips keys from before it joined
 //! ([`before_history`]): before its first sync, keys stamped more than
-//! [`SINCE_JOIN_SLACK_MS`] before the join time by its clock; after it, keys below the
-//! bound that sync settled in the group's order: the lowest key it fetched, or if it
-//! fetched none, just above the highest key it skipped. So a member whose clock is fast
-//! (by an hour, say) still gets everything written after that first sync, where a bound
-//! in its own clock's time would skip an hour of messages; and syncs reconcile only from
-//! the bound. (The clock offset estimate of `crate::skew` is not used here: the frames a
+//! `SINCE_JOIN_SLACK_MS` (a minute) before the join time by its clock; after it, keys
+//! below the bound that sync settled in the group's order: the lowest key it fetched, or
+//! if it fetched none, just above the highest key it skipped. So a member whose clock is
+//! fast (by an hour, say) still gets everything written after that first sync, where a
+//! bound in its own clock's time would skip an hour of messages; and syncs reconcile only
+//! from the bound. (The clock offset estimate of `crate::skew` is not used here: the frames a
 //! member kept in its outbox while alone would be its first samples and fool it.)
 
-use std::collections::{HashSet, VecDeque};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Instant;
 
 use qun_protocol::frame::{self, seal_verified};
-use qun_protocol::order::MAX_SKEW_MS;
-use qun_protocol::reconcile::{self, Initiator};
+use qun_protocol::reconcile;
+use qun_protocol::sync::session::{
+    self, Action, Answer, Config, History, Keys, Local, Sessions, Stats,
+};
 use qun_protocol::sync::{
     Ask, MAX_FETCH, MAX_PAGE_BYTES, Proof, ProofContext, Refusal, Request, Response,
 };
-use qun_protocol::{GroupId, OrderKey, Stamp, SyncKey, Verified};
+use qun_protocol::{GroupId, MessageKey, OrderKey, Stamp, SyncKey, Verified};
 
+use super::index::Index;
 use super::{EventLoop, GroupRt, nonce};
 use crate::NodeEvent;
 use crate::net::{self, PeerId, RequestId, Responder};
 
-/// Fetches one session keeps in flight, so the peer prepares the next page while we
-/// validate the last.
-pub const FETCH_PIPELINE: usize = 3;
 /// Pages at least this long are opened on two threads.
 const PARALLEL_OPEN_FROM: usize = 64;
 
-/// Clock slack for history since join: messages stamped up to a minute before we joined
-/// are still fetched.
-pub const SINCE_JOIN_SLACK_MS: u64 = 60_000;
-
-/// A sync refused within this long after we joined the group is asked again soon (ms): the
-/// peer has probably not seen our join op yet (a member who left and rejoins is refused
-/// until its new join arrives), and the next anti-entropy round may be 30 s away.
-pub const JOIN_SYNC_RETRY_WINDOW_MS: u64 = 60_000;
-/// Wait before asking again, times the number of tries so far (2 s, 4 s, 6 s...).
-const JOIN_SYNC_RETRY: Duration = Duration::from_secs(2);
-/// Tries at most per peer and group.
-const JOIN_SYNC_RETRIES: u32 = 5;
-
-/// One sync with one peer for one group, on the initiating side.
-pub(crate) struct Session {
-    /// The epoch being synced.
-    epoch: u64,
-    /// Epochs to sync after this one.
-    next_epochs: Vec<u64>,
-    /// Reconciliation in progress (`None` once it finished).
-    initiator: Option<Initiator>,
-    /// Keys found missing, not asked for yet.
-    want: VecDeque<OrderKey>,
-    /// Fetches in flight.
-    fetching: usize,
-    /// Keys asked for and not answered yet.
-    asked: usize,
-    /// Keys found missing in all.
-    pub found: usize,
-    /// Messages stored from this sync.
-    pub fetched: usize,
-    /// The lowest order key this sync stored (where a since-join history starts).
-    lowest: Option<OrderKey>,
-    /// The highest key skipped as older than a since-join history.
-    skipped: Option<OrderKey>,
-    /// Keys not fetched because they are stamped too far ahead of our clock.
-    held_back: usize,
-    /// Reconciliation round trips.
-    pub rounds: u32,
-    started: Instant,
-}
+/// The sync sessions of one group, driven by this actor.
+pub(crate) type GroupSyncs = Sessions<PeerId, Verified>;
 
 /// What the last syncs of a group did, for `group info`.
 #[derive(Debug, Clone, Default)]
@@ -123,75 +88,147 @@ pub(crate) struct SyncStats {
     pub last_peer: Option<PeerId>,
 }
 
+impl Keys for Index {
+    fn epoch(&self, epoch: u64) -> &std::collections::BTreeSet<OrderKey> {
+        Index::epoch(self, epoch)
+    }
+
+    fn contains(&self, key: &OrderKey) -> bool {
+        Index::contains(self, key)
+    }
+}
+
+/// What the sessions of a group see of it: its keys, its history, our clock.
+fn local(rt: &GroupRt, clock_ms: u64) -> Local<'_> {
+    Local {
+        keys: &rt.index,
+        history: rt.history.map(history),
+        clock_ms,
+        joined_ms: rt.record.joined_ms,
+    }
+}
+
+fn history(h: crate::store::HistoryFrom) -> History {
+    History {
+        since_ms: h.since_ms,
+        bound: h.bound,
+    }
+}
+
 impl EventLoop {
     /// Starts a sync of `group` with `peer` unless one runs or the peer misbehaved.
     pub(crate) fn start_sync(&mut self, peer: PeerId, group: GroupId) -> bool {
-        if self.bad_sync_peers.contains(&peer) || self.sessions.contains_key(&(peer, group)) {
+        if self.bad_sync_peers.contains(&peer) {
             return false;
         }
+        let clock = self.clock_ms();
         let Some(rt) = self.groups.get(&group) else {
             return false;
         };
-        // Newest epoch first: the current conversation before older history.
-        let mut epochs: Vec<u64> = rt.sync_keys.keys().copied().collect();
-        epochs.sort_unstable();
-        let Some(epoch) = epochs.pop() else {
-            return false;
-        };
-        self.sessions.insert(
-            (peer, group),
-            Session {
-                epoch,
-                next_epochs: epochs,
-                initiator: None,
-                want: VecDeque::new(),
-                fetching: 0,
-                asked: 0,
-                found: 0,
-                fetched: 0,
-                lowest: None,
-                skipped: None,
-                held_back: 0,
-                rounds: 0,
-                started: Instant::now(),
-            },
-        );
-        self.begin_epoch(peer, group)
+        let epochs: Vec<u64> = rt.sync_keys.keys().copied().collect();
+        let syncs = self
+            .sessions
+            .entry(group)
+            .or_insert_with(|| Sessions::new(Config::default()));
+        let started = syncs.start(Instant::now(), peer, epochs, &local(rt, clock));
+        self.run_sync(group);
+        started
     }
 
-    /// Starts reconciling the session's current epoch: the first round trip.
-    fn begin_epoch(&mut self, peer: PeerId, group: GroupId) -> bool {
-        let Some(epoch) = self.sessions.get(&(peer, group)).map(|s| s.epoch) else {
-            return false;
-        };
-        let (Some(rt), Some(proof)) = (
-            self.groups.get(&group),
-            self.prove(&peer, &group, epoch, Ask::Reconcile),
-        ) else {
-            self.sessions.remove(&(peer, group));
-            return false;
-        };
-        let lower = rt.history.and_then(|h| h.bound);
-        let started = Initiator::new(rt.index.epoch(epoch), lower, reconcile::Config::default());
-        let (init, first) = match started {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start reconciliation");
-                self.sessions.remove(&(peer, group));
-                return false;
-            }
-        };
-        if let Some(s) = self.sessions.get_mut(&(peer, group)) {
-            s.initiator = Some(init);
+    /// Feeds one input to the sessions of `group` (with the group's current view), then
+    /// carries out what they ask. Nothing happens for a group we left.
+    fn feed_sync(&mut self, group: GroupId, input: impl FnOnce(&mut GroupSyncs, &Local<'_>)) {
+        let clock = self.clock_ms();
+        if let (Some(rt), Some(syncs)) = (self.groups.get(&group), self.sessions.get_mut(&group)) {
+            input(syncs, &local(rt, clock));
         }
-        let req = Request::Reconcile {
-            group,
-            epoch,
-            proof,
-            message: first.encode(),
-        };
-        self.send_sync(peer, group, req, Vec::new());
-        true
+        self.run_sync(group);
+    }
+
+    /// Carries out the actions of the sessions of `group` until there are none; forgets
+    /// the sessions once idle.
+    fn run_sync(&mut self, group: GroupId) {
+        while let Some(action) = self.sessions.get_mut(&group).and_then(|s| s.poll_action()) {
+            match action {
+                Action::SendReconcile {
+                    peer,
+                    request,
+                    epoch,
+                    message,
+                } => {
+                    let req = self
+                        .prove(&peer, &group, epoch, Ask::Reconcile)
+                        .map(|proof| Request::Reconcile {
+                            group,
+                            epoch,
+                            proof,
+                            message,
+                        });
+                    self.send_sync(peer, group, request, req);
+                }
+                Action::SendFetch {
+                    peer,
+                    request,
+                    epoch,
+                    keys,
+                } => {
+                    let req =
+                        self.prove(&peer, &group, epoch, Ask::Fetch)
+                            .map(|proof| Request::Fetch {
+                                group,
+                                epoch,
+                                proof,
+                                keys,
+                            });
+                    self.send_sync(peer, group, request, req);
+                }
+                Action::Store {
+                    peer,
+                    request,
+                    messages,
+                } => {
+                    let new = self.store_page(group, &messages);
+                    tracing::debug!(%peer, %group, new, "sync page stored");
+                    self.feed_sync(group, |s, l| s.stored(Instant::now(), request, new, l));
+                }
+                Action::Misbehaved { peer, error } => {
+                    self.bad_sync_peer(peer, group, &error.to_string())
+                }
+                Action::Done { peer, stats } => self.finish_sync(peer, group, stats),
+                Action::Retry { peer } => {
+                    if self.net.is_connected(&peer) {
+                        self.start_sync(peer, group);
+                    }
+                }
+                // The discovery tick calls `retry_refused_syncs`, which ticks every group.
+                Action::SetTimer { .. } => {}
+            }
+        }
+        if self.sessions.get(&group).is_some_and(|s| s.is_idle()) {
+            self.sessions.remove(&group);
+        }
+    }
+
+    /// Sends a sync request, or tells the sessions it could not be (no proof: we no
+    /// longer hold the epoch's key).
+    fn send_sync(
+        &mut self,
+        peer: PeerId,
+        group: GroupId,
+        request: session::RequestId,
+        req: Option<Request>,
+    ) {
+        match req {
+            Some(req) => {
+                let id = self.net.send_sync(&peer, req);
+                self.sync_pending.insert(id, (peer, group, request));
+            }
+            None => {
+                if let Some(s) = self.sessions.get_mut(&group) {
+                    s.failed(request);
+                }
+            }
+        }
     }
 
     /// The proof that we hold `epoch` of `group`, for a request of kind `ask` to `peer`.
@@ -207,11 +244,6 @@ impl EventLoop {
             ask,
         };
         Some(ctx.prove(key))
-    }
-
-    fn send_sync(&mut self, peer: PeerId, group: GroupId, req: Request, asked: Vec<OrderKey>) {
-        let id = self.net.send_sync(&peer, req);
-        self.sync_pending.insert(id, (peer, group, asked));
     }
 
     /// Periodic anti-entropy: one random subscribed peer per group.
@@ -239,17 +271,19 @@ impl EventLoop {
 
     /// The answer to one of our sync requests.
     pub(crate) fn on_sync_answer(&mut self, id: RequestId, response: Response) {
-        if let Some((peer, group, asked)) = self.sync_pending.remove(&id) {
-            self.on_sync_response(peer, group, response, asked);
+        if let Some((peer, group, request)) = self.sync_pending.remove(&id) {
+            self.on_sync_response(peer, group, request, response);
         }
     }
 
     /// One of our sync requests failed: its session ends.
     pub(crate) fn on_sync_failure(&mut self, id: RequestId, peer: PeerId, error: &str) {
         tracing::debug!(%peer, %error, "sync request failed");
-        if let Some((peer, group, asked)) = self.sync_pending.remove(&id) {
-            self.release_fetch(&group, &asked);
-            self.sessions.remove(&(peer, group));
+        if let Some((_, group, request)) = self.sync_pending.remove(&id) {
+            if let Some(s) = self.sessions.get_mut(&group) {
+                s.failed(request);
+            }
+            self.run_sync(group);
         }
     }
 
@@ -368,217 +402,58 @@ impl EventLoop {
         Ok(frames)
     }
 
+    /// An answer to one of our requests: pages are opened here (the sessions check that
+    /// every message was asked for), the rest goes to the sessions as it is.
     fn on_sync_response(
         &mut self,
         peer: PeerId,
         group: GroupId,
+        request: session::RequestId,
         resp: Response,
-        asked: Vec<OrderKey>,
     ) {
-        match resp {
-            Response::Reconcile { message } => self.on_reconcile(peer, group, &message),
-            Response::Frames { frames } => self.on_frames(peer, group, &frames, asked),
-            Response::Refused { reason } => {
-                // Over the peer's budget (or it left the group): the keys asked for are free
-                // for another sync, and the next anti-entropy round takes it up again.
-                tracing::debug!(%peer, %group, ?reason, "sync refused");
-                self.release_fetch(&group, &asked);
-                self.sessions.remove(&(peer, group));
-            }
-            Response::Unknown => {
-                // The peer does not hold this epoch (or the group, or does not take us):
-                // go on with the next epoch, if any.
-                tracing::debug!(%peer, %group, "sync peer does not know the group or epoch");
-                self.release_fetch(&group, &asked);
-                self.schedule_join_sync_retry(peer, group);
-                self.next_epoch_or_finish(peer, group);
-            }
-        }
-    }
-
-    /// After a refusal in the first minute of our membership, asks the peer again soon.
-    fn schedule_join_sync_retry(&mut self, peer: PeerId, group: GroupId) {
-        let Some(rt) = self.groups.get(&group) else {
-            return;
-        };
-        let age = self.clock_ms().saturating_sub(rt.record.joined_ms);
-        if age > JOIN_SYNC_RETRY_WINDOW_MS {
-            return;
-        }
-        let now = Instant::now();
-        let tries = self.sync_retry.get(&(peer, group)).map_or(0, |r| r.1);
-        if tries < JOIN_SYNC_RETRIES {
-            self.sync_retry.insert(
-                (peer, group),
-                (now + JOIN_SYNC_RETRY * (tries + 1), tries + 1),
-            );
-        }
-    }
-
-    /// Starts the refused syncs whose time has come (on the discovery tick). An entry stays
-    /// (with its count) until the retry window of its group has passed, so the tries stay
-    /// bounded.
-    pub(crate) fn retry_refused_syncs(&mut self) {
-        let now = Instant::now();
-        let clock = self.clock_ms();
-        let due: Vec<(PeerId, GroupId)> = self
-            .sync_retry
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for (peer, group) in due {
-            let young = self.groups.get(&group).is_some_and(|rt| {
-                clock.saturating_sub(rt.record.joined_ms) <= JOIN_SYNC_RETRY_WINDOW_MS
-            });
-            if !young {
-                self.sync_retry.remove(&(peer, group));
-                continue;
-            }
-            if let Some(r) = self.sync_retry.get_mut(&(peer, group)) {
-                // Not due again until rescheduled by another refusal.
-                r.0 = now + Duration::from_millis(JOIN_SYNC_RETRY_WINDOW_MS);
-            }
-            if self.net.is_connected(&peer) {
-                self.start_sync(peer, group);
-            }
-        }
-    }
-
-    fn on_reconcile(&mut self, peer: PeerId, group: GroupId, message: &[u8]) {
-        let ahead_of = self.clock_ms().saturating_add(MAX_SKEW_MS);
-        let (Some(rt), Some(session)) = (
-            self.groups.get(&group),
-            self.sessions.get_mut(&(peer, group)),
-        ) else {
-            return;
-        };
-        let Some(init) = session.initiator.as_mut() else {
-            return;
-        };
-        session.rounds += 1;
-        let epoch = session.epoch;
-        let set = rt.index.epoch(epoch);
-        let next = reconcile::Message::decode(message).and_then(|m| init.reconcile(set, &m));
-        // Fetch what is known missing already while reconciliation goes on; a member who
-        // joined with history since join skips what was written before, and keys stamped
-        // too far ahead wait for a later sync.
-        for k in init.take_new_need() {
-            if rt.index.contains(&k) {
-                continue;
-            }
-            if k.stamp.ms > ahead_of {
-                session.held_back += 1;
-            } else if before_history(rt.history, &k) {
-                session.skipped = session.skipped.max(Some(k));
-            } else {
-                session.want.push_back(k);
-                session.found += 1;
-            }
-        }
-        match next {
-            Ok(Some(next)) => {
-                let Some(proof) = self.prove(&peer, &group, epoch, Ask::Reconcile) else {
-                    self.sessions.remove(&(peer, group));
+        let answer = match resp {
+            Response::Reconcile { message } => Answer::Reconcile(message),
+            Response::Frames { frames } => {
+                let Some(rt) = self.groups.get(&group) else {
                     return;
                 };
-                let req = Request::Reconcile {
-                    group,
-                    epoch,
-                    proof,
-                    message: next.encode(),
-                };
-                self.send_sync(peer, group, req, Vec::new());
-                self.fetch_next(peer, group);
+                Answer::Page {
+                    frames: frames.len(),
+                    opened: open_page(&frames, &group, &rt.keys),
+                }
             }
-            Ok(None) => {
-                session.initiator = None;
-                self.fetch_next(peer, group);
+            Response::Refused { reason } => {
+                tracing::debug!(%peer, %group, ?reason, "sync refused");
+                Answer::Refused(reason)
             }
-            Err(e) => self.bad_sync_peer(peer, group, &format!("reconciliation: {e}")),
+            Response::Unknown => {
+                tracing::debug!(%peer, %group, "sync peer does not know the group or epoch");
+                Answer::Unknown
+            }
+        };
+        self.feed_sync(group, |s, l| s.answer(Instant::now(), request, answer, l));
+    }
+
+    /// Retries of syncs refused in the first minute of a membership (on the discovery
+    /// tick): the sessions hand out the ones due. Sessions of groups we left are dropped.
+    pub(crate) fn retry_refused_syncs(&mut self) {
+        self.sessions.retain(|g, _| self.groups.contains_key(g));
+        let now = Instant::now();
+        let due: Vec<GroupId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.next_deadline().is_some_and(|at| at <= now))
+            .map(|(g, _)| *g)
+            .collect();
+        for group in due {
+            self.feed_sync(group, |s, l| s.tick(now, l));
         }
     }
 
-    /// Keeps up to [`FETCH_PIPELINE`] fetches in flight; ends the session when nothing is
-    /// left to ask for or to wait for.
-    fn fetch_next(&mut self, peer: PeerId, group: GroupId) {
-        loop {
-            let (Some(rt), Some(session)) = (
-                self.groups.get(&group),
-                self.sessions.get_mut(&(peer, group)),
-            ) else {
-                return;
-            };
-            if session.fetching >= FETCH_PIPELINE {
-                return;
-            }
-            let in_flight = self.fetch_in_flight.entry(group).or_default();
-            let mut batch = Vec::new();
-            while batch.len() < MAX_FETCH {
-                let Some(k) = session.want.pop_front() else {
-                    break;
-                };
-                // Another sync of this group may be fetching it already: if that one
-                // fails, the next anti-entropy round finds the key again.
-                if !rt.index.contains(&k) && in_flight.insert(k) {
-                    batch.push(k);
-                }
-            }
-            if batch.is_empty() {
-                if session.fetching == 0 && session.initiator.is_none() {
-                    self.next_epoch_or_finish(peer, group);
-                }
-                return;
-            }
-            session.fetching += 1;
-            session.asked += batch.len();
-            let epoch = session.epoch;
-            let Some(proof) = self.prove(&peer, &group, epoch, Ask::Fetch) else {
-                self.release_fetch(&group, &batch);
-                self.sessions.remove(&(peer, group));
-                return;
-            };
-            let req = Request::Fetch {
-                group,
-                epoch,
-                proof,
-                keys: batch.clone(),
-            };
-            self.send_sync(peer, group, req, batch);
-        }
-    }
-
-    fn on_frames(
-        &mut self,
-        peer: PeerId,
-        group: GroupId,
-        frames: &[Vec<u8>],
-        asked: Vec<OrderKey>,
-    ) {
-        self.release_fetch(&group, &asked);
-        let Some(rt) = self.groups.get(&group) else {
-            return;
-        };
-        if let Some(s) = self.sessions.get_mut(&(peer, group)) {
-            s.fetching = s.fetching.saturating_sub(1);
-            s.asked = s.asked.saturating_sub(asked.len());
-        }
-        let page = match open_page(frames, &group, &rt.keys, &asked) {
-            Ok(page) => page,
-            Err(reason) => return self.bad_sync_peer(peer, group, &reason),
-        };
-        // Keys after the last one served did not fit the page: ask again. Keys before it
-        // that are missing, the peer does not have.
-        if let (Some(last), Some(s)) = (
-            page.iter().map(Verified::order_key).max(),
-            self.sessions.get_mut(&(peer, group)),
-        ) {
-            for k in asked.iter().rev().filter(|k| **k > last) {
-                s.want.push_front(*k);
-            }
-        }
-        // Control ops first, folded at once, so a rejoin in this page admits the posts
-        // after it (`accept` refuses posts of a member who left).
+    /// Stores a checked page; returns how many of its messages were new. Control ops
+    /// first, folded at once, so a rejoin in this page admits the posts after it (`accept`
+    /// refuses posts of a member who left).
+    fn store_page(&mut self, group: GroupId, page: &[Verified]) -> usize {
         let (control, rest): (Vec<&Verified>, Vec<&Verified>) =
             page.iter().partition(|m| m.body.kind.is_control());
         let mut new = self.accept_all(&control);
@@ -586,14 +461,7 @@ impl EventLoop {
             self.refold(group);
         }
         new += self.accept_all(&rest);
-        if let Some(s) = self.sessions.get_mut(&(peer, group)) {
-            s.fetched += new;
-            if let Some(low) = page.iter().map(Verified::order_key).min() {
-                s.lowest = Some(s.lowest.map_or(low, |l| l.min(low)));
-            }
-        }
-        tracing::debug!(%peer, %group, new, "sync page stored");
-        self.fetch_next(peer, group);
+        new
     }
 
     /// Stores each synced message that is new and admitted; returns how many were stored.
@@ -609,42 +477,10 @@ impl EventLoop {
         new
     }
 
-    /// Forgets that `keys` are being fetched (answered or failed).
-    fn release_fetch(&mut self, group: &GroupId, keys: &[OrderKey]) {
-        if let Some(set) = self.fetch_in_flight.get_mut(group) {
-            for k in keys {
-                set.remove(k);
-            }
-            if set.is_empty() {
-                self.fetch_in_flight.remove(group);
-            }
-        }
-    }
-
-    /// The session's epoch is done (or the peer does not serve it): the next epoch, or the
-    /// end of the session.
-    fn next_epoch_or_finish(&mut self, peer: PeerId, group: GroupId) {
-        let Some(s) = self.sessions.get_mut(&(peer, group)) else {
-            return;
-        };
-        match s.next_epochs.pop() {
-            Some(epoch) => {
-                s.epoch = epoch;
-                s.initiator = None;
-                s.want.clear();
-                self.begin_epoch(peer, group);
-            }
-            None => self.finish_sync(peer, group),
-        }
-    }
-
-    fn finish_sync(&mut self, peer: PeerId, group: GroupId) {
-        let Some(s) = self.sessions.remove(&(peer, group)) else {
-            return;
-        };
+    fn finish_sync(&mut self, peer: PeerId, group: GroupId, s: Stats) {
         tracing::debug!(
             %peer, %group, rounds = s.rounds, found = s.found, fetched = s.fetched,
-            held_back = s.held_back, ms = s.started.elapsed().as_millis() as u64, "sync done"
+            held_back = s.held_back, ms = s.elapsed.as_millis() as u64, "sync done"
         );
         self.settle_history_bound(group, s.lowest, s.skipped);
         let stats = self.sync_stats.entry(group).or_default();
@@ -694,58 +530,50 @@ impl EventLoop {
             peer: peer.to_string(),
             reason: format!("sync: {reason}"),
         });
-        self.sessions.retain(|(p, _), _| *p != peer);
+        self.abort_syncs(&peer);
         self.bad_sync_peers.insert(peer);
         self.net.disconnect(peer);
+    }
+
+    /// Ends every session with `peer` (it disconnected or misbehaved); their requests in
+    /// flight still count until answered or failed.
+    pub(crate) fn abort_syncs(&mut self, peer: &PeerId) {
+        for s in self.sessions.values_mut() {
+            s.abort(peer);
+        }
     }
 
     /// Sync progress of a group: (running sessions, keys still to fetch, fetched so far).
     pub(crate) fn sync_progress(&self, group: &GroupId) -> (usize, usize, usize) {
         self.sessions
-            .iter()
-            .filter(|((_, g), _)| g == group)
-            .fold((0, 0, 0), |(n, p, f), (_, s)| {
-                (n + 1, p + s.want.len() + s.asked, f + s.fetched)
-            })
+            .get(group)
+            .map_or((0, 0, 0), GroupSyncs::progress)
     }
 }
 
 /// Whether `key` is older than where the history of a group joined with history since join
-/// starts (`history`): below the bound the first sync settled (a key in the group's order,
-/// so group time), or before that, stamped more than [`SINCE_JOIN_SLACK_MS`] before our
-/// clock's join time. Always false for a full history.
+/// starts (`history`): see [`History::excludes`]. Always false for a full history.
 pub(crate) fn before_history(history: Option<crate::store::HistoryFrom>, key: &OrderKey) -> bool {
-    let Some(h) = history else {
-        return false;
-    };
-    match h.bound {
-        Some(bound) => *key < bound,
-        None => key.stamp.ms < h.since_ms.saturating_sub(SINCE_JOIN_SLACK_MS),
-    }
+    history.is_some_and(|h| self::history(h).excludes(key))
 }
 
-/// Opens every frame of a fetched page; all must be valid and asked for, or the page is
-/// refused whole (the reason names the first fault). Long pages are opened on two threads:
-/// signature checks are most of a catch-up's cost.
+/// Opens every frame of a fetched page; all must be valid, or the page is refused whole
+/// (the reason names the first fault). Frames sealed with an epoch key we lack are left
+/// out. Long pages are opened on two threads: signature checks are most of a catch-up's
+/// cost.
 fn open_page(
     frames: &[Vec<u8>],
     group: &GroupId,
-    keys: &std::collections::HashMap<u64, qun_protocol::MessageKey>,
-    asked: &[OrderKey],
+    keys: &HashMap<u64, MessageKey>,
 ) -> Result<Vec<Verified>, String> {
-    let asked: HashSet<&OrderKey> = asked.iter().collect();
     let open_all = |chunk: &[Vec<u8>]| -> Result<Vec<Verified>, String> {
         let mut out = Vec::with_capacity(chunk.len());
         for bytes in chunk {
-            let msg = match frame::open(bytes, group, |e| keys.get(&e).cloned()) {
-                Ok(m) => m,
+            match frame::open(bytes, group, |e| keys.get(&e).cloned()) {
+                Ok(m) => out.push(m),
                 Err(e) if !e.is_sender_fault() => continue,
                 Err(e) => return Err(e.to_string()),
-            };
-            if !asked.contains(&msg.order_key()) {
-                return Err("served a message that was not asked for".into());
             }
-            out.push(msg);
         }
         Ok(out)
     };

@@ -44,10 +44,8 @@ impl EventLoop {
     /// Forgets every sync of a group we left: sessions, requests in flight (their answers
     /// are then dropped), keys being fetched, retries and figures.
     fn forget_syncs(&mut self, group: &GroupId) {
-        self.sessions.retain(|(_, g), _| g != group);
+        self.sessions.remove(group);
         self.sync_pending.retain(|_, (_, g, _)| g != group);
-        self.sync_retry.retain(|(_, g), _| g != group);
-        self.fetch_in_flight.remove(group);
         self.sync_stats.remove(group);
     }
 

@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::OptionFuture;
 use qun_protocol::order;
-use qun_protocol::{GroupId, Identity, OrderKey, Verified};
+use qun_protocol::{GroupId, Identity, Verified};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::config::Config;
@@ -76,8 +76,8 @@ pub(crate) struct EventLoop {
     pub publish: Publisher,
     /// Deadlines of every room.
     pub timers: Timers,
-    /// Sync requests in flight: peer, group, and the keys asked for (fetches only).
-    pub sync_pending: HashMap<RequestId, (PeerId, GroupId, Vec<OrderKey>)>,
+    /// Sync requests in flight: peer, group, and the request's id in the group's sessions.
+    pub sync_pending: HashMap<RequestId, (PeerId, GroupId, qun_protocol::sync::session::RequestId)>,
     /// Peers that bypass the connection limits: members of our private and listed groups,
     /// and the bootstrap peers (kept equal to `connection_limits`' bypass list).
     pub trusted: HashSet<PeerId>,
@@ -86,14 +86,10 @@ pub(crate) struct EventLoop {
     /// Peers that served an invalid sync page: never asked again (at most
     /// [`MAX_BAD_SYNC_PEERS`], the oldest forgotten first).
     pub bad_sync_peers: bounded::BoundedSet<PeerId>,
-    /// Running syncs, one per (peer, group) at most.
-    pub sessions: HashMap<(PeerId, GroupId), catchup::Session>,
-    /// Syncs of a group we just joined that a peer refused (it had not yet seen our join):
-    /// when to ask again, and how many times we did (see `catchup::retry_refused_syncs`).
-    pub sync_retry: HashMap<(PeerId, GroupId), (Instant, u32)>,
-    /// Keys of each group asked for by some sync and not answered yet: a second sync of the
-    /// group (with another peer) does not ask for them again.
-    pub fetch_in_flight: HashMap<GroupId, HashSet<OrderKey>>,
+    /// Running syncs per group, one per peer at most, with their fetches in flight and
+    /// join retries (the state machines of `qun_protocol::sync::session`, driven by
+    /// `catchup`); a group's entry goes once idle.
+    pub sessions: HashMap<GroupId, catchup::GroupSyncs>,
     /// What the last syncs of each group did.
     pub sync_stats: HashMap<GroupId, catchup::SyncStats>,
     /// Known peers, kept on disk, and their redial backoff.
@@ -210,8 +206,6 @@ impl EventLoop {
             trusted: HashSet::new(),
             bad_sync_peers: bounded::BoundedSet::new(MAX_BAD_SYNC_PEERS),
             sessions: HashMap::new(),
-            sync_retry: HashMap::new(),
-            fetch_in_flight: HashMap::new(),
             sync_stats: HashMap::new(),
             known,
             records,
@@ -344,7 +338,12 @@ impl EventLoop {
 
     /// Wakes the loop when the earliest refused sync is to be asked again.
     fn schedule_sync_retry(&mut self) {
-        if let Some(at) = self.sync_retry.values().map(|(at, _)| *at).min() {
+        if let Some(at) = self
+            .sessions
+            .values()
+            .filter_map(|s| s.next_deadline())
+            .min()
+        {
             self.timers.at(at, Timer::SyncRetry);
         }
     }

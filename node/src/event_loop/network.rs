@@ -91,7 +91,7 @@ impl EventLoop {
             }
             Event::Disconnected { peer } => {
                 self.limits.disconnected(&peer, std::time::Instant::now());
-                self.sessions.retain(|(p, _), _| *p != peer);
+                self.abort_syncs(&peer);
                 self.emit(NodeEvent::PeerDisconnected {
                     peer: peer.to_string(),
                 });
