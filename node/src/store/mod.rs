@@ -328,9 +328,18 @@ impl Store {
     }
 
     /// Makes every write so far durable.
+    ///
+    /// The flush runs on tokio's blocking pool, not with sled's `flush_async`: that one runs
+    /// on sled's own small thread pool and waits there for log writes queued on the same
+    /// pool, so a few stores flushing at once (the simulator runs 20 nodes in one process)
+    /// can take every pool thread and lock the whole process up for good (sled issues
+    /// #1241 and #1308, fixed after 0.34.7 in no release). A blocking flush leaves sled's
+    /// pool to the log writes.
     pub async fn flush(&self) -> Result<(), Error> {
-        let t = self.t()?;
-        let res = t.db.flush_async().await;
+        let db = self.t()?.db.clone();
+        let res = tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .unwrap_or_else(|e| Err(sled::Error::Io(std::io::Error::other(e.to_string()))));
         self.written(res)?;
         Ok(())
     }
