@@ -307,6 +307,8 @@ impl Runner {
         if let Some(p) = &self.progress {
             p.inc(late.len() as u64);
         }
+        let deadline =
+            Instant::now() + Duration::from_secs_f64(self.scenario.node.warmup_timeout_s);
         while !pending.is_empty() {
             let members: std::collections::HashSet<String> = (0..self.nodes.len())
                 .filter(|i| self.nodes[*i].member)
@@ -321,8 +323,15 @@ impl Runner {
                     rest.push(i);
                 }
             }
+            if next.is_empty() && Instant::now() < deadline {
+                // Nobody reaches a member yet (the nodes have just started dialling their
+                // bootstrap peers): wait for a connection rather than racing the dial.
+                pending = rest;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
             if next.is_empty() {
-                // Nobody reaches a member: try anyway, so the error says why.
+                // Nobody reaches a member by the deadline: try anyway, so the error says why.
                 next.push(rest.remove(0));
             }
             for i in next {
