@@ -67,6 +67,7 @@ use qun_protocol::sync::{
 };
 use qun_protocol::{GroupId, MessageKey, OrderKey, Stamp, SyncKey, Verified};
 
+use super::Timer;
 use super::index::Index;
 use super::{EventLoop, GroupRt, nonce};
 use crate::NodeEvent;
@@ -200,8 +201,8 @@ impl EventLoop {
                         self.start_sync(peer, group);
                     }
                 }
-                // The discovery tick calls `retry_refused_syncs`, which ticks every group.
-                Action::SetTimer { .. } => {}
+                // `retry_refused_syncs` ticks every group whose retry is due.
+                Action::SetTimer { at } => self.timers.at(at, Timer::SyncRetry),
             }
         }
         if self.sessions.get(&group).is_some_and(|s| s.is_idle()) {

@@ -26,6 +26,7 @@ use qun_protocol::discovery::wire::{Request, Response};
 use qun_protocol::group::Visibility;
 use qun_protocol::limits::MAX_SEARCH_CARDS;
 
+use super::Timer;
 use super::{EventLoop, now_ms};
 use crate::net::{PeerId, QueryId, RequestId, Responder};
 use crate::view::{SearchHit, SearchResult};
@@ -103,8 +104,8 @@ impl EventLoop {
                 Action::Penalise { peer, refused } => {
                     self.penalise(peer, format!("search answer refused: {refused}"))
                 }
-                // The discovery tick calls `expire_searches`.
-                Action::SetTimer { .. } => {}
+                // `expire_searches` ticks every search past its deadline.
+                Action::SetTimer { at } => self.timers.at(at, Timer::Searches),
                 Action::Done(outcome) => self.finish_search(id, outcome),
             }
         }
