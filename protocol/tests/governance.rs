@@ -283,7 +283,8 @@ fn a_banned_key_cannot_join_nor_be_admitted_and_its_posts_after_the_ban_are_refu
     g.run_in(&c, 1, 19, Kind::Join(Join { inviter: None }))
         .unwrap();
     assert!(g.state.members.contains(&c.author()));
-    assert_eq!(g.post(&c, 20), Ok(()));
+    // (Her posts are in the new epoch: epoch 0 was closed by the re-key.)
+    assert_eq!(g.state.admits(&signed(&c, &body(G1, 1, 20, hi()))), Ok(()));
 }
 
 #[test]
@@ -499,4 +500,34 @@ fn governance_tags_and_names_are_fixed() {
         assert!(k.is_control() && k.is_admin_only() && !k.is_post());
         assert_eq!(k.validate(), Ok(()));
     }
+}
+
+#[test]
+fn a_message_of_a_closed_epoch_after_the_rekey_is_refused() {
+    let mut g = G::new();
+    let (o, a, d) = (owner(), alice(), dave());
+    g.run(&o, 10, remove(&d)).unwrap();
+    let members = g.state.members.clone();
+    let r = rekey(1, members, &GroupSecret::from_bytes([8; 32]));
+    let closed_at = op(&o, 12, Kind::Rekey(r.clone())).order_key();
+    g.run(&o, 12, Kind::Rekey(r)).unwrap();
+    assert_eq!(g.state.epoch_starts.get(&1), Some(&closed_at));
+    // Epoch 0 before the re-key stands; after it, refused whoever wrote it.
+    assert_eq!(g.post(&a, 11), Ok(()));
+    assert_eq!(
+        g.post(&a, 13),
+        Err(Refused::EpochClosed {
+            epoch: 0,
+            closed_at
+        })
+    );
+    assert_eq!(g.post(&a, 13).unwrap_err().rule(), "epoch_closed");
+    // In the new epoch, fine; an op of the old one after the re-key has no effect.
+    assert_eq!(g.state.admits(&signed(&a, &body(G1, 1, 13, hi()))), Ok(()));
+    assert_eq!(
+        g.run(&o, 14, role(&a, Role::Admin)).unwrap_err().rule(),
+        "epoch_closed"
+    );
+    // A join or leave is still taken (membership ops are exempt).
+    assert_eq!(g.state.admits(&op(&a, 15, Kind::Leave)), Ok(()));
 }

@@ -177,6 +177,9 @@ async fn roles_mute_demotion_transfer_and_ban_agree_on_every_node() {
     tokio::time::sleep(SETTLE).await;
     nobody_holds(&all, group, &banned_post, "C's post after its ban").await;
 
+    // The ban re-keys the group (B's node, which banned): A and B move to epoch 1.
+    all_see(&all[..2], group, "epoch 1", |i| i.epoch == 1).await;
+
     // The moderation log: the same ops in the same order everywhere, each allowed.
     let log = a.moderation_log(group).await.unwrap();
     let moderation: Vec<(&str, &str, &str)> = log
@@ -200,6 +203,7 @@ async fn roles_mute_demotion_transfer_and_ban_agree_on_every_node() {
             ("transfer", ida.as_str(), idb.as_str()),
             ("role", idb.as_str(), idc.as_str()),
             ("ban", idb.as_str(), idc.as_str()),
+            ("rekey", idb.as_str(), ""),
         ],
         "{log:#?}"
     );

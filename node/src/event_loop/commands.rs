@@ -254,12 +254,26 @@ impl EventLoop {
             secret: e.secret,
         };
         if let Some(rt) = self.groups.get(&id) {
-            if !rt.record.epochs.iter().any(|x| x.epoch == epoch.epoch) {
+            // Removed (or banned, then unbanned) and let in again by an admin: we still
+            // hold the group, so our join op is what brings us back (sent in the epoch
+            // just handed to us, which the fold requires of a removed member).
+            let was_out = rt.state.has_left(&self.identity.author());
+            if was_out || !rt.record.epochs.iter().any(|x| x.epoch == epoch.epoch) {
                 let mut record = rt.record.clone();
+                record.epochs.retain(|x| x.epoch != epoch.epoch);
                 record.epochs.push(epoch);
+                if was_out {
+                    // Joined again now: a refused first sync is retried as a new member's.
+                    record.joined_ms = self.clock_ms();
+                }
                 self.store.put_group(&id, &record)?;
                 self.groups.remove(&id);
                 self.add_group(id, record)?;
+            }
+            if was_out {
+                self.store.flush_blocking()?;
+                self.handle_post(id, Kind::Join(Join { inviter: e.inviter }), None);
+                self.sync_from_subscribed(id);
             }
         } else {
             let record = GroupRecord {
@@ -321,6 +335,7 @@ impl EventLoop {
         }
         self.forget_syncs(group);
         self.forget_discovery(group);
+        self.rekeys.forget(group);
         self.store.remove_group(group)?;
         self.store.flush_blocking()?;
         Ok(())

@@ -65,6 +65,9 @@ pub(crate) struct Groups {
     /// A control op was folded this iteration: the connection limits' bypass list is
     /// refreshed once at its end.
     pub folded: bool,
+    /// Groups whose state may have changed since the re-keying room last looked
+    /// (`EventLoop::check_epochs`).
+    pub changed: HashSet<GroupId>,
 }
 
 impl<'a> IntoIterator for &'a Groups {
@@ -107,6 +110,41 @@ impl Groups {
             self.by_topic.insert(t.clone(), id);
         }
         self.map.insert(id, rt);
+        self.changed.insert(id);
+    }
+
+    /// Replaces a joined group's record (its epoch secrets changed): derives the keys of
+    /// every epoch again, subscribes to the topics that are new on `net` and leaves those
+    /// no secret gives any more (a secret replaced by a re-key race's winner).
+    pub fn set_record(
+        &mut self,
+        net: &mut Net,
+        id: GroupId,
+        record: GroupRecord,
+    ) -> Result<(), Error> {
+        let Some(rt) = self.map.get_mut(&id) else {
+            return Ok(());
+        };
+        let mut topics = Vec::new();
+        for e in &record.epochs {
+            rt.keys.insert(e.epoch, e.secret.message_key(&id, e.epoch));
+            rt.sync_keys
+                .insert(e.epoch, e.secret.sync_key(&id, e.epoch));
+            let topic = net
+                .subscribe(&e.secret.topic(&id, e.epoch))
+                .map_err(Error::Network)?;
+            self.by_topic.insert(topic.clone(), id);
+            topics.push((e.epoch, topic));
+        }
+        for (_, old) in &rt.topics {
+            if !topics.iter().any(|(_, t)| t == old) {
+                net.unsubscribe(old);
+                self.by_topic.remove(old);
+            }
+        }
+        rt.topics = topics;
+        rt.record = record;
+        Ok(())
     }
 
     /// Removes a group and its topics.
@@ -116,6 +154,7 @@ impl Groups {
             self.by_topic.remove(t);
         }
         self.dirty.remove(id);
+        self.changed.remove(id);
         Some(rt)
     }
 
@@ -214,6 +253,7 @@ impl Groups {
     pub fn fold_op(&mut self, msg: &Verified) {
         let group = msg.body.group;
         self.folded = true;
+        self.changed.insert(group);
         // Said once per group and run (then counted in `State::unknown_control_ops`).
         if let Kind::Unknown { tag, .. } = &msg.body.kind
             && self
@@ -261,6 +301,7 @@ impl Groups {
         };
         if let Some(rt) = self.map.get_mut(&id) {
             rt.state = State::fold(&rt.record.genesis.genesis, &ops);
+            self.changed.insert(id);
         }
     }
 }

@@ -27,6 +27,7 @@ mod index;
 mod moderation;
 mod network;
 mod publish;
+mod rekey;
 mod search;
 mod timers;
 
@@ -100,6 +101,8 @@ pub(crate) struct EventLoop {
     pub skew: crate::skew::Estimate,
     /// Whether we warned that our clock is off (warned again once it was back in line).
     pub skew_warned: bool,
+    /// Re-keying: who re-keys after a removal, and moving to new epochs.
+    pub rekeys: rekey::Rekeys,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -213,6 +216,7 @@ impl EventLoop {
             disc: discovery::Discovery::default(),
             skew: Default::default(),
             skew_warned: false,
+            rekeys: rekey::Rekeys::default(),
         };
         lp.schedule_announce(Duration::from_secs(5));
         lp.timers.at(Instant::now(), Timer::JoinRequests);
@@ -275,6 +279,7 @@ impl EventLoop {
             if self.groups.refold_dirty(&self.store) {
                 self.refresh_trusted();
             }
+            self.check_epochs();
             self.schedule_sync_retry();
         }
         // Close the store, the swarm and the data dir lock before saying so: whoever asked
@@ -333,6 +338,7 @@ impl EventLoop {
             Timer::Admissions => self.expire_admissions(),
             Timer::SyncRetry => self.retry_refused_syncs(),
             Timer::ShortJoins => self.start_waiting_short_joins(),
+            Timer::Rekey => self.rekey_timer(),
         }
     }
 

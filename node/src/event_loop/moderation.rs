@@ -8,8 +8,7 @@
 //! author id (any key, known or not), a profile name unique among them, or a unique id
 //! prefix or tail (as the CLI prints it after `·`) of at least 4 characters.
 //!
-//! Removal does not re-key the group yet: the removed member still holds the current
-//! epoch's secret (`State::rekey_due` says a re-key is due).
+//! A remove or a ban is followed by a re-key from the same node (see [`super::rekey`]).
 
 use std::collections::BTreeSet;
 

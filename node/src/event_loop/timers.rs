@@ -35,6 +35,8 @@ pub(crate) enum Timer {
     SyncRetry,
     /// Joins by short code waiting for a first DHT peer.
     ShortJoins,
+    /// A backup admin's re-key of a group still due one (`rekey::REKEY_BACKUP_DELAY`).
+    Rekey,
 }
 
 /// Most timers queued at once: a safety net (each wake-up comes from a bounded room, and a

@@ -114,6 +114,18 @@ impl Store {
         Ok(out)
     }
 
+    /// The message with id `id`, if stored (of any group).
+    pub fn by_id(&self, id: &MsgId) -> Result<Option<Verified>, Error> {
+        let t = self.t()?;
+        let Some(key) = t.ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        match t.msgs.get(key)? {
+            Some(v) => Ok(Some(Self::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The message of `group` at `key`, if stored.
     pub fn get(&self, group: &GroupId, key: &OrderKey) -> Result<Option<Verified>, Error> {
         match self.t()?.msgs.get(msg_key(group, key))? {

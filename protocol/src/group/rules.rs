@@ -252,6 +252,16 @@ pub enum Refused {
         /// The current epoch plus one.
         next: u64,
     },
+    /// The message was written in `epoch` after the re-key that closed it (started
+    /// `epoch + 1`) in group order: whoever still holds only the old secret (a removed
+    /// member) must not read or write anything after a re-key.
+    #[error("epoch {epoch} was closed by a re-key (at {}) before this message", closed_at.stamp)]
+    EpochClosed {
+        /// The message's epoch.
+        epoch: u64,
+        /// The order key of the re-key that started the next epoch.
+        closed_at: OrderKey,
+    },
     /// A re-key seals the new secret to someone who is not a member.
     #[error("re-key seals the secret to {member}, who is not a member")]
     SealedToOutsider {
@@ -279,6 +289,7 @@ impl Refused {
             Refused::TooManyPins { .. } => "too_many_pins",
             Refused::EpochNotNext { .. } => "epoch_not_next",
             Refused::SealedToOutsider { .. } => "sealed_to_outsider",
+            Refused::EpochClosed { .. } => "epoch_closed",
         }
     }
 }

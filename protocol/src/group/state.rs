@@ -39,6 +39,12 @@
 //!   checked as an admin's (it stays an admin); the new owner's ops before the transfer as
 //!   whatever it was then.
 //!
+//! - A post (or an op) races a re-key: a message of epoch `n` that sorts after the re-key
+//!   that started `n + 1` is refused ([`Refused::EpochClosed`]), so nothing written after
+//!   a re-key in group order is readable with the old secret (the one a removed member
+//!   holds). Membership ops and re-keys are exempt (a losing re-key is kept, refused by
+//!   the fold, for the log).
+//!
 //! A post (not a control op) is not folded by the node; whether it is taken is
 //! [`State::admits`], which reads the author's marks before the post's order key (the
 //! left, removed, banned and muted ranges, [`State::marks`]), so it gives the same answer
@@ -184,6 +190,10 @@ pub struct State {
     /// Whether a member was removed or banned since the current epoch began: its secret
     /// is still known to someone who left, and an admin should re-key.
     pub rekey_due: bool,
+    /// Where each epoch after the first started: the order key of the re-key op that
+    /// started it. A message of epoch `e` that sorts after the start of `e + 1` was written
+    /// in a closed epoch and is refused ([`Refused::EpochClosed`]).
+    pub epoch_starts: BTreeMap<u64, OrderKey>,
     /// Each author's presence and mute marks by order key (the owner's leaves, which have
     /// no effect, are not kept): what [`State::admits`] reads.
     pub marks: BTreeMap<AuthorId, BTreeMap<OrderKey, Mark>>,
@@ -214,6 +224,7 @@ impl PartialEq for State {
             epoch,
             epoch_op,
             rekey_due,
+            epoch_starts,
             marks,
             locked_out,
             unknown_control_ops,
@@ -232,6 +243,7 @@ impl PartialEq for State {
             && *epoch == other.epoch
             && *epoch_op == other.epoch_op
             && *rekey_due == other.rekey_due
+            && *epoch_starts == other.epoch_starts
             && *marks == other.marks
             && *locked_out == other.locked_out
             && *unknown_control_ops == other.unknown_control_ops
@@ -278,6 +290,7 @@ impl State {
             epoch: 0,
             epoch_op: None,
             rekey_due: false,
+            epoch_starts: BTreeMap::new(),
             marks: BTreeMap::new(),
             locked_out: BTreeMap::new(),
             unknown_control_ops: 0,
@@ -302,9 +315,10 @@ impl State {
     }
 
     /// Whether a node takes `msg` (stores and forwards it) given the ops folded so far:
-    /// membership ops (join, leave) always; a post is refused when its author was out
-    /// (left, removed, banned) or muted at its position; any other op when its author was
-    /// out there ([`State::may`] with [`super::Action::Post`] or [`super::Action::Other`]).
+    /// membership ops (join, leave) always; anything else but a re-key when it was written
+    /// in an epoch that a re-key sorting before it had closed ([`State::epoch_open`]); a
+    /// post when its author was out (left, removed, banned) or muted at its position; any
+    /// other op when its author was out there ([`State::may`] with [`super::Action::Post`] or [`super::Action::Other`]).
     /// Whether an op has any effect is the fold's to say.
     pub fn admits(&self, msg: &Verified) -> Result<(), Refused> {
         let kind = &msg.body.kind;
@@ -312,12 +326,29 @@ impl State {
             return Ok(());
         }
         let at = msg.order_key();
+        if !matches!(kind, crate::message::Kind::Rekey(_)) {
+            self.epoch_open(msg.body.epoch, at)?;
+        }
         let action = if kind.is_post() || !kind.is_control() {
             super::Action::Post { at }
         } else {
             super::Action::Other { at }
         };
         self.may(&msg.author(), &action)
+    }
+
+    /// Whether a message of `epoch` at `at` was written while its epoch was open: refused
+    /// ([`Refused::EpochClosed`]) when the re-key that started `epoch + 1` sorts before it.
+    /// Read from [`State::epoch_starts`], so the answer is the same from any state that
+    /// holds the ops before the message.
+    pub fn epoch_open(&self, epoch: u64, at: OrderKey) -> Result<(), Refused> {
+        match self.epoch_starts.get(&epoch.saturating_add(1)) {
+            Some(closed_at) if *closed_at < at => Err(Refused::EpochClosed {
+                epoch,
+                closed_at: *closed_at,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Applies one message and says why it had no effect, if it had none. Messages must be

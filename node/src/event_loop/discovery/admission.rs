@@ -114,7 +114,11 @@ impl EventLoop {
         reply: Reply<GroupId>,
     ) {
         let group = invite.group();
-        if self.groups.contains_key(&group) {
+        // Already in, unless we were removed (then an admin's admission lets us back in).
+        let me = self.identity.author();
+        if let Some(rt) = self.groups.get(&group)
+            && !rt.state.has_left(&me)
+        {
             let _ = reply.send(Ok(group));
             return;
         }

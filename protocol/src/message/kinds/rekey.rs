@@ -37,6 +37,7 @@ impl Def for Rekey {
     fn fold(&self, state: &mut State, msg: &Verified) {
         state.epoch = self.epoch;
         state.epoch_op = Some(msg.id);
+        state.epoch_starts.insert(self.epoch, msg.order_key());
         state.rekey_due = false;
     }
 
