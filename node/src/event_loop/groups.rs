@@ -126,6 +126,8 @@ impl Groups {
             return Ok(());
         };
         let mut topics = Vec::new();
+        rt.keys.clear();
+        rt.sync_keys.clear();
         for e in &record.epochs {
             rt.keys.insert(e.epoch, e.secret.message_key(&id, e.epoch));
             rt.sync_keys

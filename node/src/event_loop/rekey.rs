@@ -68,6 +68,10 @@ pub(crate) struct Rekeys {
     /// Groups where our node posted a remove or a ban not yet followed by a re-key: we
     /// re-key at once.
     ours: HashSet<GroupId>,
+    /// Per group, the epoch whose secret we last opened from a re-key: if a refold then
+    /// refuses that re-key (an op sorting before it, say a concurrent removal of one of
+    /// its recipients), we leave that epoch again.
+    opened: HashMap<GroupId, u64>,
     /// Our last re-key of each group.
     sent: HashMap<GroupId, Sent>,
     /// When we re-key, as a backup admin, a group still due a re-key.
@@ -78,6 +82,7 @@ impl Rekeys {
     /// Forgets a group we left.
     pub fn forget(&mut self, group: &GroupId) {
         self.checked.remove(group);
+        self.opened.remove(group);
         self.ours.remove(group);
         self.sent.remove(group);
         self.backup.remove(group);
@@ -106,6 +111,7 @@ impl EventLoop {
     /// Moves to the secret of the re-key that started the fold's current epoch, if it is
     /// sealed to us and differs from the one we hold (see the module docs).
     fn follow_epoch(&mut self, group: &GroupId) -> Result<(), Error> {
+        self.leave_refused_epoch(group)?;
         let me = self.identity.author();
         let Some(rt) = self.groups.get(group) else {
             return Ok(());
@@ -148,6 +154,29 @@ impl EventLoop {
         Ok(())
     }
 
+    /// Leaves the epoch we opened from a re-key that the fold no longer takes (it went
+    /// back to an earlier epoch): its secret and topic are dropped, and we post in the
+    /// fold's epoch again.
+    fn leave_refused_epoch(&mut self, group: &GroupId) -> Result<(), Error> {
+        let (Some(&opened), Some(rt)) = (self.rekeys.opened.get(group), self.groups.get(group))
+        else {
+            return Ok(());
+        };
+        if rt.state.epoch >= opened {
+            return Ok(());
+        }
+        let mut record = rt.record.clone();
+        record.epochs.retain(|e| e.epoch < opened);
+        if record.epochs.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(%group, epoch = opened, "the re-key we moved with was refused: back to the group's epoch");
+        self.rekeys.opened.remove(group);
+        self.rekeys.checked.remove(group);
+        self.store.put_group(group, &record)?;
+        self.groups.set_record(&mut self.net, *group, record)
+    }
+
     /// Stores `secret` as the secret of `epoch` (replacing another one for that epoch: a
     /// re-key that lost the race), subscribes to its topic and posts in it from now on.
     fn adopt_epoch(
@@ -167,6 +196,7 @@ impl EventLoop {
             .push(crate::store::EpochSecret { epoch, secret });
         self.store.put_group(&group, &record)?;
         self.groups.set_record(&mut self.net, group, record)?;
+        self.rekeys.opened.insert(group, epoch);
         tracing::info!(%group, epoch, replaced, "moved to a new epoch");
         self.publish.retry_outbox(&mut self.net, None);
         Ok(())
