@@ -135,13 +135,6 @@ async fn chat(nodes: &[(&str, &Node)], group: GroupId, tag: &str) -> BTreeSet<St
     want
 }
 
-fn refused_with(res: Result<impl std::fmt::Debug, Error>, want: &str) {
-    match res {
-        Err(Error::NotAllowed { rule, .. }) if rule == want => {}
-        other => panic!("expected NotAllowed({want}), got {other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removal_rekeys_and_the_removed_member_reads_and_writes_nothing_new() {
     let (dirs, nodes, group, _) = group_of(5, "换钥 five").await;

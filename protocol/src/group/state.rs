@@ -326,15 +326,17 @@ impl State {
             return Ok(());
         }
         let at = msg.order_key();
-        if !matches!(kind, crate::message::Kind::Rekey(_)) {
-            self.epoch_open(msg.body.epoch, at)?;
-        }
         let action = if kind.is_post() || !kind.is_control() {
             super::Action::Post { at }
         } else {
             super::Action::Other { at }
         };
-        self.may(&msg.author(), &action)
+        // The author's standing first: a removed member is told it was removed.
+        self.may(&msg.author(), &action)?;
+        if matches!(kind, crate::message::Kind::Rekey(_)) {
+            return Ok(());
+        }
+        self.epoch_open(msg.body.epoch, at)
     }
 
     /// Whether a message of `epoch` at `at` was written while its epoch was open: refused
