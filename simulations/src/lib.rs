@@ -12,6 +12,7 @@
 pub mod analysis;
 pub mod measure;
 pub mod net;
+pub mod rekey;
 pub mod report;
 pub mod runner;
 pub mod scenario;

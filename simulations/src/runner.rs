@@ -418,7 +418,12 @@ impl Runner {
         self.progress.as_ref()
     }
 
-    fn group(&self) -> anyhow::Result<GroupId> {
+    /// How many nodes were started.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub(crate) fn group(&self) -> anyhow::Result<GroupId> {
         self.group.context("no group yet")
     }
 
