@@ -44,9 +44,7 @@ impl EventLoop {
     /// Forgets every sync of a group we left: sessions, requests in flight (their answers
     /// are then dropped), keys being fetched, retries and figures.
     fn forget_syncs(&mut self, group: &GroupId) {
-        self.sessions.remove(group);
-        self.sync_pending.retain(|_, (_, g, _)| g != group);
-        self.sync_stats.remove(group);
+        self.sync.forget(group);
     }
 
     fn handle_groups_cmd(&mut self, cmd: GroupsCmd) {
@@ -410,8 +408,8 @@ impl EventLoop {
     }
 
     fn sync_view(&self, group: &GroupId) -> SyncView {
-        let (running, pending, fetched) = self.sync_progress(group);
-        let stats = self.sync_stats.get(group).cloned().unwrap_or_default();
+        let (running, pending, fetched) = self.sync.progress(group);
+        let stats = self.sync.stats.get(group).cloned().unwrap_or_default();
         SyncView {
             running,
             pending,
@@ -438,7 +436,7 @@ impl EventLoop {
                 started += 1;
             }
         }
-        Ok(self.sync_progress(group).0)
+        Ok(self.sync.progress(group).0)
     }
 
     /// A page of history; authors without a known name are looked up in the background

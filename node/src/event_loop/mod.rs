@@ -31,17 +31,17 @@ mod rekey;
 mod search;
 mod timers;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::OptionFuture;
 use qun_protocol::order;
-use qun_protocol::{GroupId, Identity, Verified};
+use qun_protocol::{Identity, Verified};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::config::Config;
-use crate::net::{self, Multiaddr, Net, PeerId, RequestId};
+use crate::net::{self, Multiaddr, Net, PeerId};
 use crate::peers::{self, Source};
 use crate::store::Store;
 use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, datadir, keys};
@@ -77,22 +77,13 @@ pub(crate) struct EventLoop {
     pub publish: Publisher,
     /// Deadlines of every room.
     pub timers: Timers,
-    /// Sync requests in flight: peer, group, and the request's id in the group's sessions.
-    pub sync_pending: HashMap<RequestId, (PeerId, GroupId, qun_protocol::sync::session::RequestId)>,
     /// Peers that bypass the connection limits: members of our private and listed groups,
     /// and the bootstrap peers (kept equal to `connection_limits`' bypass list).
     pub trusted: HashSet<PeerId>,
     /// Per-peer budgets of the requests we serve.
     pub limits: crate::rate::Limits<PeerId>,
-    /// Peers that served an invalid sync page: never asked again (at most
-    /// [`MAX_BAD_SYNC_PEERS`], the oldest forgotten first).
-    pub bad_sync_peers: bounded::BoundedSet<PeerId>,
-    /// Running syncs per group, one per peer at most, with their fetches in flight and
-    /// join retries (the state machines of `qun_protocol::sync::session`, driven by
-    /// `catchup`); a group's entry goes once idle.
-    pub sessions: HashMap<GroupId, catchup::GroupSyncs>,
-    /// What the last syncs of each group did.
-    pub sync_stats: HashMap<GroupId, catchup::SyncStats>,
+    /// History sync: running sessions, requests in flight, peers never asked again, figures.
+    pub sync: catchup::Syncs,
     /// Known peers, kept on disk, and their redial backoff.
     pub known: peers::Table,
     /// Discovery state: DHT queries, searches, joins and stats in progress.
@@ -204,12 +195,9 @@ impl EventLoop {
             groups: Groups::default(),
             publish: Publisher::default(),
             timers: Timers::default(),
-            sync_pending: HashMap::new(),
             limits: crate::rate::Limits::default(),
             trusted: HashSet::new(),
-            bad_sync_peers: bounded::BoundedSet::new(MAX_BAD_SYNC_PEERS),
-            sessions: HashMap::new(),
-            sync_stats: HashMap::new(),
+            sync: catchup::Syncs::new(),
             known,
             records,
             _lock: lock,
@@ -336,7 +324,7 @@ impl EventLoop {
             Timer::Searches => self.expire_searches(),
             Timer::Stats => self.expire_stats(),
             Timer::Admissions => self.expire_admissions(),
-            Timer::SyncRetry => self.retry_refused_syncs(),
+            Timer::SyncRetry => self.handle_sync_retry(),
             Timer::ShortJoins => self.start_waiting_short_joins(),
             Timer::Rekey => self.rekey_timer(),
         }
@@ -344,12 +332,7 @@ impl EventLoop {
 
     /// Wakes the loop when the earliest refused sync is to be asked again.
     fn schedule_sync_retry(&mut self) {
-        if let Some(at) = self
-            .sessions
-            .values()
-            .filter_map(|s| s.next_deadline())
-            .min()
-        {
+        if let Some(at) = self.sync.next_deadline() {
             self.timers.at(at, Timer::SyncRetry);
         }
     }

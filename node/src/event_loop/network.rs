@@ -91,7 +91,7 @@ impl EventLoop {
             }
             Event::Disconnected { peer } => {
                 self.limits.disconnected(&peer, std::time::Instant::now());
-                self.abort_syncs(&peer);
+                self.sync.abort(&peer);
                 self.emit(NodeEvent::PeerDisconnected {
                     peer: peer.to_string(),
                 });
@@ -100,9 +100,9 @@ impl EventLoop {
                 peer,
                 request,
                 responder,
-            } => self.serve_sync(peer, request, responder),
-            Event::SyncResponse { id, response } => self.on_sync_answer(id, response),
-            Event::SyncFailed { id, peer, error } => self.on_sync_failure(id, peer, &error),
+            } => self.handle_sync_request(peer, request, responder),
+            Event::SyncResponse { id, response } => self.handle_sync_answer(id, response),
+            Event::SyncFailed { id, peer, error } => self.handle_sync_failure(id, peer, &error),
             Event::DiscoveryRequest {
                 peer,
                 request,

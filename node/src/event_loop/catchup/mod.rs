@@ -15,8 +15,9 @@
 //! first, proving that epoch's secret in every request. The session itself is a state
 //! machine with no IO in protocol/ ([`qun_protocol::sync::session`]: reconciliation rounds,
 //! the fetch pipeline, the one fetch in flight per key, hostile answers, join retries);
-//! this file is its actor: it sends the requests the machine asks for (adding the proofs),
-//! opens the pages, stores them, and feeds back answers, failures and timer ticks. The
+//! this room ([`Syncs`]) is its actor: this file sends the requests the machine asks for
+//! (adding the proofs) and feeds back answers, failures and timer ticks; `pages` opens and
+//! stores the pages and settles what a finished sync leaves; `serve` answers peers. The
 //! initiator keeps the group's order keys in memory per epoch ([`super::GroupRt::index`]),
 //! so a round costs no store reads; the responder answers from the same index and reads
 //! the store only for frames it sends.
@@ -57,27 +58,80 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use qun_protocol::frame::{self, seal_verified};
-use qun_protocol::reconcile;
-use qun_protocol::sync::session::{
-    self, Action, Answer, Config, History, Keys, Local, Sessions, Stats,
-};
-use qun_protocol::sync::{
-    Ask, MAX_FETCH, MAX_PAGE_BYTES, Proof, ProofContext, Refusal, Request, Response,
-};
-use qun_protocol::{GroupId, MessageKey, OrderKey, Stamp, SyncKey, Verified};
+use qun_protocol::sync::session::{self, Action, Answer, Config, History, Keys, Local, Sessions};
+use qun_protocol::sync::{Ask, Proof, ProofContext, Request, Response};
+use qun_protocol::{GroupId, OrderKey, Verified};
 
-use super::Timer;
+use super::bounded::BoundedSet;
 use super::index::Index;
-use super::{EventLoop, GroupRt, nonce};
+use super::{EventLoop, GroupRt, MAX_BAD_SYNC_PEERS, Timer};
 use crate::NodeEvent;
-use crate::net::{self, PeerId, RequestId, Responder};
+use crate::net::{PeerId, RequestId};
 
-/// Pages at least this long are opened on two threads.
-const PARALLEL_OPEN_FROM: usize = 64;
+mod pages;
+mod serve;
+
+use pages::open_page;
 
 /// The sync sessions of one group, driven by this actor.
 pub(crate) type GroupSyncs = Sessions<PeerId, Verified>;
+
+/// The sync room: the initiating side's running sessions and requests in flight, the
+/// peers never asked again, and what the last syncs did.
+pub(crate) struct Syncs {
+    /// Running syncs per group, one per peer at most, with their fetches in flight and
+    /// join retries; a group's entry goes once idle.
+    pub sessions: HashMap<GroupId, GroupSyncs>,
+    /// Sync requests in flight: peer, group, and the request's id in the group's sessions.
+    pub pending: HashMap<RequestId, (PeerId, GroupId, session::RequestId)>,
+    /// Peers that served an invalid sync page: never asked again (at most
+    /// [`MAX_BAD_SYNC_PEERS`], the oldest forgotten first).
+    pub bad_peers: BoundedSet<PeerId>,
+    /// What the last syncs of each group did.
+    pub stats: HashMap<GroupId, SyncStats>,
+}
+
+impl Syncs {
+    pub fn new() -> Self {
+        Self {
+            sessions: HashMap::new(),
+            pending: HashMap::new(),
+            bad_peers: BoundedSet::new(MAX_BAD_SYNC_PEERS),
+            stats: HashMap::new(),
+        }
+    }
+
+    /// Forgets every sync of a group we left: sessions, requests in flight (their answers
+    /// are then dropped), keys being fetched, retries and figures.
+    pub fn forget(&mut self, group: &GroupId) {
+        self.sessions.remove(group);
+        self.pending.retain(|_, (_, g, _)| g != group);
+        self.stats.remove(group);
+    }
+
+    /// When the earliest retry of any group comes due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .filter_map(GroupSyncs::next_deadline)
+            .min()
+    }
+
+    /// Ends every session with `peer` (it disconnected or misbehaved); their requests in
+    /// flight still count until answered or failed.
+    pub fn abort(&mut self, peer: &PeerId) {
+        for s in self.sessions.values_mut() {
+            s.abort(peer);
+        }
+    }
+
+    /// Sync progress of a group: (running sessions, keys still to fetch, fetched so far).
+    pub fn progress(&self, group: &GroupId) -> (usize, usize, usize) {
+        self.sessions
+            .get(group)
+            .map_or((0, 0, 0), GroupSyncs::progress)
+    }
+}
 
 /// What the last syncs of a group did, for `group info`.
 #[derive(Debug, Clone, Default)]
@@ -119,7 +173,7 @@ fn history(h: crate::store::HistoryFrom) -> History {
 impl EventLoop {
     /// Starts a sync of `group` with `peer` unless one runs or the peer misbehaved.
     pub(crate) fn start_sync(&mut self, peer: PeerId, group: GroupId) -> bool {
-        if self.bad_sync_peers.contains(&peer) {
+        if self.sync.bad_peers.contains(&peer) {
             return false;
         }
         let clock = self.clock_ms();
@@ -128,6 +182,7 @@ impl EventLoop {
         };
         let epochs: Vec<u64> = rt.sync_keys.keys().copied().collect();
         let syncs = self
+            .sync
             .sessions
             .entry(group)
             .or_insert_with(|| Sessions::new(Config::default()));
@@ -140,7 +195,9 @@ impl EventLoop {
     /// carries out what they ask. Nothing happens for a group we left.
     fn feed_sync(&mut self, group: GroupId, input: impl FnOnce(&mut GroupSyncs, &Local<'_>)) {
         let clock = self.clock_ms();
-        if let (Some(rt), Some(syncs)) = (self.groups.get(&group), self.sessions.get_mut(&group)) {
+        if let (Some(rt), Some(syncs)) =
+            (self.groups.get(&group), self.sync.sessions.get_mut(&group))
+        {
             input(syncs, &local(rt, clock));
         }
         self.run_sync(group);
@@ -149,7 +206,12 @@ impl EventLoop {
     /// Carries out the actions of the sessions of `group` until there are none; forgets
     /// the sessions once idle.
     fn run_sync(&mut self, group: GroupId) {
-        while let Some(action) = self.sessions.get_mut(&group).and_then(|s| s.poll_action()) {
+        while let Some(action) = self
+            .sync
+            .sessions
+            .get_mut(&group)
+            .and_then(|s| s.poll_action())
+        {
             match action {
                 Action::SendReconcile {
                     peer,
@@ -201,12 +263,12 @@ impl EventLoop {
                         self.start_sync(peer, group);
                     }
                 }
-                // `retry_refused_syncs` ticks every group whose retry is due.
+                // `handle_sync_retry` ticks every group whose retry is due.
                 Action::SetTimer { at } => self.timers.at(at, Timer::SyncRetry),
             }
         }
-        if self.sessions.get(&group).is_some_and(|s| s.is_idle()) {
-            self.sessions.remove(&group);
+        if self.sync.sessions.get(&group).is_some_and(|s| s.is_idle()) {
+            self.sync.sessions.remove(&group);
         }
     }
 
@@ -222,10 +284,10 @@ impl EventLoop {
         match req {
             Some(req) => {
                 let id = self.net.send_sync(&peer, req);
-                self.sync_pending.insert(id, (peer, group, request));
+                self.sync.pending.insert(id, (peer, group, request));
             }
             None => {
-                if let Some(s) = self.sessions.get_mut(&group) {
+                if let Some(s) = self.sync.sessions.get_mut(&group) {
                     s.failed(request);
                 }
             }
@@ -271,136 +333,21 @@ impl EventLoop {
     }
 
     /// The answer to one of our sync requests.
-    pub(crate) fn on_sync_answer(&mut self, id: RequestId, response: Response) {
-        if let Some((peer, group, request)) = self.sync_pending.remove(&id) {
+    pub(crate) fn handle_sync_answer(&mut self, id: RequestId, response: Response) {
+        if let Some((peer, group, request)) = self.sync.pending.remove(&id) {
             self.on_sync_response(peer, group, request, response);
         }
     }
 
     /// One of our sync requests failed: its session ends.
-    pub(crate) fn on_sync_failure(&mut self, id: RequestId, peer: PeerId, error: &str) {
+    pub(crate) fn handle_sync_failure(&mut self, id: RequestId, peer: PeerId, error: &str) {
         tracing::debug!(%peer, %error, "sync request failed");
-        if let Some((_, group, request)) = self.sync_pending.remove(&id) {
-            if let Some(s) = self.sessions.get_mut(&group) {
+        if let Some((_, group, request)) = self.sync.pending.remove(&id) {
+            if let Some(s) = self.sync.sessions.get_mut(&group) {
                 s.failed(request);
             }
             self.run_sync(group);
         }
-    }
-
-    pub(crate) fn serve_sync(&mut self, peer: PeerId, req: Request, channel: Responder<Response>) {
-        let fetch = matches!(req, Request::Fetch { .. });
-        let resp = if !self.limits.sync_allowed(&peer, fetch, Instant::now()) {
-            tracing::debug!(%peer, fetch, "sync rate limit");
-            Response::Refused {
-                reason: Refusal::RateLimited,
-            }
-        } else {
-            self.answer(&peer, req)
-        };
-        if let Response::Frames { frames } = &resp {
-            let bytes = frames.iter().map(Vec::len).sum();
-            self.limits.fetch_served(&peer, bytes, Instant::now());
-        }
-        self.net.respond_sync(channel, resp);
-    }
-
-    fn answer(&self, peer: &PeerId, req: Request) -> Response {
-        let refuse = |reason| Response::Refused { reason };
-        let Some(rt) = self.authorized(peer, &req) else {
-            return Response::Unknown;
-        };
-        match req {
-            Request::Reconcile { epoch, message, .. } => {
-                let set = rt.index.epoch(epoch);
-                let reply = reconcile::Message::decode(&message)
-                    .and_then(|m| reconcile::respond(set, &m, &reconcile::Config::default()));
-                match reply {
-                    Ok(m) => Response::Reconcile {
-                        message: m.encode(),
-                    },
-                    Err(_) => refuse(Refusal::Malformed),
-                }
-            }
-            Request::Fetch {
-                group, epoch, keys, ..
-            } => {
-                if keys.len() > MAX_FETCH {
-                    return refuse(Refusal::Malformed);
-                }
-                match self.frames_for(rt, &group, epoch, &keys) {
-                    Ok(frames) => Response::Frames { frames },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not serve a fetch");
-                        Response::Frames { frames: Vec::new() }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The group `req` may be served from: we hold its epoch, the proof is right for that
-    /// epoch, `peer` and us, and `peer` has not left the group. `None` for anything else,
-    /// after the same checks (a group or epoch we do not hold is checked against a dummy
-    /// key), so the answer does not tell a stranger whether we are in the group.
-    fn authorized(&self, peer: &PeerId, req: &Request) -> Option<&GroupRt> {
-        let rt = self.groups.get(req.group());
-        let key = rt.and_then(|rt| rt.sync_keys.get(&req.epoch()));
-        let requester = peer.to_bytes();
-        let responder = self.net.local_peer_id().to_bytes();
-        let ctx = ProofContext {
-            requester: &requester,
-            responder: &responder,
-            group: req.group(),
-            epoch: req.epoch(),
-            ask: req.ask(),
-        };
-        let dummy = SyncKey::unknown();
-        let proven = ctx.verify(key.unwrap_or(&dummy), req.proof()).is_ok();
-        let rt = rt.filter(|_| proven && key.is_some())?;
-        let left = net::author(peer).is_some_and(|a| rt.state.has_left(&a));
-        if left {
-            tracing::debug!(%peer, group = %req.group(), "sync from a member who left");
-            return None;
-        }
-        Some(rt)
-    }
-
-    /// Sealed frames of the messages of `epoch` at `keys` that we hold, up to the page
-    /// limit. Messages the group state refuses (written by a member after it left) are
-    /// left out.
-    fn frames_for(
-        &self,
-        rt: &GroupRt,
-        group: &GroupId,
-        epoch: u64,
-        keys: &[OrderKey],
-    ) -> Result<Vec<Vec<u8>>, crate::Error> {
-        let (Some(mk), set) = (rt.keys.get(&epoch), rt.index.epoch(epoch)) else {
-            return Ok(Vec::new());
-        };
-        let mut frames = Vec::new();
-        let mut bytes = 0;
-        for key in keys {
-            if !set.contains(key) {
-                continue;
-            }
-            let Some(msg) = self.store.get(group, key)? else {
-                continue;
-            };
-            if msg.body.epoch != epoch || rt.state.admits(&msg).is_err() {
-                continue;
-            }
-            let f = seal_verified(&msg, mk, nonce()?)
-                .and_then(|f| f.encode())
-                .map_err(|e| crate::Error::Internal(e.to_string()))?;
-            bytes += f.len();
-            if bytes > MAX_PAGE_BYTES {
-                break;
-            }
-            frames.push(f);
-        }
-        Ok(frames)
     }
 
     /// An answer to one of our requests: pages are opened here (the sessions check that
@@ -435,12 +382,15 @@ impl EventLoop {
         self.feed_sync(group, |s, l| s.answer(Instant::now(), request, answer, l));
     }
 
-    /// Retries of syncs refused in the first minute of a membership (on the discovery
-    /// tick): the sessions hand out the ones due. Sessions of groups we left are dropped.
-    pub(crate) fn retry_refused_syncs(&mut self) {
-        self.sessions.retain(|g, _| self.groups.contains_key(g));
+    /// Retries of syncs refused in the first minute of a membership (on their timer): the
+    /// sessions hand out the ones due. Sessions of groups we left are dropped.
+    pub(crate) fn handle_sync_retry(&mut self) {
+        self.sync
+            .sessions
+            .retain(|g, _| self.groups.contains_key(g));
         let now = Instant::now();
         let due: Vec<GroupId> = self
+            .sync
             .sessions
             .iter()
             .filter(|(_, s)| s.next_deadline().is_some_and(|at| at <= now))
@@ -448,78 +398,6 @@ impl EventLoop {
             .collect();
         for group in due {
             self.feed_sync(group, |s, l| s.tick(now, l));
-        }
-    }
-
-    /// Stores a checked page; returns how many of its messages were new. Control ops
-    /// first, folded at once, so a rejoin in this page admits the posts after it (`accept`
-    /// refuses posts of a member who left).
-    fn store_page(&mut self, group: GroupId, page: &[Verified]) -> usize {
-        let (control, rest): (Vec<&Verified>, Vec<&Verified>) =
-            page.iter().partition(|m| m.body.kind.is_control());
-        let mut new = self.accept_all(&control);
-        if self.groups.dirty.remove(&group) {
-            self.refold(group);
-        }
-        new += self.accept_all(&rest);
-        new
-    }
-
-    /// Stores each synced message that is new and admitted; returns how many were stored.
-    fn accept_all(&mut self, msgs: &[&Verified]) -> usize {
-        let mut new = 0;
-        for msg in msgs {
-            match self.accept(msg) {
-                Ok(true) => new += 1,
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "could not store a synced message"),
-            }
-        }
-        new
-    }
-
-    fn finish_sync(&mut self, peer: PeerId, group: GroupId, s: Stats) {
-        tracing::debug!(
-            %peer, %group, rounds = s.rounds, found = s.found, fetched = s.fetched,
-            held_back = s.held_back, ms = s.elapsed.as_millis() as u64, "sync done"
-        );
-        self.settle_history_bound(group, s.lowest, s.skipped);
-        let stats = self.sync_stats.entry(group).or_default();
-        stats.completed += 1;
-        stats.last_ms = Some(super::now_ms());
-        stats.last_fetched = s.fetched;
-        stats.last_rounds = s.rounds;
-        stats.last_peer = Some(peer);
-    }
-
-    /// After the first sync of a group joined with history since join, its history starts at
-    /// the millisecond of the lowest key that sync brought or, if it brought none, just above
-    /// the highest key it skipped: later syncs reconcile only from there.
-    fn settle_history_bound(
-        &mut self,
-        group: GroupId,
-        lowest: Option<OrderKey>,
-        skipped: Option<OrderKey>,
-    ) {
-        let Some(rt) = self.groups.get_mut(&group) else {
-            return;
-        };
-        let Some(mut from) = rt.history else {
-            return;
-        };
-        if from.bound.is_some() {
-            return;
-        }
-        // Skipped keys are all older than fetched ones (the filter is a time), so the
-        // lowest fetched key's millisecond is above every skipped key.
-        from.bound = match (lowest, skipped) {
-            (Some(low), _) => Some(OrderKey::at(Stamp::new(low.stamp.ms, 0))),
-            (None, Some(high)) => Some(OrderKey::at(high.stamp.successor())),
-            (None, None) => return,
-        };
-        rt.history = Some(from);
-        if let Err(e) = self.store.put_history_from(&group, &from) {
-            tracing::warn!(error = %e, "could not record where the history starts");
         }
     }
 
@@ -531,24 +409,9 @@ impl EventLoop {
             peer: peer.to_string(),
             reason: format!("sync: {reason}"),
         });
-        self.abort_syncs(&peer);
-        self.bad_sync_peers.insert(peer);
+        self.sync.abort(&peer);
+        self.sync.bad_peers.insert(peer);
         self.net.disconnect(peer);
-    }
-
-    /// Ends every session with `peer` (it disconnected or misbehaved); their requests in
-    /// flight still count until answered or failed.
-    pub(crate) fn abort_syncs(&mut self, peer: &PeerId) {
-        for s in self.sessions.values_mut() {
-            s.abort(peer);
-        }
-    }
-
-    /// Sync progress of a group: (running sessions, keys still to fetch, fetched so far).
-    pub(crate) fn sync_progress(&self, group: &GroupId) -> (usize, usize, usize) {
-        self.sessions
-            .get(group)
-            .map_or((0, 0, 0), GroupSyncs::progress)
     }
 }
 
@@ -556,41 +419,4 @@ impl EventLoop {
 /// starts (`history`): see [`History::excludes`]. Always false for a full history.
 pub(crate) fn before_history(history: Option<crate::store::HistoryFrom>, key: &OrderKey) -> bool {
     history.is_some_and(|h| self::history(h).excludes(key))
-}
-
-/// Opens every frame of a fetched page; all must be valid, or the page is refused whole
-/// (the reason names the first fault). Frames sealed with an epoch key we lack are left
-/// out. Long pages are opened on two threads: signature checks are most of a catch-up's
-/// cost.
-fn open_page(
-    frames: &[Vec<u8>],
-    group: &GroupId,
-    keys: &HashMap<u64, MessageKey>,
-) -> Result<Vec<Verified>, String> {
-    let open_all = |chunk: &[Vec<u8>]| -> Result<Vec<Verified>, String> {
-        let mut out = Vec::with_capacity(chunk.len());
-        for bytes in chunk {
-            match frame::open(bytes, group, |e| keys.get(&e).cloned()) {
-                Ok(m) => out.push(m),
-                Err(e) if !e.is_sender_fault() => continue,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        Ok(out)
-    };
-    if frames.len() < PARALLEL_OPEN_FROM {
-        return open_all(frames);
-    }
-    let (left, right) = frames.split_at(frames.len() / 2);
-    let (a, b) = std::thread::scope(|s| {
-        let handle = s.spawn(|| open_all(right));
-        let a = open_all(left);
-        let b = handle
-            .join()
-            .unwrap_or_else(|_| Err("frame check panicked".into()));
-        (a, b)
-    });
-    let mut page = a?;
-    page.extend(b?);
-    Ok(page)
 }
