@@ -216,7 +216,14 @@ impl EventLoop {
             return;
         }
         let now = Instant::now();
-        if self.rekeys.ours.contains(group) {
+        // Our own re-key to this epoch was refused (a refold may have taken back one we
+        // had moved with): again at once.
+        let retry = self
+            .rekeys
+            .sent
+            .get(group)
+            .is_some_and(|s| s.epoch == st.epoch.saturating_add(1));
+        if retry || self.rekeys.ours.contains(group) {
             self.send_rekey(group);
             return;
         }
