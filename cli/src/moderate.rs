@@ -191,7 +191,7 @@ pub fn info_lines(g: &GroupInfo) -> Vec<String> {
     }
     for m in &g.muted {
         let until = match m.until_ms {
-            Some(t) => format!("until {} UTC", time(t)),
+            Some(t) => format!("until {}", qun_protocol::text::utc(t)),
             None => "until unmuted".to_owned(),
         };
         lines.push(format!(

@@ -157,6 +157,21 @@ fn joins_emoji(prev: Option<char>, next: Option<char>) -> bool {
     prev.is_some_and(is_emoji) && next.is_some_and(is_emoji)
 }
 
+/// Latest time [`utc`] writes as a date: 9999-12-31T23:59:59Z, in ms since the Unix epoch
+/// (the HTTP date format has four-digit years).
+const LAST_DATE_MS: u64 = 253_402_300_799_000;
+
+/// A time in ms since the Unix epoch as people read it, in UTC, in the HTTP date format of
+/// RFC 9110, section 5.6.7 (`Sat, 05 Dec 2026 01:05:33 GMT`). Beyond year 9999 (only a
+/// hostile stamp gets there) it says `<ms> ms after 1970`.
+pub fn utc(ms: u64) -> String {
+    if ms > LAST_DATE_MS {
+        return format!("{ms} ms after 1970");
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    httpdate::fmt_http_date(t)
+}
+
 /// `text` with every control, format, line and paragraph separator character replaced by a
 /// visible escape (see the module docs); borrowed when there is nothing to escape. The one
 /// function every human-readable printer uses for text that came from someone else.

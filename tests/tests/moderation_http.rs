@@ -122,6 +122,15 @@ async fn members_by_name_pins_and_requests_over_http() {
     let (code, msg) = status(api_a.call(Call::mute(g, "没有这个人", None)).await);
     assert_eq!(code, 404, "{msg}");
 
+    // C names itself after B's id tail (what `history` prints after '·'): typing that tail
+    // is ambiguous (409), not an op on C.
+    let tail = &idb[idb.len() - 6..];
+    name(&c, tail).await;
+    knows(&a, &c, tail).await;
+    let (code, msg) = status(api_a.call(Call::mute(g, tail, None)).await);
+    assert_eq!(code, 409, "{msg}");
+    assert!(msg.contains(&idb) && msg.contains(&idc), "{msg}");
+
     // Pin and unpin a message over HTTP; a member may not pin.
     let send = Send {
         text: "置顶这条".into(),
@@ -129,6 +138,13 @@ async fn members_by_name_pins_and_requests_over_http() {
         mentions: Vec::new(),
     };
     let sent = api_a.call(Call::send(g, &send)).await.unwrap();
+    // A made-up id (the right shape, no such message) is not pinned: 404.
+    let mut made_up = sent.id.clone();
+    let last = if made_up.ends_with('2') { '3' } else { '2' };
+    made_up.pop();
+    made_up.push(last);
+    let (code, msg) = status(api_a.call(Call::pin(g, &made_up)).await);
+    assert_eq!(code, 404, "{msg}");
     api_a.call(Call::pin(g, &sent.id)).await.unwrap();
     let pins = api_a.call(Call::group_info(g)).await.unwrap().pins;
     assert_eq!(

@@ -228,6 +228,12 @@ fn two_people_chat_in_the_browser() {
     assert_no_markup_from_peers(&sa);
     assert_no_markup_from_peers(&sb);
 
+    // A right-to-left override is shown, not obeyed (no "txt.exe" posing as "exe.txt").
+    sb.type_in("#composer-text", "abc\u{202e}txt.exe");
+    sb.click("#composer-send");
+    wait_message(&sb, "abc\\u{202e}txt.exe");
+    wait_message(&sa, "abc\\u{202e}txt.exe");
+
     // B replies to A's message; A sees the quote.
     sb.js(
         "const m = [...document.querySelectorAll('.msg')].find(e => e.querySelector('.text')?.textContent === arguments[0]); \

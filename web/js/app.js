@@ -4,7 +4,7 @@
 // adds its module and one line to SCREENS (and NAV if it has a tab).
 
 import { api, events } from './api.js';
-import { h, clear, shortId } from './dom.js';
+import { h, clear, shortId, visible } from './dom.js';
 import { t, toggle, current } from './i18n.js';
 import * as groups from './groups.js';
 import * as chat from './chat.js';
@@ -84,14 +84,14 @@ export const app = {
   /** Draws the current screen again. */
   refresh() { show(); },
   setTitle(text, back) {
-    document.getElementById('title').textContent = text;
+    document.getElementById('title').textContent = visible(text);
     const b = document.getElementById('back');
     b.hidden = !back;
     b.onclick = back ? () => this.go(back) : null;
   },
   setBanner(text) {
     const el = document.getElementById('banner');
-    el.textContent = text ? `${t('announcement')}: ${text}` : '';
+    el.textContent = text ? visible(`${t('announcement')}: ${text}`) : '';
     el.hidden = !text;
   },
 };

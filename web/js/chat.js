@@ -6,7 +6,7 @@
 // above the composer. Text is put in the page as text nodes only.
 
 import { api } from './api.js';
-import { h, clear, fmtTime, fmtWhen, toast } from './dom.js';
+import { h, clear, fmtTime, fmtWhen, toast, visible } from './dom.js';
 import { t } from './i18n.js';
 import { readable } from './groups.js';
 import { pinsBox } from './pins.js';
@@ -55,7 +55,7 @@ export async function render(app, view) {
   const bar = h('div', { class: 'toolbar' },
     h('button', { class: 'secondary', id: 'to-members', on: { click: () => app.go('members/' + info.group) } }, t('members')),
     h('button', { class: 'secondary', id: 'to-stats', on: { click: () => app.go('stats/' + info.group) } }, t('stats')),
-    h('button', { class: 'secondary', id: 'to-invite', on: { click: () => app.go('invite/' + info.group) } }, t('invite')),
+    h('button', { class: 'secondary', id: 'to-invite', hidden: true, on: { click: () => app.go('invite/' + info.group) } }, t('invite')),
     h('button', { class: 'secondary', id: 'to-requests', hidden: true, on: { click: () => app.go('requests/' + info.group) } }, t('requests')),
     // Shown while our role allows it (showState follows role changes).
     h('button', { class: 'secondary', id: 'set-announcement', hidden: true, on: { click: announce } }, t('setAnnouncement')));
@@ -128,6 +128,8 @@ export async function render(app, view) {
       b.hidden = !mayPin(id);
     }
     document.getElementById('set-announcement').hidden = !may(info, me, 'announce');
+    // Invite codes are made by the owner and the admins (the daemon refuses others).
+    document.getElementById('to-invite').hidden = gone || !isAdmin(info, me);
     // Join requests of a listed group go to the owner and the admins.
     document.getElementById('to-requests').hidden = !(info.visibility === 'listed' && isAdmin(info, me));
     pins.update(info);
@@ -226,7 +228,7 @@ export async function render(app, view) {
       setReply(null);
       clear(suggest);
     } catch (e) {
-      sendError.textContent = e.status === 403 ? t('refused', e.message) : t('error', e.message);
+      sendError.textContent = visible(e.status === 403 ? t('refused', e.message) : t('error', e.message));
       sendError.hidden = false;
     } finally {
       sendBtn.disabled = !isMember(info, me);

@@ -4,6 +4,17 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
+// Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069, U+061C) reorder
+// the text around them, so a name or message could show "exe.txt" for "txt.exe"; C0/C1
+// controls (but tab and newline) have no business in chat text. Shown as `\u{202e}`, as the
+// CLI prints them (Unicode TR #36, section 2.4, "bidirectional text spoofing").
+const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u202a-\u202e\u2066-\u2069]/g;
+
+/** `s` with bidi controls and control characters made visible as `\u{..}`. */
+export function visible(s) {
+  return String(s).replace(HIDDEN, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+}
+
 // Sets attributes and listeners: `on: {click: fn}`, `class`, any other attribute. A
 // string child becomes a text node; null/false children are skipped.
 function fill(el, attrs, children) {
@@ -19,7 +30,7 @@ function fill(el, attrs, children) {
   }
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
-    el.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    el.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(visible(c)) : c);
   }
   return el;
 }
@@ -66,7 +77,7 @@ let toastTimer = null;
 /** A short message at the bottom of the page. */
 export function toast(text) {
   const el = document.getElementById('toast');
-  el.textContent = text;
+  el.textContent = visible(text);
   el.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { el.hidden = true; }, 4000);

@@ -7,7 +7,7 @@
 // control ops live.
 
 import { api } from './api.js';
-import { h, clear, fmtWhen, initial, shortId } from './dom.js';
+import { h, clear, fmtWhen, initial, shortId, visible } from './dom.js';
 import { t } from './i18n.js';
 import { CONTROL_KINDS, may, roleOf, muteOf, mutedNow } from './rights.js';
 
@@ -52,7 +52,7 @@ function panel(app, info, id, redraw, open) {
   const confirmBox = h('div', { class: 'confirm', hidden: true });
   const run = async (action, call) => {
     err.textContent = '';
-    try { await call(); redraw(); } catch (e) { err.textContent = t('refused', e.message); }
+    try { await call(); redraw(); } catch (e) { err.textContent = visible(t('refused', e.message)); }
   };
   const ask = (action, call) => {
     if (!DESTRUCTIVE.has(action)) { run(action, call); return; }

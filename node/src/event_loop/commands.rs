@@ -389,6 +389,8 @@ impl EventLoop {
             muted: st
                 .muted
                 .iter()
+                // A mute that ended is no longer shown (the fold keeps it until an unmute).
+                .filter(|(_, mute)| mute.until_ms.is_none_or(|t| t > now_ms()))
                 .map(|(m, mute)| MutedView {
                     member: m.to_string(),
                     by: mute.by.to_string(),

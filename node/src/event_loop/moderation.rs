@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use qun_protocol::message::{Ban, Mute, Pin, Remove, SetRole, Transfer, Unban, Unmute, Unpin};
 use qun_protocol::text;
-use qun_protocol::{AuthorId, GroupId, Kind};
+use qun_protocol::{AuthorId, GroupId, Kind, MsgId};
 
 use super::EventLoop;
 use crate::view::LogEntry;
@@ -105,7 +105,10 @@ impl EventLoop {
                 group,
                 message,
                 reply,
-            } => (group, Ok(Kind::Pin(Pin { id: message })), reply),
+            } => {
+                let known = pinnable(self, &group, &message);
+                (group, known.map(|()| Kind::Pin(Pin { id: message })), reply)
+            }
             PublishCmd::Unpin {
                 group,
                 message,
@@ -161,16 +164,17 @@ impl EventLoop {
             })
             .map(|a| **a)
             .collect();
-        if matches.is_empty() && q.len() >= MIN_PREFIX {
-            matches = known
-                .iter()
-                .filter(|a| {
-                    // The tail is what `history` and `group info` print after `·`.
-                    let id = a.to_string();
-                    id.starts_with(q) || id.ends_with(q)
-                })
-                .map(|a| **a)
-                .collect();
+        // Ids are matched too, even when a name matched: a member who names itself after
+        // another member's id tail must not capture what was typed for that member, so a
+        // query that fits one member's name and another's id is ambiguous (409).
+        if q.len() >= MIN_PREFIX {
+            for a in &known {
+                // The tail is what `history` and `group info` print after `·`.
+                let id = a.to_string();
+                if (id.starts_with(q) || id.ends_with(q)) && !matches.contains(a) {
+                    matches.push(**a);
+                }
+            }
         }
         match matches.as_slice() {
             [one] => Ok(*one),
@@ -221,5 +225,16 @@ impl EventLoop {
             });
         });
         Ok(log)
+    }
+}
+
+/// Whether `message` is a stored message of `group`: a pin names a message members can
+/// see, not a made-up id or another group's message ([`Error::NotFound`], 404).
+fn pinnable(el: &EventLoop, group: &GroupId, message: &MsgId) -> Result<(), Error> {
+    match el.store.by_id(message)? {
+        Some(m) if m.body.group == *group => Ok(()),
+        _ => Err(Error::NotFound(format!(
+            "no message {message} in this group to pin"
+        ))),
     }
 }

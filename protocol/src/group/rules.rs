@@ -144,7 +144,7 @@ pub enum Action<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     /// The author's last membership op before this message, in group order, is a leave.
-    #[error("{author} left the group (at {}) before this message", left_at.stamp)]
+    #[error("{author} left the group (at {}) before this message", crate::text::utc(left_at.stamp.ms))]
     AuthorLeft {
         /// The author.
         author: AuthorId,
@@ -152,7 +152,7 @@ pub enum Refused {
         left_at: OrderKey,
     },
     /// The author was removed before this message, in group order, and has not rejoined.
-    #[error("{author} was removed from the group (at {}) before this message", at.stamp)]
+    #[error("{author} was removed from the group (at {}) before this message", crate::text::utc(at.stamp.ms))]
     AuthorRemoved {
         /// The author.
         author: AuthorId,
@@ -160,7 +160,7 @@ pub enum Refused {
         at: OrderKey,
     },
     /// The author was banned before this message, in group order, and has not rejoined.
-    #[error("{author} was banned (at {}) before this message", at.stamp)]
+    #[error("{author} was banned (at {}) before this message", crate::text::utc(at.stamp.ms))]
     AuthorBanned {
         /// The author.
         author: AuthorId,
@@ -168,7 +168,7 @@ pub enum Refused {
         at: OrderKey,
     },
     /// The author is muted at the post's stamp.
-    #[error("{author} is muted {}", match until_ms { Some(t) => format!("until {t} ms"), None => "until unmuted".into() })]
+    #[error("{author} is muted {}", match until_ms { Some(t) => format!("until {}", crate::text::utc(*t)), None => "until unmuted".into() })]
     Muted {
         /// The author.
         author: AuthorId,
@@ -255,7 +255,7 @@ pub enum Refused {
     /// The message was written in `epoch` after the re-key that closed it (started
     /// `epoch + 1`) in group order: whoever still holds only the old secret (a removed
     /// member) must not read or write anything after a re-key.
-    #[error("epoch {epoch} was closed by a re-key (at {}) before this message", closed_at.stamp)]
+    #[error("epoch {epoch} was closed by a re-key (at {}) before this message", crate::text::utc(closed_at.stamp.ms))]
     EpochClosed {
         /// The message's epoch.
         epoch: u64,

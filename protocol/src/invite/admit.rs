@@ -75,6 +75,10 @@ pub enum Refusal {
     /// The member could not make the admission (a local fault).
     #[error("the member could not admit: {0}")]
     Failed(String),
+    /// The joiner is banned from the group (until an admin unbans it). Last, so that the
+    /// earlier variants keep their wire index.
+    #[error("you are banned from this group")]
+    Banned,
 }
 
 /// What a member answers when it admits.

@@ -340,6 +340,11 @@ impl EventLoop {
         if !rt.state.is_admin(&inviter) {
             return Err(Refusal::NotAllowed { inviter });
         }
+        // An invite made before the ban (or shared by another member) must not bring a
+        // banned member back; a removed one may return in a later epoch.
+        if rt.state.banned.contains(&joiner) {
+            return Err(Refusal::Banned);
+        }
         let epoch = rt
             .record
             .current()

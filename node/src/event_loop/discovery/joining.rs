@@ -317,6 +317,11 @@ impl EventLoop {
         if rt.record.genesis.genesis.visibility != Visibility::Listed {
             return Response::Refused("this group does not take join requests".into());
         }
+        // Checked before any stored approval is answered again: an approval given before a
+        // ban must not let the banned member back in.
+        if rt.state.banned.contains(&r.signer) {
+            return Response::Refused("you are banned from this group".into());
+        }
         self.want_name(r.signer);
         let res = match self.records.incoming(&group, &r.signer) {
             Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => {
