@@ -89,7 +89,7 @@ fn discovery_end_to_end() {
     );
     assert_eq!(
         String::from_utf8_lossy(&again.stdout).trim(),
-        format!("joined 周末爬山群 ({group})")
+        format!("already a member of 周末爬山群 ({group})")
     );
 
     // Nothing matches: exit 0 and say so.

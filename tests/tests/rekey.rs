@@ -238,7 +238,10 @@ async fn a_member_let_back_in_after_an_unban_gets_the_current_epoch() {
     .await;
     // While banned, a fresh invite does not bring C back: every member refuses it.
     let early = a.invite(group, Duration::from_secs(600)).await.unwrap();
-    let refused = c.join(&early).await.expect_err("a banned key joined by invite");
+    let refused = c
+        .join(&early)
+        .await
+        .expect_err("a banned key joined by invite");
     assert!(refused.to_string().contains("banned"), "{refused}");
     a.unban(group, &idc).await.unwrap();
     all_see(&[("A", a), ("B", b)], group, "C unbanned", |i| {

@@ -30,8 +30,8 @@ export function withMentions(text, names) {
       const j = text.indexOf(p, i);
       if (j >= 0 && (at < 0 || j < at || (j === at && p.length > pat.length))) { at = j; pat = p; }
     }
-    if (at < 0) { frag.append(document.createTextNode(text.slice(i))); break; }
-    if (at > i) frag.append(document.createTextNode(text.slice(i, at)));
+    if (at < 0) { frag.append(document.createTextNode(visible(text.slice(i)))); break; }
+    if (at > i) frag.append(document.createTextNode(visible(text.slice(i, at))));
     frag.append(h('span', { class: 'mention' }, pat));
     i = at + pat.length;
   }
