@@ -103,10 +103,10 @@ impl Node {
         Ok((node, rx))
     }
 
-    /// Our PeerId (the same key as our author id). A libp2p type: for the simulator and
-    /// hostile-peer tests, which name it through [`testing::PeerId`]; clients use
+    /// Our PeerId (the same key as our author id). A libp2p type, so not public: the
+    /// simulator and hostile-peer tests read it through [`testing::NodeExt`]; clients use
     /// [`Node::author`].
-    pub fn peer_id(&self) -> PeerId {
+    pub(crate) fn libp2p_peer_id(&self) -> PeerId {
         self.peer_id
     }
 
@@ -331,8 +331,9 @@ impl Node {
         .await
     }
 
-    /// Our gossipsub score of a peer (for hostile-peer tests).
-    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
+    /// Our gossipsub score of a peer (for hostile-peer tests, through
+    /// [`testing::NodeExt`]).
+    pub(crate) async fn libp2p_peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
         self.call(|reply| Command::Net(NetCmd::PeerScore { peer, reply }))
             .await
     }

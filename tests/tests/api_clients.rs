@@ -5,6 +5,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::time::Duration;
 
 use futures::StreamExt as _;

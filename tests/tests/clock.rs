@@ -13,6 +13,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -12,6 +12,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::collections::BTreeSet;
 use std::time::Duration;
 

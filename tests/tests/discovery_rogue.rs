@@ -8,6 +8,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::time::Instant;
 
 use common::*;

@@ -11,6 +11,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::time::{Duration, Instant};
 
 use common::*;

@@ -7,6 +7,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -4,6 +4,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -21,6 +21,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

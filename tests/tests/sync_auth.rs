@@ -9,6 +9,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};

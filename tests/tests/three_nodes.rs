@@ -3,6 +3,7 @@
 
 mod common;
 
+use qun_node::testing::NodeExt;
 use std::collections::BTreeSet;
 
 use common::*;

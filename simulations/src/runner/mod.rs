@@ -18,6 +18,7 @@
 //!
 //! A search run ([`crate::search`]) takes step 1 only ([`Runner::launch`]) and goes its way.
 
+use qun_node::testing::NodeExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
