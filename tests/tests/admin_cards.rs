@@ -6,7 +6,7 @@
 //! (an admin on the roster of A's card), B approves it, A never does, and J is in, with the
 //! history. J, a member, may not approve nor see the requests (403 `not_admin`). Then A
 //! hands the group to B and stops: S still finds the group by search, asks to join by its
-//! id, and B, the owner now, lets it in.
+//! id, and B, the owner now, lets it in. Last, B bans J, and J's new request is rejected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -162,4 +162,42 @@ async fn an_admin_approves_and_discovery_survives_a_transfer() {
     approve(&b, group, s.author()).await;
     joined(&mut events, group).await;
     wait_texts("S", &s, group, &BTreeSet::from(["欢迎新成员".to_owned()])).await;
+
+    // B bans J; J leaves and asks again: the approval B gave before is not replayed, the
+    // request is rejected, and J's node says so (issue 13: a ban blocks rejoin by request).
+    let idj = j.author().to_string();
+    b.ban(group, &idj).await.unwrap();
+    eventually(DEADLINE, "J to be banned on B and S", || async {
+        for n in [&b, &s] {
+            let i = n.group_info(group).await.map_err(|e| e.to_string())?;
+            if !i.banned.contains(&idj) {
+                return Err(format!("banned {:?}", i.banned));
+            }
+        }
+        Ok(())
+    })
+    .await;
+    j.leave(group).await.unwrap();
+    let mut events = j.subscribe();
+    find(&j, &[&b, &s], "moderators", group).await;
+    let out = j.join_group(group, "again", History::All).await.unwrap();
+    assert_eq!(out.status, "requested");
+    let rejected = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match events.recv().await {
+                Ok(NodeEvent::JoinRejected { group: g }) if g == group.to_string() => return,
+                Ok(NodeEvent::Joined { group: g }) if g == group.to_string() => {
+                    panic!("a banned key joined by request")
+                }
+                Ok(_) => {}
+                Err(e) => panic!("events: {e}"),
+            }
+        }
+    })
+    .await;
+    assert!(rejected.is_ok(), "no JoinRejected for the banned requester");
+    assert!(
+        j.group_info(group).await.is_err(),
+        "J holds the group again"
+    );
 }

@@ -318,9 +318,10 @@ impl EventLoop {
             return Response::Refused("this group does not take join requests".into());
         }
         // Checked before any stored approval is answered again: an approval given before a
-        // ban must not let the banned member back in.
+        // ban must not let the banned member back in. Answered as a rejection, so that the
+        // requester's node stops asking and tells its user (`JoinRejected`).
         if rt.state.banned.contains(&r.signer) {
-            return Response::Refused("you are banned from this group".into());
+            return Response::Join(JoinStatus::Rejected);
         }
         self.want_name(r.signer);
         let res = match self.records.incoming(&group, &r.signer) {
