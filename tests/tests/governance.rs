@@ -15,7 +15,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use qun_node::{Error, GroupInfo, Node, keys};
+use qun_node::{Error, Node, keys};
 use qun_protocol::group::Role;
 use qun_protocol::message::Text;
 use qun_protocol::{Body, Envelope, GroupId, Identity, Kind, Stamp, frame};
@@ -50,29 +50,6 @@ async fn inject_text(via: &Node, group: GroupId, who: &Identity, text: &str) -> 
         .unwrap();
     via.publish_raw(group, bytes).await.unwrap();
     msg.id.to_string()
-}
-
-/// Waits until every node's group info satisfies `check`.
-async fn all_see(
-    nodes: &[(&str, &Node)],
-    group: GroupId,
-    what: &str,
-    check: impl Fn(&GroupInfo) -> bool,
-) {
-    for (name, node) in nodes {
-        eventually(DEADLINE, &format!("{name} to see {what}"), || async {
-            let info = node.group_info(group).await.map_err(|e| e.to_string())?;
-            if check(&info) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "owner={} admins={:?} muted={:?} banned={:?}",
-                    info.owner, info.admins, info.muted, info.banned
-                ))
-            }
-        })
-        .await;
-    }
 }
 
 /// Asserts that no node holds the message `id`.

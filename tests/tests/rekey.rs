@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
-use qun_node::{Error, GroupInfo, Node, keys};
+use qun_node::{Error, Node, keys};
 use qun_protocol::group::Role;
 use qun_protocol::message::Text;
 use qun_protocol::{Body, Envelope, GroupId, GroupSecret, Identity, Kind, Stamp, frame};
@@ -60,29 +60,6 @@ async fn inject(
         .unwrap();
     via.publish_raw(group, bytes).await.unwrap();
     msg.id.to_string()
-}
-
-/// Waits until every node's group info satisfies `check`.
-async fn all_see(
-    nodes: &[(&str, &Node)],
-    group: GroupId,
-    what: &str,
-    check: impl Fn(&GroupInfo) -> bool,
-) {
-    for (name, node) in nodes {
-        eventually(DEADLINE, &format!("{name} to see {what}"), || async {
-            let info = node.group_info(group).await.map_err(|e| e.to_string())?;
-            if check(&info) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "epoch={} topic={} members={:?} admins={:?} banned={:?}",
-                    info.epoch, info.topic, info.members, info.admins, info.banned
-                ))
-            }
-        })
-        .await;
-    }
 }
 
 /// Starts `n` nodes; the first creates a group the others join by its invite.

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use qun_node::{Config, CreateGroup, MessageView, Node};
+use qun_node::{Config, CreateGroup, GroupInfo, MessageView, Node};
 use qun_protocol::{GroupId, Visibility};
 
 /// How long a test waits for something that should happen in well under a second or two.
@@ -180,4 +180,34 @@ pub fn bare_swarm<B: libp2p::swarm::NetworkBehaviour>(
     .expect("behaviour")
     .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
     .build()
+}
+
+/// Waits (up to [`DEADLINE`] each) until every node's group info satisfies `check`; the
+/// failure names the node and its epoch, roles, mutes and bans.
+pub async fn all_see(
+    nodes: &[(&str, &Node)],
+    group: GroupId,
+    what: &str,
+    check: impl Fn(&GroupInfo) -> bool,
+) {
+    for (name, node) in nodes {
+        eventually(DEADLINE, &format!("{name} to see {what}"), || async {
+            let info = node.group_info(group).await.map_err(|e| e.to_string())?;
+            if check(&info) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "epoch={} topic={} owner={} members={:?} admins={:?} muted={:?} banned={:?}",
+                    info.epoch,
+                    info.topic,
+                    info.owner,
+                    info.members,
+                    info.admins,
+                    info.muted,
+                    info.banned
+                ))
+            }
+        })
+        .await;
+    }
 }
