@@ -13,8 +13,7 @@ use crate::Error;
 use crate::net::{Addr, PeerId};
 use crate::view::{
     CreateGroup, Created, GroupInfo, GroupStats, History, IdInfo, InviteCode, JoinOutcome,
-    JoinRequestView, LogEntry, MessageView, NetStats, PeerInfo, ProfileUpdate, ProfileView,
-    SearchResult,
+    JoinRequestView, NetStats, PeerInfo, ProfileUpdate, ProfileView, SearchResult,
 };
 
 /// Where a command's answer goes.
@@ -24,7 +23,8 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 pub(crate) enum Command {
     /// The network: our id, peers, scores, dials, counters.
     Net(NetCmd),
-    /// Joined groups: create, invite, join by invite, leave, list, look up, read.
+    /// Joined groups: create, invite, join by invite, leave, list, info. (Lookups by name
+    /// and the reads wholly in the store are served without the loop: `crate::reads`.)
     Groups(GroupsCmd),
     /// Posting to a group.
     Publish(PublishCmd),
@@ -83,21 +83,6 @@ pub(crate) enum GroupsCmd {
     EpochSecret {
         group: GroupId,
         reply: Reply<(u64, GroupSecret)>,
-    },
-    Resolve {
-        query: String,
-        reply: Reply<GroupId>,
-    },
-    History {
-        group: GroupId,
-        limit: usize,
-        before: Option<MsgId>,
-        reply: Reply<Vec<MessageView>>,
-    },
-    /// The moderation log: every control op in group order with its verdict.
-    Log {
-        group: GroupId,
-        reply: Reply<Vec<LogEntry>>,
     },
 }
 
@@ -203,4 +188,7 @@ pub(crate) enum DiscoveryCmd {
         reply: Reply<GroupStats>,
     },
     Announce(Reply<()>),
+    /// Look up these authors' profiles in the background, for their names (a history page
+    /// read from the store showed them without one). No answer.
+    WantNames(Vec<AuthorId>),
 }

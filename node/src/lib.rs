@@ -22,6 +22,7 @@ mod moderation;
 mod net;
 mod peers;
 mod rate;
+mod reads;
 mod skew;
 pub mod store;
 pub mod testing;
@@ -62,6 +63,8 @@ pub struct Node {
     events: broadcast::Sender<NodeEvent>,
     peer_id: PeerId,
     author: AuthorId,
+    /// The reads served without the event loop (history, log, own profile, lookups).
+    reads: reads::Reads,
     _task: Arc<tokio::task::JoinHandle<()>>,
 }
 
@@ -85,6 +88,7 @@ impl Node {
     ) -> Result<(Node, broadcast::Receiver<NodeEvent>), Error> {
         let (loop_, commands, events, peer_id) = event_loop::EventLoop::new(config)?;
         let rx = events.subscribe();
+        let reads = loop_.reads();
         let task = tokio::spawn(loop_.run());
         let node = Node {
             commands,
@@ -92,6 +96,7 @@ impl Node {
             peer_id,
             author: net::author(&peer_id)
                 .ok_or_else(|| Error::Internal("our peer id is not an ed25519 key".into()))?,
+            reads,
             _task: Arc::new(task),
         };
         for _ in 0..100 {
@@ -261,13 +266,6 @@ impl Node {
             .await
     }
 
-    /// Finds a joined group by id, unambiguous id prefix, or unambiguous name.
-    pub async fn resolve(&self, query: &str) -> Result<GroupId, Error> {
-        let query = query.to_owned();
-        self.call(|reply| Command::Groups(GroupsCmd::Resolve { query, reply }))
-            .await
-    }
-
     /// Sends a text message; returns once it is stored durably.
     pub async fn send(
         &self,
@@ -298,24 +296,6 @@ impl Node {
     pub async fn post(&self, group: GroupId, kind: Kind) -> Result<MsgId, Error> {
         self.call(|reply| Command::Publish(PublishCmd::Post { group, kind, reply }))
             .await
-    }
-
-    /// Up to `limit` messages in group order, ending before `before` (or the newest).
-    pub async fn history(
-        &self,
-        group: GroupId,
-        limit: usize,
-        before: Option<MsgId>,
-    ) -> Result<Vec<MessageView>, Error> {
-        self.call(|reply| {
-            Command::Groups(GroupsCmd::History {
-                group,
-                limit,
-                before,
-                reply,
-            })
-        })
-        .await
     }
 
     /// Publishes raw bytes on a group's topic, bypassing every check. For tests that play
@@ -411,8 +391,12 @@ impl Node {
             .await
     }
 
-    /// Our profile (`None`), or someone's, fetched from the DHT and verified.
+    /// Our profile (`None`: read from the store), or someone's, fetched from the DHT and
+    /// verified.
     pub async fn profile(&self, author: Option<AuthorId>) -> Result<ProfileView, Error> {
+        if author.is_none_or(|a| a == self.author) {
+            return self.own_profile();
+        }
         self.call(|reply| Command::Discovery(DiscoveryCmd::Profile { author, reply }))
             .await
     }

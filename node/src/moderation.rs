@@ -14,8 +14,7 @@ use std::time::Duration;
 use qun_protocol::group::Role;
 use qun_protocol::{GroupId, MsgId};
 
-use crate::view::LogEntry;
-use crate::{Command, Error, GroupsCmd, Node, PublishCmd};
+use crate::{Command, Error, Node, PublishCmd};
 
 impl Node {
     /// Makes `member` an admin ([`Role::Admin`]) or a member again ([`Role::Member`]);
@@ -142,12 +141,5 @@ impl Node {
             })
         })
         .await
-    }
-
-    /// The moderation log: every control op stored for the group, in group order, with
-    /// who did what to whom and whether the group's rule let it take effect.
-    pub async fn moderation_log(&self, group: GroupId) -> Result<Vec<LogEntry>, Error> {
-        self.call(|reply| Command::Groups(GroupsCmd::Log { group, reply }))
-            .await
     }
 }

@@ -4,6 +4,7 @@
 //! and [`NetStats`], which the simulator reads and the API does not serve.
 
 use qun_protocol::Verified;
+use qun_protocol::discovery::profile::SignedProfile;
 use serde::{Deserialize, Serialize};
 
 pub use qun_api::request::{CreateGroup, History, ProfileUpdate, Visibility};
@@ -47,4 +48,25 @@ pub struct NetStats {
     pub gossip_unique: u64,
     /// Peers connected now.
     pub connected_peers: usize,
+}
+
+/// The view of a profile.
+pub(crate) fn profile_view(p: &SignedProfile) -> ProfileView {
+    let v = &p.value;
+    ProfileView {
+        author: p.signer.to_string(),
+        name: v.name.clone(),
+        bio: v.bio.clone(),
+        gender: v.gender.map(|g| g.as_str().to_owned()),
+        birth_year: v.birth_year,
+        groups: v
+            .groups
+            .iter()
+            .map(|g| ShownGroupView {
+                group: g.group.to_string(),
+                name: g.name.clone(),
+            })
+            .collect(),
+        updated_ms: v.updated_ms,
+    }
 }

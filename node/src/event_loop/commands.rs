@@ -7,14 +7,12 @@ use qun_protocol::invite::short::ShortCode;
 use qun_protocol::invite::{self, Content, Invite};
 use qun_protocol::message::{Join, Kind, Meta};
 use qun_protocol::text;
-use qun_protocol::{GroupId, GroupSecret, MsgId};
+use qun_protocol::{GroupId, GroupSecret};
 
 use super::{DEFAULT_INVITE_TTL, EventLoop, Pending, now_ms};
 use crate::net::Multiaddr;
 use crate::store::{EpochSecret, GroupRecord};
-use crate::view::{
-    AnnouncementView, Created, GroupInfo, InviteCode, MessageView, MutedView, PinView, SyncView,
-};
+use crate::view::{AnnouncementView, Created, GroupInfo, InviteCode, MutedView, PinView, SyncView};
 use crate::{Command, CreateGroup, Error, GroupsCmd, Reply, SyncCmd, keys};
 
 /// Peers asked for the history when we join a group whose members we are connected to.
@@ -22,9 +20,6 @@ pub const JOIN_SYNC_PEERS: usize = 2;
 
 /// Peers a manual `qun sync` starts with.
 pub const MANUAL_SYNC_PEERS: usize = 3;
-
-/// Most messages one history request returns.
-pub const MAX_HISTORY_PAGE: usize = 10_000;
 
 impl EventLoop {
     /// Hands a command whole to the room that owns its concern.
@@ -89,17 +84,6 @@ impl EventLoop {
                     .ok_or_else(|| Error::UnknownGroup(group.to_string()));
                 drop(reply.send(res))
             }
-            GroupsCmd::Resolve { query, reply } => drop(reply.send(self.groups.resolve(&query))),
-            GroupsCmd::History {
-                group,
-                limit,
-                before,
-                reply,
-            } => {
-                let res = self.history(&group, limit, before);
-                drop(reply.send(res))
-            }
-            GroupsCmd::Log { group, reply } => drop(reply.send(self.moderation_log(&group))),
         }
     }
 
@@ -439,26 +423,5 @@ impl EventLoop {
             }
         }
         Ok(self.sync.progress(group).0)
-    }
-
-    /// A page of history; authors without a known name are looked up in the background
-    /// for the next page ([`Self::want_name`]).
-    fn history(
-        &mut self,
-        group: &GroupId,
-        limit: usize,
-        before: Option<MsgId>,
-    ) -> Result<Vec<MessageView>, Error> {
-        if !self.groups.contains_key(group) {
-            return Err(Error::UnknownGroup(group.to_string()));
-        }
-        let msgs = self
-            .store
-            .history(group, limit.min(MAX_HISTORY_PAGE), before.as_ref())?;
-        let views = msgs.iter().map(|m| self.message_view(m)).collect();
-        for m in &msgs {
-            self.want_name(m.author());
-        }
-        Ok(views)
     }
 }

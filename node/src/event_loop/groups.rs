@@ -14,7 +14,6 @@ use std::collections::{HashMap, HashSet};
 
 use qun_protocol::group::State;
 use qun_protocol::order::{Clock, MAX_SKEW_MS, Stamp};
-use qun_protocol::text;
 use qun_protocol::{GroupId, Kind, MessageKey, OrderKey, SyncKey, Verified};
 
 use super::{EventLoop, index};
@@ -160,44 +159,13 @@ impl Groups {
         Some(rt)
     }
 
-    /// The group `query` names: a joined group's id, its name (both sides trimmed and in
-    /// NFC, so `"hiking "` and a decomposed `Café` are found), or a unique id prefix of at
-    /// least 4 characters.
+    /// The group `query` names among the joined groups (see [`crate::reads::resolve_among`]:
+    /// the API reads the same from the store).
     pub fn resolve(&self, query: &str) -> Result<GroupId, Error> {
-        let q = query.trim();
-        if let Ok(id) = q.parse::<GroupId>()
-            && self.map.contains_key(&id)
-        {
-            return Ok(id);
-        }
-        let name = text::normalize_name(q);
-        let by_name: Vec<GroupId> = self
-            .map
-            .iter()
-            .filter(|(_, g)| text::normalize_name(&g.state.name) == name)
-            .map(|(id, _)| *id)
-            .collect();
-        let matches = if by_name.is_empty() && q.len() >= 4 {
-            self.map
-                .keys()
-                .filter(|id| id.to_string().starts_with(q))
-                .copied()
-                .collect()
-        } else {
-            by_name
-        };
-        match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(Error::UnknownGroup(q.to_owned())),
-            many => Err(Error::Ambiguous {
-                query: q.to_owned(),
-                ids: many
-                    .iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
-        }
+        crate::reads::resolve_among(
+            query,
+            self.map.iter().map(|(id, g)| (id, g.state.name.as_str())),
+        )
     }
 
     /// Adds a joined group to the runtime: its keys, its topics (subscribed on `net`), its

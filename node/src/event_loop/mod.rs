@@ -219,6 +219,15 @@ impl EventLoop {
         Ok((lp, tx, events, peer_id))
     }
 
+    /// The handle for the reads served without the loop (`crate::reads`).
+    pub(crate) fn reads(&self) -> crate::reads::Reads {
+        crate::reads::Reads::new(
+            self.store.reader(),
+            self.records.names(),
+            self.identity.author(),
+        )
+    }
+
     pub async fn run(mut self) {
         let mut republish = tokio::time::interval(self.config.republish_interval);
         republish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -270,8 +279,10 @@ impl EventLoop {
             self.check_epochs();
             self.schedule_sync_retry();
         }
-        // Close the store, the swarm and the data dir lock before saying so: whoever asked
-        // for the shutdown may start a node on the same data dir right away.
+        // Close the store (once the API's reads in flight are done: `crate::reads`), the
+        // swarm and the data dir lock before saying so: whoever asked for the shutdown may
+        // start a node on the same data dir right away.
+        self.store.close();
         drop(self);
         tracing::info!("node stopped");
         if let Some(reply) = stopped {

@@ -1,5 +1,6 @@
 //! Moderation: the governance ops a node posts (role, transfer, remove, ban, unban, mute,
-//! unmute, pin, unpin), their MEMBER arguments, and the moderation log.
+//! unmute, pin, unpin) and their MEMBER arguments. (The moderation log is read from the
+//! store, without the loop: `crate::reads`.)
 //!
 //! An op is posted like any message ([`EventLoop::handle_post`]), which refuses it with
 //! the group's rule ([`qun_protocol::group::State::may`]) before anything is stored or
@@ -17,7 +18,6 @@ use qun_protocol::text;
 use qun_protocol::{AuthorId, GroupId, Kind, MsgId};
 
 use super::EventLoop;
-use crate::view::LogEntry;
 use crate::{Error, PublishCmd};
 
 /// How soon after a role op of ours the group's card (with a new roster) is published.
@@ -191,40 +191,6 @@ impl EventLoop {
                     .join(", "),
             }),
         }
-    }
-
-    /// The moderation log of `group`: every stored control op in group order, with who
-    /// did it, to whom, and the fold's verdict
-    /// ([`qun_protocol::group::State::fold_log`]).
-    pub(crate) fn moderation_log(&self, group: &GroupId) -> Result<Vec<LogEntry>, Error> {
-        let rt = self
-            .groups
-            .get(group)
-            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-        let ops = self.store.control_ops(group)?;
-        let mut log = Vec::with_capacity(ops.len());
-        qun_protocol::group::State::fold_log(&rt.record.genesis.genesis, &ops, |m, verdict| {
-            let preview = m.body.kind.preview();
-            let author = m.author();
-            let target = match &m.body.kind {
-                Kind::Transfer(t) => Some(t.to),
-                _ => preview.mentions.first().copied(),
-            };
-            log.push(LogEntry {
-                id: m.id.to_string(),
-                author: author.to_string(),
-                author_name: self.author_name(&author),
-                kind: m.body.kind.name().to_owned(),
-                target: target.map(|t| t.to_string()),
-                target_name: target.and_then(|t| self.author_name(&t)),
-                text: preview.text,
-                timestamp_ms: m.body.stamp.wall_ms(),
-                allowed: verdict.is_ok(),
-                rule: verdict.as_ref().err().map(|r| r.rule().to_owned()),
-                reason: verdict.err().map(|r| r.to_string()),
-            });
-        });
-        Ok(log)
     }
 }
 

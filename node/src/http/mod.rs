@@ -12,7 +12,9 @@
 //! ([`events`]). The README lists every route.
 //!
 //! One file per concern: [`identity`], [`groups`], [`messages`], [`moderation`],
-//! [`discovery`], [`profile`], [`events`]; each handler is a thin translation from HTTP to one [`Node`] method. A new
+//! [`discovery`], [`profile`], [`events`]; each handler is a thin translation from HTTP to one [`Node`] method
+//! (the reads wholly in the store, history, log, own profile and group lookup, are served
+//! by the handle without queueing behind the event loop: `crate::reads`). A new
 //! operation is one `Command` variant, one handler here, one route in [`router_with`] and one
 //! `qun_api::Call` constructor.
 //!

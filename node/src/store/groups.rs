@@ -119,6 +119,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether a group is joined (its record is stored).
+    pub fn has_group(&self, id: &GroupId) -> Result<bool, Error> {
+        Ok(self.t()?.groups.contains_key(id.as_bytes())?)
+    }
+
+    /// A joined group's record.
+    pub fn group(&self, id: &GroupId) -> Result<Option<GroupRecord>, Error> {
+        match self.t()?.groups.get(id.as_bytes())? {
+            Some(v) => Ok(Some(decode_group(id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Records where a group's history starts (history since join).
     pub fn put_history_from(&self, group: &GroupId, from: &HistoryFrom) -> Result<(), Error> {
         let bytes = format::encode(from)?;

@@ -39,6 +39,10 @@
 //! Every clone of a [`Store`] shares the reopened database; while a reopen has not
 //! succeeded, operations fail with [`Error::Unavailable`].
 //!
+//! Reads from outside the event loop (the API's history, log, own profile) go through a
+//! [`Reader`] ([`reader`]): it does not keep the database open, and a reopen or a
+//! [close](Store::close) waits for its reads in flight.
+//!
 //! sled itself needs some space to reopen (it writes a new snapshot of what it recovered),
 //! which a full disk does not have. So the store keeps a reserve file beside it
 //! (`store.reserve`, [`RESERVE_BYTES`] by default, allocated, not written): when a reopen
@@ -52,6 +56,7 @@ pub mod groups;
 pub mod messages;
 pub mod migrate;
 pub mod peers;
+pub mod reader;
 pub mod records;
 
 use std::path::{Path, PathBuf};
@@ -61,7 +66,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 pub use groups::{EpochSecret, GroupRecord, HistoryFrom};
 pub use migrate::SCHEMA_VERSION;
 pub use peers::PeerRecord;
-pub use records::{HeldInvite, Incoming, Outgoing, Records};
+pub use reader::Reader;
+pub use records::{HeldInvite, Incoming, Names, Outgoing, Records};
 
 /// Default size of the reserve file kept beside the store, freed to reopen it on a full
 /// disk (bytes). See `Config::store_reserve_bytes`.
@@ -158,6 +164,11 @@ struct Shared {
     no_reserve: AtomicBool,
     /// When the reserve was last tried to be written again.
     reserve_tried: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Held (shared) by each read of a [`Reader`] for its length, and taken (exclusive) by
+    /// a reopen or a close, so that no read holds the old database then.
+    gate: RwLock<()>,
+    /// Closed for good ([`Store::close`]): [`Reader`]s read nothing more.
+    closed: AtomicBool,
 }
 
 /// The open database and its trees.
@@ -209,6 +220,8 @@ impl Store {
                 // Written just below: a missing reserve at start is not news ("space again").
                 no_reserve: AtomicBool::new(false),
                 reserve_tried: std::sync::Mutex::new(None),
+                gate: RwLock::new(()),
+                closed: AtomicBool::new(false),
             }),
         };
         if reserve_bytes > 0 {
@@ -305,6 +318,12 @@ impl Store {
     /// only when the last handle is dropped. On failure the store stays closed
     /// ([`Error::Unavailable`]) until a later reopen succeeds.
     pub fn reopen(&self) -> Result<(), Error> {
+        // Reads of a `Reader` in flight end first (they are short); new ones wait.
+        let _gate = self
+            .shared
+            .gate
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut slot = self
             .shared
             .trees

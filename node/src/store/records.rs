@@ -11,11 +11,13 @@
 //! Values are metadata records in the store's [format](super::format): a format byte and
 //! a CBOR map, the signed objects inside kept in their protocol encoding.
 //!
-//! The display names of the held profiles are also kept in memory ([`Records::name`]), read
-//! once at start and updated by every [`Records::put_profile`], so that showing authors by
-//! name costs a map lookup, not a decode (and never a DHT lookup).
+//! The display names of the held profiles are also kept in memory ([`Names`], read once at
+//! start and updated by every [`Records::put_profile`]), so that showing authors by name
+//! costs a map lookup, not a decode (and never a DHT lookup). The API's reads share them
+//! ([`Records::names`]).
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use qun_protocol::discovery::authority::Authority;
 use qun_protocol::discovery::card::{ProvenCard, SignedCard};
@@ -131,7 +133,38 @@ pub(crate) struct HeldProfile {
 pub struct Records {
     store: Store,
     /// The display name of every profile in `profiles`.
-    names: HashMap<AuthorId, String>,
+    names: Names,
+}
+
+/// The display name of every held profile, by author; shared by the event loop (which
+/// updates it as it stores profiles) and the API's reads. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Names(Arc<RwLock<HashMap<AuthorId, String>>>);
+
+impl Names {
+    /// The display name of `author`'s held profile (signature-checked when it was stored).
+    pub fn get(&self, author: &AuthorId) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(author)
+            .cloned()
+    }
+
+    /// Whether a name is held for `author`.
+    pub fn has(&self, author: &AuthorId) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(author)
+    }
+
+    fn insert(&self, author: AuthorId, name: String) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(author, name);
+    }
 }
 
 /// Tree names.
@@ -172,17 +205,23 @@ fn pair_key(group: &GroupId, author: &AuthorId) -> [u8; 64] {
     k
 }
 
+/// The profile held for an author in `store`'s `profiles` tree.
+pub(crate) fn profile_in(store: &Store, author: &AuthorId) -> Result<Option<SignedProfile>, Error> {
+    let held: Option<HeldProfile> = get(&store.tree(PROFILES)?, author.as_bytes())?;
+    Ok(held.map(|h| h.profile))
+}
+
 impl Records {
     /// Opens the trees in `store`'s database.
     pub fn open(store: &Store) -> Result<Self, Error> {
         for name in [CARDS, PROFILES, JOIN_IN, JOIN_OUT, SHORT_INVITES] {
             store.tree(name)?;
         }
-        let mut names = HashMap::new();
+        let names = Names::default();
         for kv in store.tree(PROFILES)?.iter() {
             let (k, v) = kv?;
             match dec::<HeldProfile>(PROFILES, &k, &v) {
-                Ok(p) => drop(names.insert(p.profile.signer, p.profile.value.name)),
+                Ok(p) => names.insert(p.profile.signer, p.profile.value.name),
                 Err(e) => tracing::warn!(error = %e, "skipping an unreadable profile"),
             }
         }
@@ -193,8 +232,18 @@ impl Records {
     }
 
     /// The display name of `author`'s held profile (signature-checked when it was stored).
-    pub fn name(&self, author: &AuthorId) -> Option<&str> {
-        self.names.get(author).map(String::as_str)
+    pub fn name(&self, author: &AuthorId) -> Option<String> {
+        self.names.get(author)
+    }
+
+    /// Whether a name is held for `author`.
+    pub fn has_name(&self, author: &AuthorId) -> bool {
+        self.names.has(author)
+    }
+
+    /// The names, shared (see [`Names`]).
+    pub fn names(&self) -> Names {
+        self.names.clone()
     }
 
     /// The card held for a group.
@@ -256,8 +305,7 @@ impl Records {
 
     /// The profile held for an author.
     pub fn profile(&self, author: &AuthorId) -> Result<Option<SignedProfile>, Error> {
-        let held: Option<HeldProfile> = get(&self.store.tree(PROFILES)?, author.as_bytes())?;
-        Ok(held.map(|h| h.profile))
+        profile_in(&self.store, author)
     }
 
     /// Holds a profile (the caller checked it is valid and newer).

@@ -115,6 +115,11 @@ impl EventLoop {
                 self.announce_all();
                 drop(reply.send(Ok(())))
             }
+            DiscoveryCmd::WantNames(authors) => {
+                for a in authors {
+                    self.want_name(a);
+                }
+            }
         }
     }
 }

@@ -35,12 +35,12 @@ pub(crate) const MAX_NAME_ASKED: usize = 4096;
 impl EventLoop {
     /// The view of a message, with its author's display name when known.
     pub(crate) fn message_view(&self, msg: &Verified) -> MessageView {
-        MessageView::of(msg).named(self.records.name(&msg.author()))
+        MessageView::of(msg).named(self.records.name(&msg.author()).as_deref())
     }
 
     /// The display name of `author`, when known.
     pub(crate) fn author_name(&self, author: &AuthorId) -> Option<String> {
-        self.records.name(author).map(str::to_owned)
+        self.records.name(author)
     }
 
     /// Author id → display name, for the `authors` whose name is known.
@@ -57,7 +57,7 @@ impl EventLoop {
     /// Starts a DHT lookup of `author`'s profile when no name is held for them and they
     /// were not asked for within [`NAME_RETRY`]; never blocks.
     pub(crate) fn want_name(&mut self, author: AuthorId) {
-        if author == self.identity.author() || self.records.name(&author).is_some() {
+        if author == self.identity.author() || self.records.has_name(&author) {
             return;
         }
         let now = Instant::now();

@@ -25,7 +25,7 @@ use qun_protocol::{AuthorId, GroupId};
 use crate::event_loop::{EventLoop, Timer, now_ms};
 use crate::net;
 use crate::view::{
-    AgeBucket, DayCount, GenderCounts, GroupStats, ProfileUpdate, ProfileView, ShownGroupView,
+    AgeBucket, DayCount, GenderCounts, GroupStats, ProfileUpdate, ProfileView, profile_view,
 };
 use crate::{Error, Reply};
 
@@ -97,27 +97,6 @@ pub(crate) fn age_buckets(ages: impl IntoIterator<Item = u16>) -> Vec<AgeBucket>
         }
     }
     out.to_vec()
-}
-
-/// The view of a profile.
-pub(crate) fn profile_view(p: &SignedProfile) -> ProfileView {
-    let v = &p.value;
-    ProfileView {
-        author: p.signer.to_string(),
-        name: v.name.clone(),
-        bio: v.bio.clone(),
-        gender: v.gender.map(|g| g.as_str().to_owned()),
-        birth_year: v.birth_year,
-        groups: v
-            .groups
-            .iter()
-            .map(|g| ShownGroupView {
-                group: g.group.to_string(),
-                name: g.name.clone(),
-            })
-            .collect(),
-        updated_ms: v.updated_ms,
-    }
 }
 
 impl EventLoop {
