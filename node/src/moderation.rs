@@ -7,7 +7,8 @@
 //! refusal is [`Error::NotAllowed`] with the rule's name, and nothing is sent. Each returns
 //! the op's message id once it is stored durably.
 //!
-//! Removal and ban do not re-key the group yet.
+//! A removal or ban re-keys the group: the remover's node seals a new epoch secret to the
+//! remaining members (`event_loop/rekey.rs`).
 
 use std::time::Duration;
 

@@ -203,6 +203,13 @@ pub fn normalize_name(name: &str) -> String {
     name.trim().nfc().collect()
 }
 
+/// Whether `text` shows nothing at all: empty, or only spaces, marks, controls, format
+/// characters and blank fillers (a message of `" "` or `"\u{200b}"`). A user's blank post
+/// or announcement is refused before it is signed.
+pub fn is_blank(text: &str) -> bool {
+    !text.chars().any(is_visible)
+}
+
 /// Characters of the letter, number, punctuation or symbol categories that show nothing:
 /// the Hangul fillers and the blank braille pattern.
 const BLANK_GRAPHIC: [char; 5] = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{2800}'];
@@ -271,6 +278,24 @@ mod tests {
     use proptest::prelude::*;
 
     const MAX: usize = 96;
+
+    #[test]
+    fn blank_text_is_what_shows_nothing() {
+        for blank in [
+            "",
+            " ",
+            "\t\n",
+            "\u{200b}\u{200d}",
+            "\u{3164}",
+            "\u{3000}",
+            "\u{301}",
+        ] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for shown in ["a", " .", "🏔", "周", "\u{200b}x"] {
+            assert!(!is_blank(shown), "{shown:?}");
+        }
+    }
 
     #[test]
     fn escapes_the_terminal_attack() {

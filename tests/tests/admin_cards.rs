@@ -6,7 +6,8 @@
 //! (an admin on the roster of A's card), B approves it, A never does, and J is in, with the
 //! history. J, a member, may not approve nor see the requests (403 `not_admin`). Then A
 //! hands the group to B and stops: S still finds the group by search, asks to join by its
-//! id, and B, the owner now, lets it in. Last, B bans J, and J's new request is rejected.
+//! id, and B, the owner now, lets it in. Then B bans J, and J's new request is rejected.
+//! Last, B removes S, and S's new request waits for B's decision again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -142,6 +143,16 @@ async fn an_admin_approves_and_discovery_survives_a_transfer() {
         );
     }
 
+    // An approval cannot be taken back by a rejection, by the approver or another admin:
+    // the way out is remove.
+    for admin in [&a, &b] {
+        let res = admin.decide_join(group, j.author(), false).await;
+        assert!(
+            matches!(&res, Err(Error::NotAllowed { rule, .. }) if *rule == "already_approved"),
+            "{res:?}"
+        );
+    }
+
     // A hands the group to B and stops. Search still finds it, join by id still works:
     // B, the owner now, publishes the card and lets S in.
     a.transfer(group, &idb).await.unwrap();
@@ -200,4 +211,27 @@ async fn an_admin_approves_and_discovery_survives_a_transfer() {
         j.group_info(group).await.is_err(),
         "J holds the group again"
     );
+
+    // B removes S (not a ban); S leaves and asks again. Its old approval is not replayed
+    // (it named an older epoch): the new request waits with its new note, and B's
+    // approval lets S into the current epoch.
+    let ids = s.author().to_string();
+    b.remove(group, &ids).await.unwrap();
+    s.leave(group).await.unwrap();
+    let mut events = s.subscribe();
+    find(&s, &[&b], "moderators", group).await;
+    let out = s.join_group(group, "back", History::All).await.unwrap();
+    assert_eq!(out.status, "requested");
+    eventually(DEADLINE, "B to hold S's new request", || async {
+        let r = b.join_requests(group).await.map_err(|e| e.to_string())?;
+        match r.iter().find(|r| r.requester == ids) {
+            Some(r) if r.note == "back" && r.status == "pending" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    approve(&b, group, s.author()).await;
+    joined(&mut events, group).await;
+    b.send(group, "再次欢迎", None).await.unwrap();
+    wait_texts("S", &s, group, &BTreeSet::from(["再次欢迎".to_owned()])).await;
 }

@@ -176,6 +176,49 @@ async fn members_by_name_pins_and_requests_over_http() {
             .is_empty()
     );
 
+    // A blank message or announcement is refused (400) before it is signed; an empty
+    // announcement clears.
+    let blank = Send {
+        text: " \u{200b}\t".into(),
+        reply_to: None,
+        mentions: Vec::new(),
+    };
+    let (code, msg) = status(api_a.call(Call::send(g, &blank)).await);
+    assert_eq!(code, 400, "{msg}");
+    // A reply names a message of this group: a made-up id is 404.
+    let stray = Send {
+        text: "re".into(),
+        reply_to: Some(made_up.clone()),
+        mentions: Vec::new(),
+    };
+    let (code, msg) = status(api_a.call(Call::send(g, &stray)).await);
+    assert_eq!(code, 404, "{msg}");
+    let announce = |text: &str| qun_api::request::Announce { text: text.into() };
+    let (code, msg) = status(api_a.call(Call::announce(g, &announce("  \u{3000}"))).await);
+    assert_eq!(code, 400, "{msg}");
+    api_a
+        .call(Call::announce(g, &announce("群规")))
+        .await
+        .unwrap();
+    api_a.call(Call::announce(g, &announce(""))).await.unwrap();
+    let info = api_a.call(Call::group_info(g)).await.unwrap();
+    assert_eq!(info.announcement, None, "{info:?}");
+
+    // A name matches ignoring case when nothing matches as written.
+    name(&b, "Lin").await;
+    knows(&a, &b, "Lin").await;
+    api_a
+        .call(Call::set_role(g, "lin", RoleName::Member))
+        .await
+        .unwrap();
+    let info = api_a.call(Call::group_info(g)).await.unwrap();
+    assert!(info.admins.is_empty(), "{:?}", info.admins);
+
+    // The owner may not leave a group that has other members: it hands it on first.
+    let (code, msg) = status(api_a.call(Call::leave(g)).await);
+    assert_eq!((code, msg.contains("owner_leaves")), (403, true), "{msg}");
+    assert!(a.group_info(group).await.is_ok());
+
     // A member may neither list nor decide join requests.
     let (code, msg) = status(api_c.call(Call::join_requests(g)).await);
     assert_eq!(code, 403, "{msg}");

@@ -302,8 +302,20 @@ impl EventLoop {
     }
 
     fn handle_leave(&mut self, group: &GroupId) -> Result<(), Error> {
-        if !self.groups.contains_key(group) {
-            return Err(Error::UnknownGroup(group.to_string()));
+        let rt = self
+            .groups
+            .get(group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
+        // An owner that left would leave the group with no one to name admins or hand it
+        // on: it transfers first, unless no other member is left.
+        let st = &rt.state;
+        let me = self.identity.author();
+        if st.owner == me && st.members.iter().any(|m| *m != me) {
+            return Err(Error::not_allowed(
+                "owner_leaves",
+                "you own this group: hand it to a member first (qun group transfer GROUP \
+                 MEMBER), then leave",
+            ));
         }
         // Best effort: tell the group, then forget it.
         if let Ok((topic, frame, _)) = self.sign_and_store(*group, Kind::Leave) {

@@ -155,15 +155,24 @@ impl EventLoop {
             .chain(st.muted.keys())
             .chain(st.marks.keys())
             .collect();
+        // A name matches as written (NFC); failing that, ignoring case ("bob" finds "Bob",
+        // and is ambiguous when both "Bob" and "BOB" are members).
         let name = text::normalize_name(q);
-        let mut matches: Vec<AuthorId> = known
-            .iter()
-            .filter(|a| {
-                self.author_name(a)
-                    .is_some_and(|n| text::normalize_name(&n) == name)
-            })
-            .map(|a| **a)
-            .collect();
+        let by_name = |fold: fn(String) -> String| -> Vec<AuthorId> {
+            let want = fold(name.clone());
+            known
+                .iter()
+                .filter(|a| {
+                    self.author_name(a)
+                        .is_some_and(|n| fold(text::normalize_name(&n)) == want)
+                })
+                .map(|a| **a)
+                .collect()
+        };
+        let mut matches = by_name(|n| n);
+        if matches.is_empty() {
+            matches = by_name(|n| n.to_lowercase());
+        }
         // Ids are matched too, even when a name matched: a member who names itself after
         // another member's id tail must not capture what was typed for that member, so a
         // query that fits one member's name and another's id is ambiguous (409).

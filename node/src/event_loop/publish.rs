@@ -151,7 +151,12 @@ impl Publisher {
 impl EventLoop {
     pub(crate) fn handle_publish_cmd(&mut self, cmd: PublishCmd) {
         match cmd {
-            PublishCmd::Post { group, kind, reply } => self.handle_post(group, kind, Some(reply)),
+            PublishCmd::Post { group, kind, reply } => {
+                match blank(&kind).map_or_else(|| self.replied_to(&group, &kind), Err) {
+                    Err(e) => drop(reply.send(Err(e))),
+                    Ok(()) => self.handle_post(group, kind, Some(reply)),
+                }
+            }
             PublishCmd::Raw {
                 group,
                 bytes,
@@ -373,5 +378,39 @@ impl EventLoop {
             }
             self.groups.dirty.insert(id);
         }
+    }
+}
+
+impl EventLoop {
+    /// A reply must name a message of the same group that this node holds: a reply to
+    /// another group's message (or a made-up id) is [`Error::NotFound`] (HTTP 404).
+    fn replied_to(&self, group: &GroupId, kind: &Kind) -> Result<(), Error> {
+        let Kind::Text(t) = kind else { return Ok(()) };
+        let Some(to) = &t.reply_to else { return Ok(()) };
+        match self.store.by_id(to)? {
+            Some(m) if m.body.group == *group => Ok(()),
+            _ => Err(Error::NotFound(format!(
+                "no message {to} in this group to reply to"
+            ))),
+        }
+    }
+}
+
+/// A user's post that would show nothing: a text message or an announcement of only
+/// spaces, marks or format characters ([`qun_protocol::text::is_blank`]). An empty
+/// announcement stays allowed: it clears the announcement.
+fn blank(kind: &Kind) -> Option<Error> {
+    match kind {
+        Kind::Text(t) if !t.text.is_empty() && qun_protocol::text::is_blank(&t.text) => {
+            Some(Error::Invalid(
+                "the message is blank: it shows nothing but spaces or invisible characters".into(),
+            ))
+        }
+        Kind::Announcement(a) if !a.text.is_empty() && qun_protocol::text::is_blank(&a.text) => {
+            Some(Error::Invalid(
+                "the announcement is blank: give text, or \"\" to clear it".into(),
+            ))
+        }
+        _ => None,
     }
 }

@@ -21,7 +21,7 @@ use qun_protocol::discovery::VERSION;
 use qun_protocol::discovery::card::ProvenCard;
 use qun_protocol::discovery::join::{self, ProvenApproval, SignedRequest};
 use qun_protocol::discovery::wire::{JoinStatus, Request, Response};
-use qun_protocol::group::Action;
+use qun_protocol::group::{Action, Mark};
 use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::limits::MAX_CARD_ADDRS;
 use qun_protocol::{AuthorId, GroupId, GroupSecret};
@@ -323,12 +323,21 @@ impl EventLoop {
         if rt.state.banned.contains(&r.signer) {
             return Response::Join(JoinStatus::Rejected);
         }
+        // A member that left or was removed since its request was approved asks anew: the
+        // old approval (of an older epoch) is not replayed, the new request waits for a
+        // decision like any other.
+        let departed = matches!(
+            rt.state.marks.get(&r.signer).and_then(|m| m
+                .values()
+                .rfind(|m| matches!(m, Mark::Joined | Mark::Left | Mark::Removed))),
+            Some(Mark::Left | Mark::Removed)
+        );
         self.want_name(r.signer);
         let res = match self.records.incoming(&group, &r.signer) {
-            Ok(Some(inc)) if inc.approval.is_some() || inc.rejected => {
+            Ok(Some(inc)) if (inc.approval.is_some() && !departed) || inc.rejected => {
                 Ok(Some(self.status_of(&group, &inc)))
             }
-            Ok(prev) => self.keep_join_request(group, r, prev.is_none()),
+            Ok(prev) => self.keep_join_request(group, r, prev.is_none() || departed),
             Err(e) => Err(e),
         };
         match res {
@@ -421,6 +430,15 @@ impl EventLoop {
         let mut inc = self.records.incoming(&group, &requester)?.ok_or_else(|| {
             Error::NotFound(format!("no join request from {requester} for this group"))
         })?;
+        // A rejection cannot take back an admission: once approved (by us or another
+        // admin) or joined, the way out is `remove`.
+        if !approve && (inc.approval.is_some() || rt.state.members.contains(&requester)) {
+            return Err(Error::not_allowed(
+                "already_approved",
+                "this request was already approved: remove the member instead (qun group \
+                 remove GROUP MEMBER)",
+            ));
+        }
         if approve {
             let authority = self.own_authority(&group)?;
             let rt = self
