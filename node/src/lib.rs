@@ -4,7 +4,10 @@
 //! libp2p's events), the sled store handle and every pending reply. Everyone else (the
 //! daemon's API server, the CLI's demo, the simulator, the tests) holds a [`Node`]: a cheap
 //! `Clone` over a bounded command channel, with one command per public method and replies
-//! through a oneshot. What happens is told as [`NodeEvent`]s on a broadcast channel.
+//! through a oneshot; the reads wholly in the store (group lookup, history, the moderation
+//! log, our own profile) are served by the handle itself, from a read-only store handle,
+//! without queueing behind the loop (`reads`). What happens is told as [`NodeEvent`]s on
+//! a broadcast channel.
 //!
 //! Clients see no libp2p type: addresses are [`Addr`] (text in, text out). The simulator's
 //! transport and the hostile-peer tests, which do need libp2p parts, go through
