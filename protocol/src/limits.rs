@@ -77,8 +77,16 @@ pub const MAX_BIO_BYTES: usize = 512;
 pub const MAX_PROFILE_GROUPS: usize = 16;
 /// Longest note on a join request, in UTF-8 bytes.
 pub const MAX_JOIN_NOTE_BYTES: usize = 512;
-/// Largest encoded signed join request or approval.
-pub const MAX_JOIN_BYTES: usize = 4096;
+/// Most epoch secrets an admission or a join approval hands to a joiner (the newest ones:
+/// [`crate::discovery::seal::Handover`]). A group re-keyed more often than this leaves its
+/// oldest epochs unreadable to later joiners.
+pub const MAX_HANDOVER_EPOCHS: usize = 256;
+/// Largest sealed handover plaintext, bytes: a length prefix (8) and 40 bytes (epoch and
+/// secret) per epoch, 10,248 for [`MAX_HANDOVER_EPOCHS`].
+pub const MAX_HANDOVER_BYTES: usize = 8 + MAX_HANDOVER_EPOCHS * 40;
+/// Largest encoded signed join request, approval or admission (an approval or admission
+/// with a full handover, [`MAX_HANDOVER_BYTES`], fits).
+pub const MAX_JOIN_BYTES: usize = 16 * 1024;
 /// How far in the future a signed record's time may be (clock skew), in ms. Message
 /// stamps have their own bound, [`crate::order::MAX_SKEW_MS`].
 pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
@@ -91,6 +99,6 @@ pub const MAX_QUERY_TOKENS: usize = 12;
 /// Most cards in one search answer.
 pub const MAX_SEARCH_CARDS: usize = 16;
 /// Largest discovery request on the wire (an approval with its authority fits).
-pub const MAX_DISCOVERY_REQUEST_BYTES: usize = 16 * 1024;
+pub const MAX_DISCOVERY_REQUEST_BYTES: usize = MAX_JOIN_BYTES + MAX_AUTHORITY_BYTES + 1024;
 /// Largest discovery response on the wire (a full page of cards).
 pub const MAX_DISCOVERY_RESPONSE_BYTES: usize = MAX_SEARCH_CARDS * MAX_CARD_RECORD_BYTES + 1024;

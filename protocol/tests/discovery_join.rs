@@ -27,7 +27,7 @@ fn an_approval_opens_for_the_requester_only() {
     let a = approval(Visibility::Listed);
     let (group_id, opened) = a.open_for(&member(), NOW_MS).unwrap();
     assert_eq!(group_id, group(Visibility::Listed));
-    assert_eq!(opened.as_bytes(), secret().as_bytes());
+    assert_eq!(opened.current(), (5, &secret()));
     // Someone else holding the approval: refused before any opening.
     for other in [stranger(), owner()] {
         assert!(is_invalid(a.open_for(&other, NOW_MS)), "{other:?}");
@@ -60,8 +60,7 @@ fn an_approval_by_anyone_but_the_owner_is_refused() {
         &stranger(),
         genesis(Visibility::Listed),
         member().author(),
-        5,
-        &secret(),
+        &seal::Handover::one(5, secret()),
         Vec::new(),
         NOW_MS,
         ([11; 32], [12; 24]),
@@ -89,8 +88,7 @@ fn approvals_are_for_listed_groups_only() {
             &owner(),
             genesis(vis),
             member().author(),
-            5,
-            &secret(),
+            &seal::Handover::one(5, secret()),
             vec![],
             NOW_MS,
             ([11; 32], [12; 24]),
@@ -153,13 +151,15 @@ fn a_tampered_sealed_secret_does_not_open() {
 
 #[test]
 fn a_sealed_secret_of_the_wrong_length_is_refused() {
-    // Sealed with the approval context (`qun/v1/approval\0` ‖ group ‖ requester), but 31
-    // bytes: it opens, and is then refused.
+    // A version 1 approval (the current secret alone), sealed with the approval context
+    // (`qun/v1/approval\0` ‖ group ‖ requester), but 31 bytes: it opens, and is then
+    // refused.
     let g = group(Visibility::Listed);
     let mut context = b"qun/v1/approval\0".to_vec();
     context.extend_from_slice(g.as_bytes());
     context.extend_from_slice(member().author().as_bytes());
     let mut a = approval(Visibility::Listed);
+    a.value.version = 1;
     a.value.sealed =
         seal::seal(&member().author(), &[7; 31], &context, [11; 32], [12; 24]).unwrap();
     assert!(is_invalid(resign(&owner(), &a).open_for(&member(), NOW_MS)));
@@ -167,7 +167,7 @@ fn a_sealed_secret_of_the_wrong_length_is_refused() {
     a.value.sealed =
         seal::seal(&member().author(), &[8; 32], &context, [11; 32], [12; 24]).unwrap();
     let (_, s) = resign(&owner(), &a).open_for(&member(), NOW_MS).unwrap();
-    assert_eq!(s, GroupSecret::from_bytes([8; 32]));
+    assert_eq!(s, seal::Handover::one(5, GroupSecret::from_bytes([8; 32])));
 }
 
 #[test]
@@ -188,17 +188,17 @@ fn an_approval_from_the_future_or_with_bad_addresses_is_refused() {
     a.value.addrs = vec![addr(1); MAX_CARD_ADDRS + 1];
     assert!(is_invalid(resign(&owner(), &a).open_for(&member(), NOW_MS)));
     let mut a = approval(Visibility::Listed);
-    a.value.version = 2;
+    // Version 3 is not known (2 is written, 1 still read).
+    a.value.version = 3;
     assert_eq!(
         resign(&owner(), &a).open_for(&member(), NOW_MS).map(|_| ()),
-        Err(Error::UnknownVersion { version: 2 })
+        Err(Error::UnknownVersion { version: 3 })
     );
     let made = SignedApproval::create(
         &owner(),
         genesis(Visibility::Listed),
         member().author(),
-        5,
-        &secret(),
+        &seal::Handover::one(5, secret()),
         vec![addr(1); MAX_CARD_ADDRS + 1],
         NOW_MS,
         ([11; 32], [12; 24]),

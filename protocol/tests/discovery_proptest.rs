@@ -29,6 +29,7 @@ use qun_protocol::discovery::join::{self, SignedApproval, SignedRequest};
 use qun_protocol::discovery::keywords::{self, index_tokens, matched, normalize, query_tokens};
 use qun_protocol::discovery::profile::{self, Gender, Profile, ShownGroup, SignedProfile};
 use qun_protocol::discovery::record::{self, Record};
+use qun_protocol::discovery::seal::Handover;
 use qun_protocol::discovery::{self, wire};
 use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::id::{AuthorId, GroupId};

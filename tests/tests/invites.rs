@@ -194,7 +194,10 @@ async fn the_member_checks_expiry_proof_and_inviter() {
     };
     let ok = adm.open_for(&me, &member, &good.ticket, now_ms()).unwrap();
     assert_eq!(ok.genesis.id().unwrap(), group);
-    assert_eq!(ok.secret, a.epoch_secret(group).await.unwrap().1);
+    assert_eq!(
+        ok.epochs.current().1,
+        &a.epoch_secret(group).await.unwrap().1
+    );
     // Sealed to us: another identity cannot open it.
     assert!(
         adm.open_for(&stranger, &member, &good.ticket, now_ms())

@@ -21,46 +21,11 @@ use std::time::Duration;
 use common::*;
 use qun_node::{Error, Node, keys};
 use qun_protocol::group::Role;
-use qun_protocol::message::Text;
-use qun_protocol::{Body, Envelope, GroupId, GroupSecret, Identity, Kind, Stamp, frame};
+use qun_protocol::{GroupId, GroupSecret};
 use tempfile::TempDir;
 
 /// How long a refused frame is given to (not) arrive.
 const SETTLE: Duration = Duration::from_millis(1500);
-
-/// Signs a text by `who` in `epoch`, sealed with `secret`, and has `via` publish it raw on
-/// its current topic; returns its id.
-async fn inject(
-    via: &Node,
-    group: GroupId,
-    who: &Identity,
-    epoch: u64,
-    secret: &GroupSecret,
-    text: &str,
-) -> String {
-    let ms = now_ms() + 50;
-    let body = Body {
-        group,
-        epoch,
-        stamp: Stamp::new(ms, 0),
-        kind: Kind::Text(Text {
-            text: text.to_owned(),
-            reply_to: None,
-            mentions: Vec::new(),
-        }),
-    };
-    let msg = Envelope::sign(who, &body).unwrap();
-    let mut nonce = [0u8; 24];
-    nonce[..8].copy_from_slice(&ms.to_be_bytes());
-    nonce[8] = 0x13;
-    let key = secret.message_key(&group, epoch);
-    let bytes = frame::seal_verified(&msg, &key, nonce)
-        .unwrap()
-        .encode()
-        .unwrap();
-    via.publish_raw(group, bytes).await.unwrap();
-    msg.id.to_string()
-}
 
 /// Starts `n` nodes; the first creates a group the others join by its invite.
 async fn group_of(n: usize, name: &str) -> (Vec<TempDir>, Vec<Node>, GroupId, String) {

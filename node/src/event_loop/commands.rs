@@ -224,26 +224,42 @@ impl EventLoop {
     }
 
     /// Joins a group we hold a secret of (from an invite, a public card or an approval):
-    /// stores it, subscribes, says so to the group, dials the given addresses and asks
-    /// members we already know for the history. Already a member: adds the epoch if new.
+    /// stores every epoch secret handed to us (older epochs too: we read their control ops
+    /// and history), subscribes, says so to the group, dials the given addresses and asks
+    /// members we already know for the history. Already a member: adds the epochs that are
+    /// new.
     pub(crate) fn enter_group(&mut self, e: super::joining::Entry) -> Result<GroupId, Error> {
         let id = e
             .genesis
             .id()
             .map_err(|err| Error::Internal(err.to_string()))?;
-        let epoch = EpochSecret {
-            epoch: e.epoch,
-            secret: e.secret,
-        };
+        let current = e.epochs.current().0;
+        let handed: Vec<EpochSecret> = e
+            .epochs
+            .epochs()
+            .map(|(epoch, secret)| EpochSecret {
+                epoch,
+                secret: secret.clone(),
+            })
+            .collect();
         if let Some(rt) = self.groups.get(&id) {
             // Removed (or banned, then unbanned) and let in again by an admin: we still
             // hold the group, so our join op is what brings us back (sent in the epoch
-            // just handed to us, which the fold requires of a removed member).
+            // just handed to us, which the fold requires of a removed member). The
+            // current epoch's secret then replaces ours; the others are added if new.
             let was_out = rt.state.has_left(&self.identity.author());
-            if was_out || !rt.record.epochs.iter().any(|x| x.epoch == epoch.epoch) {
-                let mut record = rt.record.clone();
-                record.epochs.retain(|x| x.epoch != epoch.epoch);
-                record.epochs.push(epoch);
+            let mut record = rt.record.clone();
+            let mut added = false;
+            for h in handed {
+                let held = record.epochs.iter().any(|x| x.epoch == h.epoch);
+                if !held || (was_out && h.epoch == current) {
+                    record.epochs.retain(|x| x.epoch != h.epoch);
+                    record.epochs.push(h);
+                    added = true;
+                }
+            }
+            record.epochs.sort_by_key(|x| x.epoch);
+            if was_out || added {
                 if was_out {
                     // Joined again now: a refused first sync is retried as a new member's.
                     record.joined_ms = self.clock_ms();
@@ -260,7 +276,7 @@ impl EventLoop {
         } else {
             let record = GroupRecord {
                 genesis: e.genesis,
-                epochs: vec![epoch],
+                epochs: handed,
                 joined_ms: self.clock_ms(),
             };
             self.store.put_group(&id, &record)?;

@@ -5,6 +5,7 @@
 //! Both are metadata records in the store's [format](super::format): a format byte and a
 //! CBOR map; the signed genesis and the secrets inside keep their protocol encoding.
 
+use qun_protocol::discovery::seal::Handover;
 use qun_protocol::group::SignedGenesis;
 use qun_protocol::{GroupId, GroupSecret, OrderKey};
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,16 @@ impl GroupRecord {
     /// The newest epoch.
     pub fn current(&self) -> Option<&EpochSecret> {
         self.epochs.iter().max_by_key(|e| e.epoch)
+    }
+
+    /// Every epoch secret we hold, as handed to a joiner (the newest
+    /// [`qun_protocol::limits::MAX_HANDOVER_EPOCHS`]).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the record holds no epoch secret.
+    pub fn handover(&self) -> Result<Handover, Error> {
+        Handover::new(self.epochs.iter().map(|e| (e.epoch, e.secret.clone())))
+            .map_err(|e| Error::Corrupt(format!("group record: {e}")))
     }
 }
 

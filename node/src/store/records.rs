@@ -30,8 +30,10 @@ use serde::{Deserialize, Serialize};
 use super::format::{self, At};
 use super::{Error, Store};
 
-/// Largest value in these trees.
-const MAX_VALUE_BYTES: usize = 16 * 1024;
+/// Largest value in these trees: a join request with an approval (up to
+/// [`qun_protocol::limits::MAX_JOIN_BYTES`], a full handover of epoch secrets) and its
+/// authority fit.
+const MAX_VALUE_BYTES: usize = 32 * 1024;
 
 /// A join request we received.
 #[derive(Debug, Clone, Serialize, Deserialize)]

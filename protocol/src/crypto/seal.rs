@@ -166,10 +166,30 @@ pub fn seal(
     ephemeral: [u8; 32],
     nonce: [u8; 24],
 ) -> Result<Sealed, Error> {
-    if plaintext.len() > MAX_SEALED_BYTES {
+    seal_within(
+        recipient,
+        plaintext,
+        context,
+        ephemeral,
+        nonce,
+        MAX_SEALED_BYTES,
+    )
+}
+
+/// [`seal`] with another plaintext limit, `max` bytes (for what is larger than a few
+/// secrets: the epoch secrets handed to a joiner). [`Error::TooLarge`] above it.
+pub fn seal_within(
+    recipient: &AuthorId,
+    plaintext: &[u8],
+    context: &[u8],
+    ephemeral: [u8; 32],
+    nonce: [u8; 24],
+    max: usize,
+) -> Result<Sealed, Error> {
+    if plaintext.len() > max {
         return Err(Error::TooLarge {
             len: plaintext.len(),
-            max: MAX_SEALED_BYTES,
+            max,
         });
     }
     let their = x25519_public(recipient)?;
@@ -194,7 +214,18 @@ pub fn seal(
 
 /// Opens what was sealed to `me` with `context`.
 pub fn open(me: &Identity, sealed: &Sealed, context: &[u8]) -> Result<Vec<u8>, Error> {
-    if sealed.ciphertext.len() > MAX_SEALED_BYTES + 16 {
+    open_within(me, sealed, context, MAX_SEALED_BYTES)
+}
+
+/// [`open`] for a plaintext of at most `max` bytes (what [`seal_within`] took): a longer
+/// ciphertext is refused ([`Error::Seal`]) before any work.
+pub fn open_within(
+    me: &Identity,
+    sealed: &Sealed,
+    context: &[u8],
+    max: usize,
+) -> Result<Vec<u8>, Error> {
+    if sealed.ciphertext.len() > max.saturating_add(16) {
         return Err(Error::Seal);
     }
     recipient_aead(me, &sealed.ephemeral, context)?

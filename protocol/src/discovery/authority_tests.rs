@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::discovery::card::{Card, ProvenCard, SignedCard};
 use crate::discovery::join::{ProvenApproval, SignedApproval};
+use crate::discovery::seal::Handover;
 use crate::group::Visibility;
 use crate::limits::{MAX_CARD_BYTES, MAX_CARD_RECORD_BYTES};
 use crate::message::{Body, Meta, Transfer};
@@ -317,8 +318,7 @@ fn an_admins_approval_opens_a_demoted_admins_does_not() {
             auth,
             g.clone(),
             joiner.author(),
-            0,
-            &secret,
+            &Handover::one(0, secret.clone()),
             vec![],
             NOW,
             ([1; 32], [2; 24]),
@@ -327,7 +327,7 @@ fn an_admins_approval_opens_a_demoted_admins_does_not() {
     let card_r2 = ProvenCard::create(&id(4), card(Visibility::Listed, NOW), r2.clone()).unwrap();
     let by4 = approve(&id(4), r2).unwrap();
     let (got, s) = by4.open_for(&joiner, Some(&card_r2), NOW).unwrap();
-    assert_eq!((got, s.as_bytes()), (gid, secret.as_bytes()));
+    assert_eq!((got, s.current()), (gid, (0, &secret)));
     // The demoted admin's approval, under the older roster, is refused by a joiner who
     // asked with the newer card; a member cannot make one at all.
     let by3 = approve(&id(3), r1.clone()).unwrap();
@@ -341,8 +341,7 @@ fn an_admins_approval_opens_a_demoted_admins_does_not() {
         &id(1),
         g.clone(),
         joiner.author(),
-        0,
-        &secret,
+        &Handover::one(0, secret.clone()),
         vec![],
         NOW,
         ([1; 32], [2; 24]),

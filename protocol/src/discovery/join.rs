@@ -2,9 +2,13 @@
 //!
 //! The requester signs a [`Request`] (group, a note for the admins, its addresses) and
 //! sends it to the group's online admins. An admin who approves signs an [`Approval`]
-//! carrying the genesis, the current epoch and its secret sealed to the requester's key
-//! ([`super::seal`], context = "qun/v1/approval" ‖ group id ‖ requester), and sends it
-//! with its [`Authority`] ([`ProvenApproval`]). Before it trusts the secret, the requester
+//! carrying the genesis, the current epoch and every epoch secret it holds (a
+//! [`Handover`]: the requester reads the older epochs' ops and history too) sealed to the
+//! requester's key ([`super::seal`], context = "qun/v1/approval" ‖ group id ‖ requester),
+//! and sends it with its [`Authority`] ([`ProvenApproval`]). An approval is version
+//! [`APPROVAL_VERSION`] (2); a version 1 approval (an older approver's, or one stored
+//! before an upgrade and answered again) sealed the current epoch's secret alone and is
+//! still taken, as a handover of that one epoch. Before it trusts the secret, the requester
 //! checks that the authority makes the approver the group's current owner or an admin on
 //! the owner's roster, and that it ranks no lower than the authority of the card it asked
 //! with ([`super::authority`]): an admin demoted since the roster on that card was signed
@@ -16,13 +20,15 @@ use serde::{Deserialize, Serialize};
 
 use super::authority::{Authority, Proven};
 use super::card::ProvenCard;
-use super::seal::{self, Sealed};
+use super::seal::{self, Handover, Sealed};
 use super::{Error, Signed, check_addrs, check_text, check_time, check_version};
 use crate::group::{SignedGenesis, Visibility};
 use crate::id::{AuthorId, GroupId};
 use crate::identity::{DOMAIN_APPROVAL, DOMAIN_JOIN_REQUEST, Identity};
 use crate::limits::*;
-use crate::secret::GroupSecret;
+
+/// The approval format version this code writes; it reads 1 too (see the module docs).
+pub const APPROVAL_VERSION: u8 = seal::HANDOVER_V2;
 
 /// A request to join a listed group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +51,7 @@ pub type SignedRequest = Signed<Request>;
 /// An admin's approval of a join request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
-    /// Format version ([`super::VERSION`]).
+    /// Format version ([`APPROVAL_VERSION`], or 1).
     pub version: u8,
     /// The group's signed genesis.
     pub genesis: SignedGenesis,
@@ -53,7 +59,8 @@ pub struct Approval {
     pub requester: AuthorId,
     /// The current epoch.
     pub epoch: u64,
-    /// That epoch's secret, sealed to the requester.
+    /// The epoch secrets, sealed to the requester: a [`Handover`] (version 2) or the
+    /// current epoch's 32-byte secret (version 1).
     pub sealed: Sealed,
     /// Member addresses to dial (binary multiaddrs).
     pub addrs: Vec<Vec<u8>>,
@@ -100,15 +107,14 @@ impl Request {
 }
 
 impl Signed<Approval> {
-    /// Seals `secret` to the requester and signs a bare approval; only the genesis owner
+    /// Seals `epochs` to the requester and signs a bare approval; only the genesis owner
     /// may. Admins and later owners sign with [`ProvenApproval::create`].
     #[allow(clippy::too_many_arguments)]
     pub fn create(
         admin: &Identity,
         genesis: SignedGenesis,
         requester: AuthorId,
-        epoch: u64,
-        secret: &GroupSecret,
+        epochs: &Handover,
         addrs: Vec<Vec<u8>>,
         issued_ms: u64,
         randomness: ([u8; 32], [u8; 24]),
@@ -125,18 +131,17 @@ impl Signed<Approval> {
             .verify()
             .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
         let group = genesis.id()?;
-        let sealed = seal::seal(
+        let sealed = epochs.seal(
             &requester,
-            secret.as_bytes(),
             &seal_context(&group, &requester),
             randomness.0,
             randomness.1,
         )?;
         let approval = Approval {
-            version: super::VERSION,
+            version: APPROVAL_VERSION,
             genesis,
             requester,
-            epoch,
+            epoch: epochs.current().0,
             sealed,
             addrs,
             issued_ms,
@@ -147,9 +152,10 @@ impl Signed<Approval> {
         Ok(signed)
     }
 
-    /// Checks the approval for `me` and opens the secret: signature, version, the group is
-    /// listed, the approver owns it (by the genesis), it names us, and the seal opens.
-    pub fn open_for(&self, me: &Identity, now_ms: u64) -> Result<(GroupId, GroupSecret), Error> {
+    /// Checks the approval for `me` and opens the epoch secrets: signature, version, the
+    /// group is listed, the approver owns it (by the genesis), it names us, and the seal
+    /// opens to a well-formed [`Handover`] whose newest epoch is the approval's.
+    pub fn open_for(&self, me: &Identity, now_ms: u64) -> Result<(GroupId, Handover), Error> {
         self.check_content(me, now_ms)?;
         if self.signer != self.value.genesis.genesis.owner {
             return Err(Error::NotAllowed {
@@ -163,7 +169,9 @@ impl Signed<Approval> {
     fn check_content(&self, me: &Identity, now_ms: u64) -> Result<(), Error> {
         self.verify(DOMAIN_APPROVAL)?;
         let a = &self.value;
-        check_version(a.version)?;
+        if a.version != APPROVAL_VERSION && a.version != seal::HANDOVER_V1 {
+            return Err(Error::UnknownVersion { version: a.version });
+        }
         check_addrs(&a.addrs, MAX_CARD_ADDRS)?;
         check_time(a.issued_ms, now_ms)?;
         a.genesis
@@ -178,19 +186,17 @@ impl Signed<Approval> {
         Ok(())
     }
 
-    fn open_secret(&self, me: &Identity) -> Result<(GroupId, GroupSecret), Error> {
+    fn open_secret(&self, me: &Identity) -> Result<(GroupId, Handover), Error> {
         let a = &self.value;
         let group = a.genesis.id()?;
-        let bytes = seal::open(me, &a.sealed, &seal_context(&group, &a.requester))?;
-        let secret: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::Invalid("sealed secret is not 32 bytes".into()))?;
-        Ok((group, GroupSecret::from_bytes(secret)))
+        let context = seal_context(&group, &a.requester);
+        let epochs = Handover::open(me, &a.sealed, &context, a.version, a.epoch)?;
+        Ok((group, epochs))
     }
 }
 
 impl Proven<Approval> {
-    /// Seals `secret` to the requester and signs the approval as the owner or an admin
+    /// Seals `epochs` to the requester and signs the approval as the owner or an admin
     /// that `authority` proves.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
@@ -198,8 +204,7 @@ impl Proven<Approval> {
         authority: Authority,
         genesis: SignedGenesis,
         requester: AuthorId,
-        epoch: u64,
-        secret: &GroupSecret,
+        epochs: &Handover,
         addrs: Vec<Vec<u8>>,
         issued_ms: u64,
         randomness: ([u8; 32], [u8; 24]),
@@ -212,18 +217,17 @@ impl Proven<Approval> {
             .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
         let group = genesis.id()?;
         authority.verify(&genesis, &group, &admin.author(), issued_ms)?;
-        let sealed = seal::seal(
+        let sealed = epochs.seal(
             &requester,
-            secret.as_bytes(),
             &seal_context(&group, &requester),
             randomness.0,
             randomness.1,
         )?;
         let approval = Approval {
-            version: super::VERSION,
+            version: APPROVAL_VERSION,
             genesis,
             requester,
-            epoch,
+            epoch: epochs.current().0,
             sealed,
             addrs,
             issued_ms,
@@ -234,7 +238,7 @@ impl Proven<Approval> {
         Ok(Self { signed, authority })
     }
 
-    /// Checks the approval for `me` and opens the secret: what
+    /// Checks the approval for `me` and opens the epoch secrets: what
     /// [`SignedApproval::open_for`] checks, except that the approver may be the current
     /// owner or an admin the authority proves; and, given the card we asked with, the
     /// authority must rank no lower than the card's ([`Authority::rank`]).
@@ -248,7 +252,7 @@ impl Proven<Approval> {
         me: &Identity,
         asked_with: Option<&ProvenCard>,
         now_ms: u64,
-    ) -> Result<(GroupId, GroupSecret), Error> {
+    ) -> Result<(GroupId, Handover), Error> {
         self.signed.check_content(me, now_ms)?;
         let a = &self.signed.value;
         let group = a.genesis.id()?;

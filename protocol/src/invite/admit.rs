@@ -6,30 +6,40 @@
 //! peer cannot be replayed by that peer, or anyone who saw it, to another member, nor by
 //! another joiner. The member checks ([`Request::check`]) the ticket's signature, its
 //! expiry (with [`crate::limits::MAX_INVITE_EXPIRY_SKEW_MS`] of clock skew) and the proof;
-//! the node then checks that it is a member and that the inviter is an admin of the group
-//! (the group state is the node's), and answers with an [`Admission`]: the genesis, the
-//! current epoch and its secret sealed to the joiner's key ([`crate::discovery::seal`],
-//! context = "qun/v1/admission" ‖ group id ‖ joiner), signed by the member. Or it refuses
-//! with a [`Refusal`] that says why ("invite expired").
+//! the node then checks that it is a member, that the inviter may still invite under the
+//! group's current state (an admin: a removed, banned or demoted inviter's invites stop
+//! working), and that it holds the secret of the epoch the ticket was made in, matching the
+//! ticket's check value (an invite made before a re-key still admits, into the current
+//! epoch). It answers with an [`Admission`]: the genesis, the current epoch, and every
+//! epoch secret it holds (a [`Handover`], at most
+//! [`crate::limits::MAX_HANDOVER_EPOCHS`], the newest) sealed to the joiner's key
+//! ([`crate::discovery::seal`], context = "qun/v1/admission" ‖ group id ‖ joiner), signed
+//! by the member. Or it refuses with a [`Refusal`] that says why ("invite expired").
 //!
 //! The joiner checks the admission ([`SignedAdmission::open_for`]): signed by the peer it
-//! asked, for the invited group (the genesis hashes to its id), for itself, and, when the
-//! epoch is the invite's, the secret matches the invite's check value, so a peer that is no
-//! member cannot hand it a made-up secret.
+//! asked, for the invited group (the genesis hashes to its id), for itself, and the
+//! handed secret of the invite's epoch matches the invite's check value, so a peer that is
+//! no member cannot hand it a made-up secret.
+//!
+//! ## Versions
+//! [`VERSION`] 2 seals the [`Handover`] of every epoch; version 1 sealed the current
+//! epoch's secret alone. A joiner still takes a version 1 admission (a member running an
+//! older qun): it gets the current epoch only, and the invite's check value is compared
+//! only when the invite was made in that epoch, as before. An older joiner refuses a
+//! version 2 admission as unusable (unknown version) and asks the next member.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Error as InviteError, Ticket};
-use crate::discovery::seal::{self, Sealed};
+use crate::discovery::seal::{self, Handover, Sealed};
 use crate::discovery::{Error, Signed, check_addrs, check_time};
 use crate::group::SignedGenesis;
 use crate::id::{AuthorId, GroupId};
 use crate::identity::{self, DOMAIN_ADMISSION, DOMAIN_ADMIT_PROOF, Identity, Signature};
 use crate::limits::{MAX_CARD_ADDRS, MAX_JOIN_BYTES};
-use crate::secret::GroupSecret;
 
-/// The admission format version.
-pub const VERSION: u8 = 1;
+/// The admission format version this code writes (it reads 1 too: see the module docs).
+pub const VERSION: u8 = seal::HANDOVER_V2;
 
 /// A request to be admitted by invite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,8 +73,12 @@ pub enum Refusal {
     /// The asked peer is not a member of the group.
     #[error("this peer is not a member of the group")]
     NotMember,
-    /// The inviter is not (or no longer) an admin of the group.
-    #[error("the inviter {inviter} may not invite to this group")]
+    /// The inviter is not (or no longer) an admin of the group: removed, banned, demoted,
+    /// or it left.
+    #[error(
+        "the inviter {inviter} may no longer invite to this group (not an admin now: \
+         removed, banned, demoted or left); ask an admin for a new invite"
+    )]
     NotAllowed {
         /// Who signed the invite.
         inviter: AuthorId,
@@ -75,10 +89,18 @@ pub enum Refusal {
     /// The member could not make the admission (a local fault).
     #[error("the member could not admit: {0}")]
     Failed(String),
-    /// The joiner is banned from the group (until an admin unbans it). Last, so that the
-    /// earlier variants keep their wire index.
+    /// The joiner is banned from the group (until an admin unbans it). After the older
+    /// variants, so that they keep their wire index.
     #[error("you are banned from this group")]
     Banned,
+    /// The member does not hold the secret of the epoch the invite was made in (it joined
+    /// after it, or the epoch is older than those it hands over), or the invite's check
+    /// value does not match it. Last, so that the earlier variants keep their wire index.
+    #[error("this member cannot check an invite made in epoch {epoch}; ask another member")]
+    UnknownEpoch {
+        /// The invite's epoch.
+        epoch: u64,
+    },
 }
 
 /// What a member answers when it admits.
@@ -92,7 +114,8 @@ pub struct Admission {
     pub joiner: AuthorId,
     /// The current epoch.
     pub epoch: u64,
-    /// That epoch's secret, sealed to the joiner.
+    /// The epoch secrets, sealed to the joiner: a [`Handover`] (version 2) or the current
+    /// epoch's 32-byte secret (version 1).
     pub sealed: Sealed,
     /// Member addresses to dial (binary multiaddrs).
     pub addrs: Vec<Vec<u8>>,
@@ -108,10 +131,8 @@ pub type SignedAdmission = Signed<Admission>;
 pub struct Admitted {
     /// The group's signed genesis.
     pub genesis: SignedGenesis,
-    /// The current epoch.
-    pub epoch: u64,
-    /// Its secret.
-    pub secret: GroupSecret,
+    /// The epoch secrets handed over (the current epoch's last).
+    pub epochs: Handover,
     /// Member addresses to dial.
     pub addrs: Vec<Vec<u8>>,
 }
@@ -160,6 +181,24 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The member's check of the ticket's epoch against the secrets it would hand over:
+    /// it must hold that epoch's secret (among the newest
+    /// [`crate::limits::MAX_HANDOVER_EPOCHS`]) and the ticket's check value must match it.
+    /// So an invite made before a re-key admits (into the current epoch), and the joiner,
+    /// who compares the same value, can tell a real member from a peer that is none.
+    ///
+    /// # Errors
+    /// [`Refusal::UnknownEpoch`] otherwise.
+    pub fn check_epoch(&self, epochs: &Handover) -> Result<(), Refusal> {
+        let c = &self.ticket.content;
+        match epochs.get(c.epoch) {
+            Some(s) if s.invite_check(&c.group, c.epoch) == c.check => Ok(()),
+            _ => Err(Refusal::UnknownEpoch { epoch: c.epoch }),
+        }
+    }
+}
+
 fn seal_context(group: &GroupId, joiner: &AuthorId) -> Vec<u8> {
     let mut c = b"qun/v1/admission\0".to_vec();
     c.extend_from_slice(group.as_bytes());
@@ -168,23 +207,24 @@ fn seal_context(group: &GroupId, joiner: &AuthorId) -> Vec<u8> {
 }
 
 impl Signed<Admission> {
-    /// Seals `secret` of `epoch` to `joiner` and signs the admission as `member`.
-    /// `randomness` is an ephemeral X25519 secret and a nonce from the caller.
-    #[allow(clippy::too_many_arguments)]
+    /// Seals `epochs` to `joiner` and signs the admission as `member`. `randomness` is an
+    /// ephemeral X25519 secret and a nonce from the caller.
+    ///
+    /// # Errors
+    /// [`Error::Codec`] when the admission would exceed [`MAX_JOIN_BYTES`];
+    /// [`Error::Invalid`] for addresses beyond the limits.
     pub fn create(
         member: &Identity,
         genesis: SignedGenesis,
         joiner: AuthorId,
-        epoch: u64,
-        secret: &GroupSecret,
+        epochs: &Handover,
         addrs: Vec<Vec<u8>>,
         issued_ms: u64,
         randomness: ([u8; 32], [u8; 24]),
     ) -> Result<Self, Error> {
         let group = genesis.id()?;
-        let sealed = seal::seal(
+        let sealed = epochs.seal(
             &joiner,
-            secret.as_bytes(),
             &seal_context(&group, &joiner),
             randomness.0,
             randomness.1,
@@ -193,7 +233,7 @@ impl Signed<Admission> {
             version: VERSION,
             genesis,
             joiner,
-            epoch,
+            epoch: epochs.current().0,
             sealed,
             addrs,
             issued_ms,
@@ -205,7 +245,13 @@ impl Signed<Admission> {
     }
 
     /// Checks an admission for `me`, answered by `from` (the peer we asked) to `ticket`,
-    /// and opens the secret.
+    /// and opens the epoch secrets.
+    ///
+    /// # Errors
+    /// [`Error::NotAllowed`] when not signed by `from`; [`Error::UnknownVersion`];
+    /// [`Error::Seal`] when the secrets do not open; [`Error::Invalid`] when it is for
+    /// another group or joiner, or the secret of the invite's epoch is missing (version 2)
+    /// or does not match the invite's check value (a peer that is no member).
     pub fn open_for(
         &self,
         me: &Identity,
@@ -220,9 +266,7 @@ impl Signed<Admission> {
             });
         }
         let a = &self.value;
-        if a.version != VERSION {
-            return Err(Error::UnknownVersion { version: a.version });
-        }
+
         check_addrs(&a.addrs, MAX_CARD_ADDRS)?;
         check_time(a.issued_ms, now_ms)?;
         a.genesis
@@ -236,20 +280,30 @@ impl Signed<Admission> {
         if a.joiner != me.author() {
             return Err(Error::Invalid("admission is for someone else".into()));
         }
-        let bytes = seal::open(me, &a.sealed, &seal_context(&group, &a.joiner))?;
-        let secret: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::Invalid("sealed secret is not 32 bytes".into()))?;
-        let secret = GroupSecret::from_bytes(secret);
-        if a.epoch == c.epoch && secret.invite_check(&group, a.epoch) != c.check {
-            return Err(Error::Invalid(
-                "the secret does not match the invite: the peer is no member".into(),
-            ));
+        let epochs = Handover::open(
+            me,
+            &a.sealed,
+            &seal_context(&group, &a.joiner),
+            a.version,
+            a.epoch,
+        )?;
+        match epochs.get(c.epoch) {
+            Some(s) if s.invite_check(&group, c.epoch) != c.check => {
+                return Err(Error::Invalid(
+                    "the secret does not match the invite: the peer is no member".into(),
+                ));
+            }
+            None if a.version >= seal::HANDOVER_V2 => {
+                return Err(Error::Invalid(format!(
+                    "the admission lacks the invite's epoch {}",
+                    c.epoch
+                )));
+            }
+            _ => {}
         }
         Ok(Admitted {
             genesis: a.genesis.clone(),
-            epoch: a.epoch,
-            secret,
+            epochs,
             addrs: a.addrs.clone(),
         })
     }

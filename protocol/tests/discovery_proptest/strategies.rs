@@ -146,27 +146,32 @@ pub(super) fn signed_request() -> impl Strategy<Value = SignedRequest> {
 }
 
 /// An approval of a listed group by its owner, with the secret it seals.
-pub(super) fn signed_approval() -> impl Strategy<Value = (SignedApproval, GroupSecret)> {
+pub(super) fn signed_approval() -> impl Strategy<Value = (SignedApproval, Handover)> {
     (
         (0..SEEDS, group_name(), any::<u64>(), any::<[u8; 16]>()),
         proptest::sample::select(AUTHORS.as_slice()),
-        (any::<u64>(), any::<[u8; 32]>()),
+        proptest::collection::btree_map(any::<u64>(), any::<[u8; 32]>(), 1..4),
         addrs(),
         issued_ms(),
         (any::<[u8; 32]>(), any::<[u8; 24]>()),
     )
         .prop_map(
-            |((i, name, created_ms, nonce), requester, (epoch, secret), addrs, issued_ms, rand)| {
+            |((i, name, created_ms, nonce), requester, epochs, addrs, issued_ms, rand)| {
                 let owner = Identity::from_seed([i + 1; 32]);
                 let genesis =
                     SignedGenesis::create(&owner, &name, created_ms, Visibility::Listed, nonce)
                         .unwrap();
-                let secret = GroupSecret::from_bytes(secret);
+                let epochs = Handover::new(
+                    epochs
+                        .into_iter()
+                        .map(|(e, s)| (e, GroupSecret::from_bytes(s))),
+                )
+                .expect("epochs");
                 let a = SignedApproval::create(
-                    &owner, genesis, requester, epoch, &secret, addrs, issued_ms, rand,
+                    &owner, genesis, requester, &epochs, addrs, issued_ms, rand,
                 )
                 .expect("valid approval");
-                (a, secret)
+                (a, epochs)
             },
         )
 }

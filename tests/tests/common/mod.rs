@@ -8,7 +8,10 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use qun_node::{Config, CreateGroup, GroupInfo, MessageView, Node};
-use qun_protocol::{GroupId, Visibility};
+use qun_protocol::message::Text;
+use qun_protocol::{
+    Body, Envelope, GroupId, GroupSecret, Identity, Kind, Stamp, Visibility, frame,
+};
 
 /// How long a test waits for something that should happen in well under a second or two.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -210,4 +213,38 @@ pub async fn all_see(
         })
         .await;
     }
+}
+
+/// Signs a text by `who` in `epoch`, sealed with `secret`, and has `via` publish it raw on
+/// its current topic; returns its id.
+pub async fn inject(
+    via: &Node,
+    group: GroupId,
+    who: &Identity,
+    epoch: u64,
+    secret: &GroupSecret,
+    text: &str,
+) -> String {
+    let ms = now_ms() + 50;
+    let body = Body {
+        group,
+        epoch,
+        stamp: Stamp::new(ms, 0),
+        kind: Kind::Text(Text {
+            text: text.to_owned(),
+            reply_to: None,
+            mentions: Vec::new(),
+        }),
+    };
+    let msg = Envelope::sign(who, &body).unwrap();
+    let mut nonce = [0u8; 24];
+    nonce[..8].copy_from_slice(&ms.to_be_bytes());
+    nonce[8] = 0x13;
+    let key = secret.message_key(&group, epoch);
+    let bytes = frame::seal_verified(&msg, &key, nonce)
+        .unwrap()
+        .encode()
+        .unwrap();
+    via.publish_raw(group, bytes).await.unwrap();
+    msg.id.to_string()
 }

@@ -12,8 +12,12 @@
 //! the group answered" (no state is kept; the user tries again when the inviter is online).
 //!
 //! A member answers an admission request after the checks of
-//! [`qun_protocol::invite::admit::Request::check`], that it is in the group, and that the
-//! inviter is an admin of it; at most [`ADMIT_REQUESTS_PER_MINUTE`] requests per peer.
+//! [`qun_protocol::invite::admit::Request::check`], that it is in the group, that the
+//! inviter is an admin of it now (a removed, banned or demoted inviter's invites stop
+//! working), that the joiner is not banned, and that it holds the secret of the epoch the
+//! invite was made in ([`qun_protocol::invite::admit::Request::check_epoch`]: an invite
+//! made before a re-key still admits, into the current epoch). It hands over every epoch
+//! secret it holds; at most [`ADMIT_REQUESTS_PER_MINUTE`] requests per peer.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -292,8 +296,7 @@ impl EventLoop {
         };
         let res = self.enter_group(Entry {
             genesis: ok.genesis,
-            epoch: ok.epoch,
-            secret: ok.secret,
+            epochs: ok.epochs,
             inviter: Some(a.invite.ticket.content.inviter),
             addrs: ok.addrs,
             source: crate::peers::Source::Invite,
@@ -336,28 +339,33 @@ impl EventLoop {
         let me = self.identity.author();
         let group: GroupId = req.check(&joiner, &me, now_ms())?;
         let rt = self.groups.get(&group).ok_or(Refusal::NotMember)?;
+        // The inviter's right is read from the state of now, whatever the epoch the invite
+        // was made in: a removed, banned or demoted inviter's invites stop working (said
+        // first, so that a removed inviter's own node tells the joiner why).
         let inviter = req.ticket.content.inviter;
         if !rt.state.is_admin(&inviter) {
             return Err(Refusal::NotAllowed { inviter });
+        }
+        if rt.state.has_left(&me) {
+            return Err(Refusal::NotMember);
         }
         // An invite made before the ban (or shared by another member) must not bring a
         // banned member back; a removed one may return in a later epoch.
         if rt.state.banned.contains(&joiner) {
             return Err(Refusal::Banned);
         }
-        let epoch = rt
-            .record
-            .current()
-            .ok_or_else(|| Refusal::Failed("no epoch secret".into()))?;
         let failed = |e: &dyn std::fmt::Display| Refusal::Failed(e.to_string());
+        let epochs = rt.record.handover().map_err(|e| failed(&e))?;
+        // An invite made before a re-key admits (into the current epoch) when we hold the
+        // secret of its epoch and its check value matches.
+        req.check_epoch(&epochs)?;
         let ephemeral = keys::random32().map_err(|e| failed(&e))?;
         let randomness = (ephemeral, nonce().map_err(|e| failed(&e))?);
         SignedAdmission::create(
             &self.identity,
             rt.record.genesis.clone(),
             joiner,
-            epoch.epoch,
-            &epoch.secret,
+            &epochs,
             self.own_addrs_bin(MAX_CARD_ADDRS),
             now_ms(),
             randomness,

@@ -8,7 +8,8 @@
 //! card's addresses help to reach them); it sends it again every `join_retry_interval`
 //! while it waits, so an approval made while we were away still arrives. The owner and
 //! every admin keep each request on disk; `approve` (by the owner or any admin, with its
-//! authority: [`super::authority`]) seals the current secret to the requester's key, keeps
+//! authority: [`super::authority`]) seals every epoch secret it holds to the requester's
+//! key (a `Handover`: the requester reads the older epochs too), keeps
 //! the approval (so a repeated request is answered with it, under our authority of the
 //! moment) and pushes it to the requester at once. The requester takes an approval only if
 //! its authority ranks no lower than the card's it asked with. A group keeps at most
@@ -20,11 +21,12 @@ use std::time::Instant;
 use qun_protocol::discovery::VERSION;
 use qun_protocol::discovery::card::ProvenCard;
 use qun_protocol::discovery::join::{self, ProvenApproval, SignedRequest};
+use qun_protocol::discovery::seal::Handover;
 use qun_protocol::discovery::wire::{JoinStatus, Request, Response};
 use qun_protocol::group::{Action, Mark};
 use qun_protocol::group::{SignedGenesis, Visibility};
 use qun_protocol::limits::MAX_CARD_ADDRS;
-use qun_protocol::{AuthorId, GroupId, GroupSecret};
+use qun_protocol::{AuthorId, GroupId};
 
 use crate::event_loop::search::Sent;
 use crate::event_loop::{EventLoop, nonce, now_ms};
@@ -58,8 +60,8 @@ pub(crate) struct CardWaiter {
 /// What we need to enter a group.
 pub(crate) struct Entry {
     pub genesis: SignedGenesis,
-    pub epoch: u64,
-    pub secret: GroupSecret,
+    /// The epoch secrets handed to us (the current epoch's last).
+    pub epochs: Handover,
     pub inviter: Option<AuthorId>,
     pub addrs: Vec<Vec<u8>>,
     /// Where `addrs` come from (they go into the known peers).
@@ -139,8 +141,7 @@ impl EventLoop {
             .ok_or_else(|| Error::Invalid("public card without a secret".into()))?;
         let group = self.enter_group(Entry {
             genesis: card.value.genesis.clone(),
-            epoch,
-            secret,
+            epochs: Handover::one(epoch, secret),
             inviter: None,
             addrs: card.value.addrs.clone(),
             source: crate::peers::Source::Card,
@@ -275,11 +276,10 @@ impl EventLoop {
             .find(|(g, _)| *g == group)
             .map(|(_, o)| o)
             .ok_or_else(|| Error::Invalid("we did not ask to join this group".into()))?;
-        let (group, secret) = a.open_for(&self.identity, Some(&out.proven_card()), now_ms())?;
+        let (group, epochs) = a.open_for(&self.identity, Some(&out.proven_card()), now_ms())?;
         self.enter_group(Entry {
             genesis: a.value.genesis.clone(),
-            epoch: a.value.epoch,
-            secret,
+            epochs,
             inviter: Some(a.signer),
             addrs: a.value.addrs.clone(),
             source: crate::peers::Source::Invite,
@@ -445,17 +445,13 @@ impl EventLoop {
                 .groups
                 .get(&group)
                 .ok_or_else(|| Error::UnknownGroup(group.to_string()))?;
-            let epoch = rt
-                .record
-                .current()
-                .ok_or_else(|| Error::Internal("group has no epoch secret".into()))?;
+            let epochs = rt.record.handover()?;
             let approval = ProvenApproval::create(
                 &self.identity,
                 authority,
                 rt.record.genesis.clone(),
                 requester,
-                epoch.epoch,
-                &epoch.secret,
+                &epochs,
                 self.own_addrs_bin(MAX_CARD_ADDRS),
                 now_ms(),
                 (keys::random32()?, nonce()?),
