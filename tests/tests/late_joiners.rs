@@ -190,7 +190,7 @@ async fn late_joiners_fold_the_older_epochs_and_read_their_history() {
     // C's node refuses its post; a raw frame of C's in epoch 1 reaches E and F (on the
     // topic) and both refuse it: C is muted by their fold too.
     match c.send(group, "C, muted", None).await {
-        Err(Error::NotAllowed { rule, .. }) if rule == "muted" => {}
+        Err(Error::NotAllowed { rule: "muted", .. }) => {}
         other => panic!("C's post: {other:?}"),
     }
     wait_topic_peers(&[("E", e, 1), ("F", f, 1)], group).await;
