@@ -224,4 +224,22 @@ async fn members_by_name_pins_and_requests_over_http() {
     assert_eq!(code, 403, "{msg}");
     let (code, msg) = status(api_c.call(Call::decide_join(g, &idb, true)).await);
     assert_eq!((code, msg.contains("not_admin")), (403, true), "{msg}");
+
+    // Two transfers sent at once: the second is checked against the first and refused
+    // (it used to be acknowledged, then refused by every node).
+    let (first, second) = tokio::join!(
+        api_a.call(Call::transfer(g, &idb)),
+        api_a.call(Call::transfer(g, &idc))
+    );
+    let refused = match (first, second) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("expected one transfer, got {other:?}"),
+    };
+    let api = refused.api().unwrap_or_else(|| panic!("{refused}"));
+    assert_eq!(
+        (api.status, api.message.contains("not_owner")),
+        (403, true),
+        "{}",
+        api.message
+    );
 }

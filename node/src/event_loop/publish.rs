@@ -222,6 +222,12 @@ impl EventLoop {
             .and_then(|f| f.encode())
             .map_err(|e| Error::Invalid(e.to_string()))?;
         self.store.insert(&msg)?;
+        // Folded now, not at the flush: the next op of ours is checked against this one (two
+        // transfers sent at once: the second is refused here, not by every receiver later).
+        // A flush that fails reloads the state from the store ([`Self::recover_store`]).
+        if msg.body.kind.is_control() {
+            self.groups.fold_op(&msg);
+        }
         Ok((topic, frame, msg))
     }
 
@@ -281,7 +287,6 @@ impl EventLoop {
             rt.messages += 1;
         }
         if p.msg.body.kind.is_control() {
-            self.groups.fold_op(&p.msg);
             self.note_own_op(&p.msg);
         }
         if self.events.receiver_count() > 0 {
