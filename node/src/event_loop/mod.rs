@@ -49,6 +49,7 @@ use crate::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Error, NodeEvent, datadir
 pub(crate) use discovery::{dht, joining};
 pub(crate) use groups::{GroupRt, Groups};
 pub(crate) use publish::{Pending, Publisher};
+use timers::Alarm;
 pub(crate) use timers::{Timer, Timers};
 
 /// Peers remembered as having served invalid sync pages, at most: a stream of fresh
@@ -235,8 +236,10 @@ impl EventLoop {
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let anti_entropy = tokio::time::sleep(jittered(self.config.sync_interval));
         tokio::pin!(anti_entropy);
+        let mut alarm = Alarm::new();
         let mut stopped = None;
         loop {
+            alarm.set(self.timers.next());
             tokio::select! {
                 biased;
                 cmd = self.commands.recv() => match cmd {
@@ -260,7 +263,7 @@ impl EventLoop {
                 event = self.net.next_event() => self.handle_net_event(event),
                 _ = republish.tick() => self.publish.retry_outbox(&mut self.net, None),
                 _ = redial.tick() => self.redial_round(),
-                () = sleep_until(self.timers.next()) => {
+                () = alarm.rung() => {
                     for t in self.timers.due(Instant::now()) {
                         self.handle_timer(t);
                     }
@@ -350,14 +353,6 @@ impl EventLoop {
 
     pub(crate) fn emit(&self, event: NodeEvent) {
         let _ = self.events.send(event);
-    }
-}
-
-/// Sleeps until `at`, or for ever.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -11,9 +11,15 @@
 //! what is due then (a search that ended meanwhile is simply not found), so a timer that
 //! fires early or twice is harmless, and nothing needs to be cancelled. Equal timers at the
 //! same instant are kept once.
+//!
+//! The loop waits on one [`Alarm`], moved to the queue's earliest deadline only when that
+//! changes: a fresh tokio `Sleep` on every turn of the loop would be put into tokio's timer
+//! wheel and taken out again each time, and could wake the runtime's driver thread for a
+//! deadline it already knew (measured: most of the eventfd wake-ups the loop caused).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
+use std::pin::Pin;
 use std::time::Instant;
 
 /// What a deadline is for.
@@ -81,6 +87,44 @@ impl Timers {
     }
 }
 
+/// The loop's wake-up for the timer queue: one tokio `Sleep`, reset when the deadline
+/// changes.
+pub(crate) struct Alarm {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The deadline `sleep` is set to; `None`: it never rings.
+    at: Option<Instant>,
+}
+
+impl Alarm {
+    /// An alarm set to nothing. Needs a tokio runtime with time enabled.
+    pub fn new() -> Self {
+        Alarm {
+            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            at: None,
+        }
+    }
+
+    /// Sets the alarm to `at` (`None`: never). A deadline already passed rings at once.
+    pub fn set(&mut self, at: Option<Instant>) {
+        if at == self.at {
+            return;
+        }
+        if let Some(at) = at {
+            self.sleep.as_mut().reset(at.into());
+        }
+        self.at = at;
+    }
+
+    /// Waits until the deadline set (at once if it passed, for ever if there is none).
+    /// Cancel-safe: dropping the wait leaves the alarm set.
+    pub async fn rung(&mut self) {
+        if self.at.is_none() {
+            return std::future::pending().await;
+        }
+        self.sleep.as_mut().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +145,29 @@ mod tests {
             vec![Timer::Searches, Timer::Announce]
         );
         assert_eq!(t.next(), Some(now + Duration::from_secs(9)));
+    }
+
+    #[tokio::test]
+    async fn alarm_rings_at_its_deadline_and_again_once_moved() {
+        let ms = Duration::from_millis;
+        let mut alarm = Alarm::new();
+        // Unset: never rings.
+        assert!(tokio::time::timeout(ms(30), alarm.rung()).await.is_err());
+        let start = Instant::now();
+        alarm.set(Some(start + ms(40)));
+        alarm.rung().await;
+        assert!(Instant::now() >= start + ms(40));
+        // Rung and not moved: rings again at once, as does a deadline already passed.
+        tokio::time::timeout(ms(1000), alarm.rung()).await.unwrap();
+        alarm.set(Some(Instant::now() - ms(5)));
+        tokio::time::timeout(ms(1000), alarm.rung()).await.unwrap();
+        // Moved later: waits again.
+        let before = Instant::now();
+        alarm.set(Some(before + ms(40)));
+        alarm.rung().await;
+        assert!(Instant::now() >= before + ms(40));
+        // Unset again: never rings.
+        alarm.set(None);
+        assert!(tokio::time::timeout(ms(30), alarm.rung()).await.is_err());
     }
 }
