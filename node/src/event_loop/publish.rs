@@ -86,7 +86,9 @@ impl Publisher {
         }
         self.flushing = std::mem::take(&mut self.unflushed);
         let store = store.clone();
-        self.flush_task = Some(tokio::spawn(async move { store.flush().await }));
+        // Straight on tokio's blocking pool, as `Store::flush` does (not sled's
+        // `flush_async`, see there), without an async task around it to wake in between.
+        self.flush_task = Some(tokio::task::spawn_blocking(move || store.flush_blocking()));
     }
 
     /// Frames queued for `topic`.
