@@ -117,6 +117,11 @@ pub struct GroupInfo {
     /// Pinned messages, oldest pin first.
     #[serde(default)]
     pub pins: Vec<PinView>,
+    /// This node's own standing in the group, by the fold: `owner`, `admin`, `member`,
+    /// `muted`, `removed` (no longer a member: it reads only what was sent before, and
+    /// nothing it sends is taken) or `banned`. Empty from a daemon older than this field.
+    #[serde(default)]
+    pub standing: String,
 }
 
 /// A muted member, as `group info` shows it.

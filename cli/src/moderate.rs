@@ -155,7 +155,12 @@ pub fn log_line(e: &LogEntry) -> String {
         s(&e.kind)
     );
     match &e.target {
-        Some(t) => line.push_str(&format!("  {}", who(t, e.target_name.as_deref()))),
+        Some(t) => {
+            line.push_str(&format!("  {}", who(t, e.target_name.as_deref())));
+            if let Some(d) = detail(&e.text, t) {
+                line.push_str(&format!("  {}", s(&d)));
+            }
+        }
         None => line.push_str(&format!("  {}", s(&e.text))),
     }
     if !e.allowed {
@@ -166,6 +171,41 @@ pub fn log_line(e: &LogEntry) -> String {
         ));
     }
     line
+}
+
+/// What an op's words say after its target: the role (`admin`), the mute's length
+/// (`for 1 h 30 min`, `until unmuted`); `None` when nothing follows.
+fn detail(text: &str, target: &str) -> Option<String> {
+    let after = text.split_once(target)?.1.trim();
+    if after.is_empty() {
+        return None;
+    }
+    let secs = after
+        .strip_prefix("for ")
+        .and_then(|r| r.strip_suffix(" s"))
+        .and_then(|n| n.parse::<u64>().ok());
+    Some(match secs {
+        Some(n) => format!("for {}", length(n)),
+        None => after.to_owned(),
+    })
+}
+
+/// `secs` as `2 d 3 h`, `10 min`, `45 s` (zero parts left out).
+fn length(secs: u64) -> String {
+    let parts = [(86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")];
+    let mut left = secs;
+    let mut out = Vec::new();
+    for (n, unit) in parts {
+        if left >= n {
+            out.push(format!("{} {unit}", left / n));
+            left %= n;
+        }
+    }
+    if out.is_empty() {
+        "0 s".to_owned()
+    } else {
+        out.join(" ")
+    }
 }
 
 fn log(out: &Out, list: &[LogEntry]) -> anyhow::Result<()> {
@@ -218,6 +258,25 @@ pub fn info_lines(g: &GroupInfo) -> Vec<String> {
 mod tests {
     use super::*;
     use qun_api::view::MutedView;
+
+    #[test]
+    fn a_log_line_says_the_role_and_the_mute_length() {
+        let t = "12D3KooWtarget";
+        assert_eq!(
+            detail(&format!("made {t} admin"), t).as_deref(),
+            Some("admin")
+        );
+        assert_eq!(
+            detail(&format!("muted {t} for 5400 s"), t).as_deref(),
+            Some("for 1 h 30 min")
+        );
+        assert_eq!(
+            detail(&format!("muted {t} until unmuted"), t).as_deref(),
+            Some("until unmuted")
+        );
+        assert_eq!(detail(&format!("removed {t}"), t), None);
+        assert_eq!(length(90_061), "1 d 1 h 1 min 1 s");
+    }
 
     #[test]
     fn remote_text_is_escaped() {

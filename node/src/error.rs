@@ -47,8 +47,8 @@ pub enum Error {
     /// The invite code was refused.
     #[error("invite: {0}")]
     Invite(#[from] qun_protocol::invite::Error),
-    /// A message could not be built.
-    #[error("message: {0}")]
+    /// A message could not be built (its text says what of it was refused).
+    #[error(transparent)]
     Message(#[from] qun_protocol::message::Error),
     /// The store failed.
     #[error(transparent)]

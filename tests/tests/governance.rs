@@ -105,6 +105,7 @@ async fn roles_mute_demotion_transfer_and_ban_agree_on_every_node() {
     })
     .await;
     refused_with(c.send(group, "C, muted", None).await, "muted");
+    assert_eq!(c.group_info(group).await.unwrap().standing, "muted");
     let c_key = keys::load_or_create(dirs[2].path()).unwrap();
     let muted_post = inject_text(&c, group, &c_key, "C, muted, raw").await;
     tokio::time::sleep(SETTLE).await;
@@ -150,6 +151,9 @@ async fn roles_mute_demotion_transfer_and_ban_agree_on_every_node() {
     })
     .await;
     refused_with(c.send(group, "C, banned", None).await, "author_banned");
+    assert_eq!(c.group_info(group).await.unwrap().standing, "banned");
+    assert_eq!(b.group_info(group).await.unwrap().standing, "owner");
+    assert_eq!(a.group_info(group).await.unwrap().standing, "admin");
     let banned_post = inject_text(&c, group, &c_key, "C, banned, raw").await;
     tokio::time::sleep(SETTLE).await;
     nobody_holds(&all, group, &banned_post, "C's post after its ban").await;

@@ -115,6 +115,16 @@ impl Out {
         if !tags.is_empty() {
             lines.push(format!("tags:        {}", tags.join(", ")));
         }
+        match g.standing.as_str() {
+            "removed" | "banned" => lines.push(format!(
+                "you:         {} from this group: you read only what was sent before, and \
+                 nothing you send is taken (qun group leave {} to forget it)",
+                g.standing,
+                s(&g.group)
+            )),
+            "" => {}
+            st => lines.push(format!("you:         {}", s(st))),
+        }
         lines.push(format!("topic:       {} (epoch {})", s(&g.topic), g.epoch));
         lines.push(format!(
             "mesh peers:  {} ({} subscribed)",

@@ -418,6 +418,7 @@ impl EventLoop {
                     by: p.by.to_string(),
                 })
                 .collect(),
+            standing: standing(st, &self.identity.author()).to_owned(),
         })
     }
 
@@ -451,5 +452,26 @@ impl EventLoop {
             }
         }
         Ok(self.sync.progress(group).0)
+    }
+}
+
+/// `me`'s standing in a group by its state ([`GroupInfo::standing`]).
+fn standing(st: &State, me: &qun_protocol::AuthorId) -> &'static str {
+    if st.banned.contains(me) {
+        "banned"
+    } else if !st.members.contains(me) {
+        "removed"
+    } else if st.owner == *me {
+        "owner"
+    } else if st.admins.contains(me) {
+        "admin"
+    } else if st
+        .muted
+        .get(me)
+        .is_some_and(|m| m.until_ms.is_none_or(|t| t > now_ms()))
+    {
+        "muted"
+    } else {
+        "member"
     }
 }

@@ -174,13 +174,23 @@ pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> R
     next.run(req).await
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value. The scheme is matched ignoring
+/// case (RFC 9110 §11.1: `bearer` and `BEARER` are the same scheme), then one or more
+/// spaces.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_start_matches(' '))
+}
+
 /// The bearer-token or session-cookie check, in front of the `/v1` routes.
 pub(super) async fn auth(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response {
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     let authed = match bearer {
         Some(given) if same(given, &ctx.token) => Some(Authed::Bearer),
         Some(_) => None,
@@ -205,6 +215,16 @@ pub(super) async fn auth(State(ctx): State<Ctx>, mut req: Request, next: Next) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_ignores_case() {
+        for v in ["Bearer t0k", "bearer t0k", "BEARER  t0k"] {
+            assert_eq!(bearer_token(v), Some("t0k"), "{v}");
+        }
+        for v in ["Basic t0k", "Bearert0k", "t0k", ""] {
+            assert_eq!(bearer_token(v), None, "{v}");
+        }
+    }
 
     #[test]
     fn tokens_compare_whole() {

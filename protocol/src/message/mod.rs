@@ -151,7 +151,12 @@ pub enum Error {
     #[error(transparent)]
     Name(#[from] crate::text::NameError),
     /// A mute's duration is 0 or over [`MAX_MUTE_MS`].
-    #[error("invalid message: mute of {ms} ms; it must be 1..={max}")]
+    #[error(
+        "invalid message: a mute of {ms} ms (about {} days) is out of range: it lasts 1 ms \
+         to {max} ms ({} days)",
+        ms / 86_400_000,
+        max / 86_400_000
+    )]
     MuteDuration {
         /// The duration given.
         ms: u64,
