@@ -531,3 +531,34 @@ fn a_message_of_a_closed_epoch_after_the_rekey_is_refused() {
     // A join or leave is still taken (membership ops are exempt).
     assert_eq!(g.state.admits(&op(&a, 15, Kind::Leave)), Ok(()));
 }
+
+#[test]
+fn a_leave_makes_the_group_due_a_rekey_and_one_rekey_covers_a_burst() {
+    let mut g = G::new();
+    let (o, a, c, d) = (owner(), alice(), carol(), dave());
+    assert!(!g.state.rekey_due);
+    // The owner's leave has no effect, and no re-key is due.
+    g.run(&o, 10, Kind::Leave).unwrap();
+    assert!(!g.state.rekey_due);
+    g.run(&c, 11, Kind::Leave).unwrap();
+    g.run(&d, 12, Kind::Leave).unwrap();
+    assert!(g.state.rekey_due && g.state.rekey_due_to_leaves_only());
+    // A re-key still sealed to Carol (who left before it) starts nothing.
+    let secret = GroupSecret::from_bytes([8; 32]);
+    let with_carol = rekey(
+        1,
+        g.state.members.iter().copied().chain([c.author()]),
+        &secret,
+    );
+    assert_eq!(
+        g.run(&o, 13, Kind::Rekey(with_carol)).unwrap_err().rule(),
+        "sealed_to_outsider"
+    );
+    let r = rekey(1, g.state.members.clone(), &secret);
+    g.run(&o, 14, Kind::Rekey(r)).unwrap();
+    assert!(!g.state.rekey_due && !g.state.rekey_due_to_leaves_only());
+    // A removal in the new epoch: due, and not for leaves only; a removal of the epoch
+    // before does not count.
+    g.run_in(&o, 1, 15, remove(&a)).unwrap();
+    assert!(g.state.rekey_due && !g.state.rekey_due_to_leaves_only());
+}

@@ -1,6 +1,6 @@
 //! Re-keying through real nodes (issue 13): a removal starts a new epoch that the removed
-//! member cannot read nor write, a member let back in gets the current epoch, and two
-//! admins re-keying at once end on one epoch.
+//! member cannot read nor write, a member let back in gets the current epoch, two admins
+//! re-keying at once end on one epoch, and leaves re-key once per burst.
 //!
 //! 1. Five nodes: A owns the group, B, C, D, E join; A promotes B; B removes D. B's node
 //!    re-keys; A, B, C and E move to epoch 1 (a new topic); D stays in epoch 0. D's node
@@ -11,6 +11,9 @@
 //!    epoch 1 and chats with A and B.
 //! 3. A removes D while B removes E, at once: both re-key; A, B and C end on the same
 //!    epoch and topic and chat in it.
+//! 4. C and D leave within a second: A (the only admin) re-keys once, after the leave
+//!    delay; A, B and E move to epoch 1, whose secret is not the one C kept, and chat in
+//!    it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -249,4 +252,34 @@ async fn two_admins_rekeying_at_once_converge_on_one_epoch() {
     let log = a.moderation_log(group).await.unwrap();
     let rekeys: Vec<_> = log.iter().filter(|l| l.kind == "rekey").collect();
     assert!(!rekeys.is_empty(), "{log:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaves_rekey_once_per_burst_and_the_leavers_key_reads_nothing_new() {
+    let (_dirs, nodes, group, _) = group_of(5, "换钥 leave").await;
+    let [a, b, c, d, e] = [&nodes[0], &nodes[1], &nodes[2], &nodes[3], &nodes[4]];
+    let (idc, idd) = (c.author().to_string(), d.author().to_string());
+    let three = [("A", a), ("B", b), ("E", e)];
+    let (e0, c_secret) = c.epoch_secret(group).await.unwrap();
+    assert_eq!(e0, 0);
+    // C and D leave within a second: one re-key (by A, the only admin) covers both.
+    c.leave(group).await.unwrap();
+    d.leave(group).await.unwrap();
+    all_see(&three, group, "epoch 1 without C and D", |i| {
+        i.epoch == 1 && !i.members.contains(&idc) && !i.members.contains(&idd)
+    })
+    .await;
+    let topic1 = a.group_info(group).await.unwrap().topic;
+    all_see(&three, group, "one topic of epoch 1", |i| i.topic == topic1).await;
+    let log = a.moderation_log(group).await.unwrap();
+    let rekeys = log.iter().filter(|l| l.kind == "rekey").count();
+    assert_eq!(rekeys, 1, "{log:#?}");
+    // The new epoch's secret is not the one C kept; C's node holds the group no more.
+    let (e1, secret1) = a.epoch_secret(group).await.unwrap();
+    assert_eq!(e1, 1);
+    assert_ne!(secret1, c_secret);
+    assert!(c.group_info(group).await.is_err());
+    // The others chat in epoch 1 (sealed with its key, which C never held).
+    wait_topic_peers(&[("A", a, 1), ("B", b, 1), ("E", e, 1)], group).await;
+    chat(&three, group, "after the leaves").await;
 }

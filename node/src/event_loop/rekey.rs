@@ -8,7 +8,17 @@
 //! other admin that sees the group due a re-key waits [`REKEY_BACKUP_DELAY`] times one
 //! plus its rank among the admins (sorted by author id), and re-keys only if the group is
 //! still due then: so the remover's re-key normally comes first, and when its node went
-//! away, one backup admin after another steps in. We send no re-key while our last one is
+//! away, one backup admin after another steps in.
+//!
+//! A member's leave sets `State::rekey_due` too (it still holds the secret, and could
+//! read on). No admin posted it, so every admin waits: the first by rank after
+//! [`LEAVE_REKEY_DELAY`], the next ones [`REKEY_BACKUP_DELAY`] later each
+//! (`State::rekey_due_to_leaves_only` tells this case from a removal). The wait coalesces
+//! a burst: every leave folded before the re-key is covered by it, so several members
+//! leaving within a few seconds cost one re-key. The cost is the re-key's: about 80 bytes
+//! a remaining member (80 KB at 1,000 members) sent to every member once per burst, and
+//! one X25519 exchange per member on the admin's node; a group where members come and go
+//! all day pays that per burst, which we take over a leaver reading on. We send no re-key while our last one is
 //! not folded yet; one that the fold refused (it lost a race, or sealed to a member
 //! removed concurrently) is followed at once by another to the members as they are now,
 //! at most [`MAX_REKEY_TRIES`] times per epoch.
@@ -45,6 +55,10 @@ use crate::{Error, keys};
 /// How long a backup admin waits (times one plus its rank) before it re-keys a group that
 /// is still due a re-key.
 pub const REKEY_BACKUP_DELAY: Duration = Duration::from_secs(20);
+
+/// How long the first admin (by rank) waits before it re-keys a group due a re-key after
+/// leaves only: the leaves of a burst in this window cost one re-key.
+pub const LEAVE_REKEY_DELAY: Duration = Duration::from_secs(5);
 
 /// Re-keys we send to one epoch, at most (each refused by the fold: races).
 pub const MAX_REKEY_TRIES: u32 = 5;
@@ -203,7 +217,8 @@ impl EventLoop {
     }
 
     /// Re-keys `group` if the fold says a re-key is due and we are the admin to do it now:
-    /// the one who removed at once, the others after their backup delay.
+    /// the one who removed at once, the others after their backup delay (after leaves
+    /// only, the first after [`LEAVE_REKEY_DELAY`]).
     fn maybe_rekey(&mut self, group: &GroupId) {
         let me = self.identity.author();
         let Some(rt) = self.groups.get(group) else {
@@ -235,7 +250,12 @@ impl EventLoop {
                     st.admins.iter().copied().chain([st.owner]).collect();
                 admins.sort();
                 let rank = admins.iter().position(|a| *a == me).unwrap_or(0) as u32;
-                let at = now + REKEY_BACKUP_DELAY * (rank + 1);
+                let first = if st.rekey_due_to_leaves_only() {
+                    LEAVE_REKEY_DELAY
+                } else {
+                    REKEY_BACKUP_DELAY
+                };
+                let at = now + first + REKEY_BACKUP_DELAY * rank;
                 self.rekeys.backup.insert(*group, at);
                 self.timers.at(at, Timer::Rekey);
             }

@@ -10,10 +10,13 @@
 //! new secret ([`Rekey::open`]).
 //!
 //! ## When
-//! A remove or a ban of a member sets [`State::rekey_due`](super::State::rekey_due): the member that was put out
-//! still holds the current secret. The admin who removed it follows with a re-key to the
-//! members that remain (any admin may, and one re-key covers several removals); a re-key
-//! that starts an epoch clears the flag.
+//! A remove or a ban of a member, or a member's leave, sets
+//! [`State::rekey_due`](super::State::rekey_due): the member that is out still holds the
+//! current secret. The admin who removed it follows with a re-key to the members that
+//! remain; after leaves only ([`State::rekey_due_to_leaves_only`](super::State::rekey_due_to_leaves_only))
+//! the admins' nodes wait a few seconds first, so a burst of leaves costs one re-key (any
+//! admin may re-key, and one re-key covers several removals and leaves); a re-key that
+//! starts an epoch clears the flag.
 //!
 //! ## The rules (checked by the fold, [`State::may`](super::State::may))
 //! - Only admins (and the owner) re-key.

@@ -187,8 +187,8 @@ pub struct State {
     /// The re-key op that started the current epoch (`None` for epoch 0): its sealed
     /// secret is what a member opens to read it.
     pub epoch_op: Option<MsgId>,
-    /// Whether a member was removed or banned since the current epoch began: its secret
-    /// is still known to someone who left, and an admin should re-key.
+    /// Whether a member left, was removed or was banned since the current epoch began: its
+    /// secret is still known to someone who is out, and an admin should re-key.
     pub rekey_due: bool,
     /// Where each epoch after the first started: the order key of the re-key op that
     /// started it. A message of epoch `e` that sorts after the start of `e + 1` was written
@@ -414,6 +414,23 @@ impl State {
             log(m, verdict);
         }
         state
+    }
+
+    /// Whether the re-key that is due ([`State::rekey_due`]) follows leaves only: no one
+    /// was removed or banned since the current epoch began (at the re-key that started it,
+    /// [`State::epoch_starts`], or the genesis). The node then waits a little before it
+    /// re-keys, so that a burst of leaves costs one re-key; after a removal the remover
+    /// re-keys at once. Costs one look at each author's marks.
+    pub fn rekey_due_to_leaves_only(&self) -> bool {
+        if !self.rekey_due {
+            return false;
+        }
+        let since = self.epoch_starts.get(&self.epoch);
+        !self.marks.values().any(|marks| {
+            marks.iter().any(|(at, m)| {
+                matches!(m, Mark::Removed | Mark::Banned) && since.is_none_or(|s| at > s)
+            })
+        })
     }
 
     /// Records `mark` for `author` at `at`.

@@ -1,6 +1,7 @@
 //! Tag 4, `leave`: a member says it left. A control op with no payload (the payload is
 //! zero bytes on the wire). The owner cannot leave: its leave has no effect (it hands the
-//! group on first, [`super::transfer`]). An admin who leaves is no longer one.
+//! group on first, [`super::transfer`]). An admin who leaves is no longer one. A member's
+//! leave makes the group due a re-key, as a removal does ([`crate::group::rekey`]).
 
 use crate::codec;
 use crate::group::state::Mark;
@@ -35,13 +36,17 @@ impl Def for Leave {
         Action::Leave
     }
 
+    /// A member that leaves still holds the current epoch's secret: the group is due a
+    /// re-key ([`State::rekey_due`]), as after a removal (the admins' nodes coalesce the
+    /// leaves of a burst into one re-key).
     fn fold(&self, state: &mut State, msg: &Verified) {
         let author = msg.author();
         if author != state.owner {
             state.mark(author, msg.order_key(), Mark::Left);
             if state.has_left(&author) {
-                state.members.remove(&author);
+                let was_member = state.members.remove(&author);
                 state.admins.remove(&author);
+                state.rekey_due |= was_member;
             }
         }
     }
