@@ -108,6 +108,10 @@ impl EventLoop {
     pub(crate) fn note_own_op(&mut self, msg: &Verified) {
         if matches!(msg.body.kind, Kind::Remove(_) | Kind::Ban(_)) {
             self.rekeys.ours.insert(msg.body.group);
+            // The op was folded when it was signed, before it was durable: the group is
+            // looked at again at the end of this iteration, so we re-key now rather than
+            // after the backup delay set then.
+            self.groups.changed.insert(msg.body.group);
         }
     }
 
