@@ -8,8 +8,9 @@
 //!    F show A's roles, mutes, bans and members, read the epoch-0 history, and refuse C's
 //!    posts (a raw frame of C's, published by C's node, reaches none of them).
 //! 2. Four nodes. A and B (an admin) each make an invite in epoch 0; A removes C (epoch
-//!    1). X joins with A's old invite and reads epoch 0. A removes B; Y, with B's invite,
-//!    is refused: "may no longer invite".
+//!    1). X joins with A's old invite and reads epoch 0; C, removed, is refused with it
+//!    ("removed from this group") and let in by a new one. A removes B; Y, with B's
+//!    invite, is refused: "may no longer invite".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -248,6 +249,26 @@ async fn an_old_invite_admits_after_a_rekey_unless_its_inviter_was_removed() {
     })
     .await;
     wait_texts("X", x, group, &BTreeSet::from(["epoch 0 words".to_owned()])).await;
+
+    // C, removed, cannot come back with an invite made before its removal (it left its
+    // copy of the group first, or not): the refusal says why. A new invite lets it in.
+    for leave_first in [false, true] {
+        if leave_first {
+            c.leave(group).await.unwrap();
+        }
+        let refused = c
+            .join(&by_a)
+            .await
+            .expect_err("a removed member came back with an invite made before its removal");
+        let msg = refused.to_string();
+        assert!(msg.contains("removed from this group"), "{msg}");
+    }
+    let fresh = a.invite(group, Duration::from_secs(600)).await.unwrap();
+    c.join(&fresh).await.unwrap();
+    all_see(&[("A", a), ("C", c)], group, "C back in epoch 1", |i| {
+        i.epoch == 1 && i.members.contains(&idc)
+    })
+    .await;
 
     // B is removed: its invite stops working, and the refusal says why.
     a.remove(group, &idb).await.unwrap();

@@ -55,6 +55,8 @@ pub(super) async fn join(State(ctx): State<Ctx>, Json(req): Json<Join>) -> ApiRe
                 .groups()
                 .await?
                 .into_iter()
+                // A removed member let in again has joined, though it held the group.
+                .filter(|g| !matches!(g.standing.as_str(), "removed" | "banned"))
                 .map(|g| g.group)
                 .collect();
             let group = ctx.node.join_with(&invite, req.history).await?;

@@ -101,6 +101,17 @@ pub enum Refusal {
         /// The invite's epoch.
         epoch: u64,
     },
+    /// The joiner was removed from the group in `epoch` or later than the invite was made:
+    /// an invite made before a removal does not undo it (a new invite does). Last, so that
+    /// the earlier variants keep their wire index.
+    #[error(
+        "you were removed from this group (in epoch {epoch}) after this invite was made; \
+         ask an admin for a new invite"
+    )]
+    RemovedSince {
+        /// The epoch the removal was made in.
+        epoch: u64,
+    },
 }
 
 /// What a member answers when it admits.

@@ -350,9 +350,17 @@ impl EventLoop {
             return Err(Refusal::NotMember);
         }
         // An invite made before the ban (or shared by another member) must not bring a
-        // banned member back; a removed one may return in a later epoch.
+        // banned member back.
         if rt.state.banned.contains(&joiner) {
             return Err(Refusal::Banned);
+        }
+        // Nor may a removed member come back with an invite made before its removal (one
+        // it kept, or one posted in the chat): a kick is undone only by a new invite.
+        if let Some(&out) = rt.state.locked_out.get(&joiner)
+            && req.ticket.content.epoch <= out
+            && !rt.state.members.contains(&joiner)
+        {
+            return Err(Refusal::RemovedSince { epoch: out });
         }
         let failed = |e: &dyn std::fmt::Display| Refusal::Failed(e.to_string());
         let epochs = rt.record.handover().map_err(|e| failed(&e))?;
