@@ -191,7 +191,7 @@ fn detail(text: &str, target: &str) -> Option<String> {
 }
 
 /// `secs` as `2 d 3 h`, `10 min`, `45 s` (zero parts left out).
-fn length(secs: u64) -> String {
+pub fn length(secs: u64) -> String {
     let parts = [(86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")];
     let mut left = secs;
     let mut out = Vec::new();

@@ -63,6 +63,25 @@ impl GroupLabels {
     }
 }
 
+/// A control op's words with the members it names shortened as authors are (`·a1b2c3`,
+/// not the 52-character id) and a mute's seconds as a length (`for 2 h`), as `group log`
+/// says them.
+fn op_words(m: &MessageView) -> String {
+    let mut text = m.text.clone();
+    for id in &m.mentions {
+        if id.len() > 8 {
+            text = text.replace(id.as_str(), &who(id, None));
+        }
+    }
+    match text.rsplit_once(" for ") {
+        Some((head, secs)) => match secs.strip_suffix(" s").and_then(|n| n.parse().ok()) {
+            Some(n) => format!("{head} for {}", crate::moderate::length(n)),
+            None => text,
+        },
+        None => text,
+    }
+}
+
 impl Out {
     /// The line of one message in `qun history` and `qun watch`.
     pub fn message_line(m: &MessageView) -> String {
@@ -76,7 +95,7 @@ impl Out {
         match m.kind.as_str() {
             "text" => format!("[{when}] {who}: {}{reply}  #{}", s(&m.text), short(&m.id)),
             "announcement" => format!("[{when}] {who} set the announcement: {}", s(&m.text)),
-            _ => format!("[{when}] {who} {}", s(&m.text)),
+            _ => format!("[{when}] {who} {}", s(&op_words(m))),
         }
     }
 

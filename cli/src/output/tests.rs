@@ -147,3 +147,22 @@ fn who_shows_the_name_and_a_tail() {
     assert_eq!(who("12D3KooWabc123", Some("a\"b:")), "\"a\\\"b:\" ·abc123");
     assert_eq!(who("", None), "");
 }
+
+#[test]
+fn a_control_op_in_history_names_its_target_shortly() {
+    let target = "12D3KooWDcpdgHDWwXDasaoiC4vMcvHoDPVU8wTMdFcGA7x1XrBW";
+    let op = |kind: &str, text: String| qun_api::view::MessageView {
+        author: "12D3KooWauthor".into(),
+        kind: kind.into(),
+        text,
+        mentions: vec![target.into()],
+        ..qun_api::view::MessageView::default()
+    };
+    let line = Out::message_line(&op("mute", format!("muted {target} for 7200 s")));
+    assert!(
+        line.ends_with(&format!(" muted {} for 2 h", short(target))),
+        "{line}"
+    );
+    let line = Out::message_line(&op("role", format!("made {target} admin")));
+    assert!(!line.contains(target) && line.ends_with(" admin"), "{line}");
+}
