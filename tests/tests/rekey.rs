@@ -14,6 +14,13 @@
 //! 4. C and D leave within a second: A (the only admin) re-keys once, after the leave
 //!    delay; A, B and E move to epoch 1, whose secret is not the one C kept, and chat in
 //!    it.
+//! 5. Posts that a re-key closes out are re-sent: C is offline while B removes D (B
+//!    re-keys); C's node, started cut off from the others, sends a text, signed in epoch
+//!    0 without news of the re-key (so every other node refuses it as `epoch_closed`).
+//!    Then A (owner) is offline while B removes E; A's node, cut off, demotes B in epoch
+//!    1, after the re-key to 2. Back online, each node re-sends its post in the new
+//!    epoch (a new id): every node ends with C's text exactly once, B demoted, and the
+//!    same history.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -282,4 +289,143 @@ async fn leaves_rekey_once_per_burst_and_the_leavers_key_reads_nothing_new() {
     // The others chat in epoch 1 (sealed with its key, which C never held).
     wait_topic_peers(&[("A", a, 1), ("B", b, 1), ("E", e, 1)], group).await;
     chat(&three, group, "after the leaves").await;
+}
+
+/// Starts the node of `dir` cut off from every other node: its transport is an in-memory
+/// one that reaches no one (the known TCP peers of its store are unreachable), so what it
+/// signs now it signs without news from the group.
+async fn start_cut_off(dir: &std::path::Path) -> Node {
+    use libp2p::Transport as _;
+    use libp2p::core::transport::{MemoryTransport, upgrade::Version};
+    let mut cfg = qun_node::Config::for_test(dir);
+    let port = 1 + (common::now_ms() % 1_000_000_000);
+    let addr: libp2p::Multiaddr = format!("/memory/{port}").parse().unwrap();
+    cfg.listen = vec![qun_node::Addr::from(addr)];
+    cfg.transport = qun_node::config::Transport::Custom(std::sync::Arc::new(|key| {
+        Ok(MemoryTransport::default()
+            .upgrade(Version::V1Lazy)
+            .authenticate(libp2p::noise::Config::new(key).map_err(std::io::Error::other)?)
+            .multiplex(libp2p::yamux::Config::default())
+            .boxed())
+    }));
+    Node::start(cfg).await.unwrap()
+}
+
+/// Waits until every node holds the same message ids as the first.
+async fn same_histories(nodes: &[(&str, &Node)], group: GroupId) -> Vec<String> {
+    let (_, first) = nodes[0];
+    eventually(DEADLINE, "identical histories", || async {
+        let reference = ids(&history(first, group).await);
+        for (name, node) in &nodes[1..] {
+            let h = ids(&history(node, group).await);
+            if h != reference {
+                return Err(format!(
+                    "{name} holds {} messages against {} ({} in common)",
+                    h.len(),
+                    reference.len(),
+                    h.iter().filter(|i| reference.contains(i)).count()
+                ));
+            }
+        }
+        Ok(reference)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_closed_out_by_a_rekey_are_sent_again_in_the_new_epoch() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    let (dirs, mut nodes, group, _) = group_of(5, "换钥 repost").await;
+    let (ida, idb, idd, ide) = (
+        nodes[0].author().to_string(),
+        nodes[1].author().to_string(),
+        nodes[3].author().to_string(),
+        nodes[4].author().to_string(),
+    );
+    nodes[0].set_role(group, &idb, Role::Admin).await.unwrap();
+    {
+        let [a, b, c] = [&nodes[0], &nodes[1], &nodes[2]];
+        all_see(&[("A", a), ("B", b), ("C", c)], group, "B as admin", |i| {
+            i.admins == [idb.clone()]
+        })
+        .await;
+    }
+
+    // C is away while B removes D and re-keys.
+    nodes[2].shutdown().await.unwrap();
+    nodes[1].remove(group, &idd).await.unwrap();
+    {
+        let [a, b] = [&nodes[0], &nodes[1]];
+        all_see(&[("A", a), ("B", b)], group, "epoch 1 without D", |i| {
+            i.epoch == 1 && !i.members.contains(&idd)
+        })
+        .await;
+    }
+    // C comes back and posts at once: its node does not know the re-key yet, and signs
+    // the text in epoch 0, after the re-key in group order.
+    let cut = start_cut_off(dirs[2].path()).await;
+    let text = "C, just back: 你们好";
+    let first = cut.send(group, text, None).await.unwrap().to_string();
+    assert_eq!(cut.group_info(group).await.unwrap().epoch, 0);
+    cut.shutdown().await.unwrap();
+    drop(cut);
+    nodes[2] = start(dirs[2].path()).await;
+
+    // A is away while B removes E (a re-key to epoch 2); A comes back and demotes B at
+    // once, in epoch 1.
+    {
+        let [a, b, c] = [&nodes[0], &nodes[1], &nodes[2]];
+        all_see(&[("A", a), ("B", b), ("C", c)], group, "epoch 1", |i| {
+            i.epoch == 1
+        })
+        .await;
+    }
+    nodes[0].shutdown().await.unwrap();
+    nodes[1].remove(group, &ide).await.unwrap();
+    {
+        let [b, c] = [&nodes[1], &nodes[2]];
+        all_see(&[("B", b), ("C", c)], group, "epoch 2 without E", |i| {
+            i.epoch == 2 && !i.members.contains(&ide)
+        })
+        .await;
+    }
+    let cut = start_cut_off(dirs[0].path()).await;
+    let demote = cut
+        .set_role(group, &idb, Role::Member)
+        .await
+        .unwrap()
+        .to_string();
+    assert_eq!(cut.group_info(group).await.unwrap().epoch, 1);
+    cut.shutdown().await.unwrap();
+    drop(cut);
+    nodes[0] = start(dirs[0].path()).await;
+
+    let [a, b, c] = [&nodes[0], &nodes[1], &nodes[2]];
+    let three = [("A", a), ("B", b), ("C", c)];
+    all_see(&three, group, "epoch 2, B demoted", |i| {
+        i.epoch == 2 && i.admins.is_empty() && i.owner == ida
+    })
+    .await;
+    let h = same_histories(&three, group).await;
+    let mine = history(c, group).await;
+    let copies: Vec<_> = mine.iter().filter(|m| m.text == text).collect();
+    assert_eq!(copies.len(), 1, "C's text:\n{}", describe(&mine));
+    assert_ne!(copies[0].id, first, "C's text was not sent again");
+    assert!(!h.contains(&first) && !h.contains(&demote), "{h:?}");
+    // The re-sent demotion is in the log, once, allowed; the closed-out one is gone.
+    for (name, node) in three {
+        let log = node.moderation_log(group).await.unwrap();
+        let roles: Vec<_> = log
+            .iter()
+            .filter(|l| l.kind == "role" && l.target.as_deref() == Some(idb.as_str()))
+            .collect();
+        assert_eq!(roles.len(), 2, "{name}: {log:#?}");
+        assert!(
+            roles.iter().all(|l| l.allowed && l.id != demote),
+            "{name}: {log:#?}"
+        );
+    }
+    chat(&three, group, "after the re-posts").await;
 }

@@ -35,6 +35,13 @@ impl Index {
         new
     }
 
+    /// Removes a key; returns whether it was there.
+    pub fn remove(&mut self, epoch: u64, key: &OrderKey) -> bool {
+        let gone = self.epochs.get_mut(&epoch).is_some_and(|s| s.remove(key));
+        self.len -= usize::from(gone);
+        gone
+    }
+
     /// Whether any epoch holds `key`.
     pub fn contains(&self, key: &OrderKey) -> bool {
         self.epochs.values().any(|s| s.contains(key))
@@ -83,5 +90,7 @@ mod tests {
         assert_eq!(index.last_below(&key(3)), Some(&key(2)));
         assert_eq!(index.last_below(&key(1)), None);
         assert!(!index.contains(&key(4)));
+        assert!(index.remove(0, &key(3)) && !index.remove(0, &key(3)));
+        assert_eq!(index.len(), 2);
     }
 }

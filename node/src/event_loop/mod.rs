@@ -28,6 +28,7 @@ mod moderation;
 mod network;
 mod publish;
 mod rekey;
+mod repost;
 mod search;
 mod timers;
 
@@ -95,6 +96,8 @@ pub(crate) struct EventLoop {
     pub skew_warned: bool,
     /// Re-keying: who re-keys after a removal, and moving to new epochs.
     pub rekeys: rekey::Rekeys,
+    /// Posts closed out by a re-key: how many times ours were re-sent.
+    pub reposts: repost::Reposts,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -206,6 +209,7 @@ impl EventLoop {
             skew: Default::default(),
             skew_warned: false,
             rekeys: rekey::Rekeys::default(),
+            reposts: repost::Reposts::default(),
         };
         lp.schedule_announce(Duration::from_secs(5));
         lp.timers.at(Instant::now(), Timer::JoinRequests);

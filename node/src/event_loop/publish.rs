@@ -283,10 +283,20 @@ impl EventLoop {
     /// it, it is published, and its sender gets the id.
     pub(crate) fn commit_post(&mut self, p: Pending) {
         let group = p.msg.body.group;
-        if let Some(rt) = self.groups.get_mut(&group)
-            && rt.index.insert(p.msg.body.epoch, p.msg.order_key())
-        {
-            rt.messages += 1;
+        let mut closed = false;
+        if let Some(rt) = self.groups.get_mut(&group) {
+            if rt.index.insert(p.msg.body.epoch, p.msg.order_key()) {
+                rt.messages += 1;
+            }
+            closed = rt
+                .state
+                .epoch_open(p.msg.body.epoch, p.msg.order_key())
+                .is_err();
+        }
+        // A re-key folded while it waited for its flush closed its epoch out: it is re-sent
+        // in the new one (`super::repost`).
+        if closed {
+            self.groups.changed.insert(group);
         }
         if p.msg.body.kind.is_control() {
             self.note_own_op(&p.msg);

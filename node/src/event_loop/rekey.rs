@@ -116,12 +116,14 @@ impl EventLoop {
     }
 
     /// After the folds of a loop iteration: every group whose state changed moves to the
-    /// fold's epoch if it must, and re-keys if it is due and we are the admin to do it.
+    /// fold's epoch if it must, drops the messages a re-key closed out and re-sends ours
+    /// (`super::repost`), and re-keys if it is due and we are the admin to do it.
     pub(crate) fn check_epochs(&mut self) {
         for group in std::mem::take(&mut self.groups.changed) {
             if let Err(e) = self.follow_epoch(&group) {
                 tracing::warn!(%group, error = %e, "could not move to the group's epoch");
             }
+            self.repost_closed(&group);
             self.maybe_rekey(&group);
         }
     }

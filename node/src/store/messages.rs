@@ -53,6 +53,21 @@ impl Store {
         Ok(true)
     }
 
+    /// Removes a stored message (all three trees); returns whether it was stored. Only for
+    /// a post of our own that no other node takes (closed out by a re-key, re-sent in the
+    /// current epoch: `event_loop::repost`).
+    pub fn remove(&self, msg: &Verified) -> Result<bool, Error> {
+        let t = self.t()?;
+        let key = msg_key(&msg.body.group, &msg.order_key());
+        if t.ids.get(msg.id.as_bytes())?.is_none() {
+            return Ok(false);
+        }
+        self.written(t.control.remove(key))?;
+        self.written(t.msgs.remove(key))?;
+        self.written(t.ids.remove(msg.id.as_bytes()))?;
+        Ok(true)
+    }
+
     fn decode(bytes: &[u8]) -> Result<Verified, Error> {
         qun_protocol::Envelope::decode_stored(bytes)
             .map_err(|e| Error::Corrupt(format!("a stored message: {e}")))
