@@ -41,7 +41,9 @@
 //! that was offline during the re-key comes back on the old topic, and only there does it
 //! meet members that sync it the re-key op. Nothing new travels there: a message of a
 //! closed epoch that sorts after the re-key is refused by every node
-//! (`Refused::EpochClosed`), so is neither stored, forwarded nor served.
+//! (`Refused::EpochClosed`), so is neither stored, forwarded nor served. What a node
+//! stored of it before it folded the re-key is removed, and its own such posts are
+//! re-sent in the new epoch (`super::repost`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
