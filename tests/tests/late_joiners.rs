@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use common::*;
 use qun_node::{Config, CreateGroup, Error, History, Node, NodeEvent, keys};
-use qun_protocol::group::Role;
-use qun_protocol::{AuthorId, GroupId, Visibility};
+use qun_protocol::group::{Rekey, Role};
+use qun_protocol::{
+    AuthorId, Body, Envelope, GroupId, GroupSecret, Kind, Stamp, Visibility, frame,
+};
 use tempfile::TempDir;
 
 /// How long a refused frame is given to (not) arrive.
@@ -282,4 +284,75 @@ async fn an_old_invite_admits_after_a_rekey_unless_its_inviter_was_removed() {
         .expect_err("a removed admin's invite admitted");
     let msg = refused.to_string();
     assert!(msg.contains("may no longer invite"), "{msg}");
+}
+
+/// A member that a re-key missed is handed the new epoch. In the wild: D is admitted by X
+/// while A, back from being away, removes someone before its node has synced D's join, so
+/// A's re-key is sealed to the others only. Here that re-key is made outright: signed with
+/// A's key, sealed to A, X and B, and published through X. D is a member by every fold but
+/// holds no secret of epoch 1 (nor could it open a later re-key, sent in epoch 1); an admin
+/// pushes it every epoch secret (`Request::Handover`), and D reads and writes in epoch 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_a_rekey_missed_is_handed_the_new_epoch() {
+    let dirs: Vec<TempDir> = (0..4).map(|_| TempDir::new().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for d in &dirs {
+        nodes.push(start(d.path()).await);
+    }
+    let [a, x, b, d] = [&nodes[0], &nodes[1], &nodes[2], &nodes[3]];
+    let created = a.create_group(group_req("交接", "")).await.unwrap();
+    let group: GroupId = created.group.parse().unwrap();
+    for n in [x, b, d] {
+        n.join(&created.invite).await.unwrap();
+    }
+    let ids: Vec<String> = [a, x, b, d]
+        .iter()
+        .map(|n| n.author().to_string())
+        .collect();
+    let all = [("A", a), ("X", x), ("B", b), ("D", d)];
+    all_members(&all, group, &ids).await;
+    a.set_role(group, &ids[1], Role::Admin).await.unwrap();
+    all_see(&all, group, "X an admin", |i| i.admins == [ids[1].clone()]).await;
+
+    // A's re-key to epoch 1, sealed to everyone but D.
+    let a_key = keys::load_or_create(dirs[0].path()).unwrap();
+    let (epoch, secret) = x.epoch_secret(group).await.unwrap();
+    assert_eq!(epoch, 0);
+    let rekey = Rekey::create(
+        &group,
+        1,
+        &GroupSecret::from_bytes([0x42; 32]),
+        [a.author(), x.author(), b.author()],
+        ([0x17; 32], [0x18; 24]),
+    )
+    .unwrap();
+    let ms = now_ms() + 50;
+    let body = Body {
+        group,
+        epoch: 0,
+        stamp: Stamp::new(ms, 0),
+        kind: Kind::Rekey(rekey),
+    };
+    let msg = Envelope::sign(&a_key, &body).unwrap();
+    let mut nonce = [0u8; 24];
+    nonce[..8].copy_from_slice(&ms.to_be_bytes());
+    nonce[8] = 0x2e;
+    let bytes = frame::seal_verified(&msg, &secret.message_key(&group, 0), nonce)
+        .unwrap()
+        .encode()
+        .unwrap();
+    x.publish_raw(group, bytes).await.unwrap();
+
+    all_see(&all, group, "epoch 1, D still a member", |i| {
+        i.epoch == 1 && i.members.contains(&ids[3])
+    })
+    .await;
+    let after = "epoch 1: D reads this".to_owned();
+    a.send(group, &after, None).await.unwrap();
+    wait_texts("D", d, group, &BTreeSet::from([after])).await;
+    let from_d = "D writes in epoch 1".to_owned();
+    d.send(group, &from_d, None).await.unwrap();
+    for (name, n) in [("A", a), ("B", b)] {
+        wait_texts(name, n, group, &BTreeSet::from([from_d.clone()])).await;
+    }
 }

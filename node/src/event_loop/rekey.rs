@@ -92,6 +92,9 @@ pub(crate) struct Rekeys {
     sent: HashMap<GroupId, Sent>,
     /// When we re-key, as a backup admin, a group still due a re-key.
     backup: HashMap<GroupId, Instant>,
+    /// (group, epoch, member) we pushed the epochs to, once each
+    /// ([`super::discovery::handover`]).
+    pub(crate) handed: HashSet<(GroupId, u64, AuthorId)>,
 }
 
 impl Rekeys {
@@ -102,6 +105,12 @@ impl Rekeys {
         self.ours.remove(group);
         self.sent.remove(group);
         self.backup.remove(group);
+        self.handed.retain(|(g, _, _)| g != group);
+    }
+
+    /// Makes the next look at `group` check its epoch op again (we took new epochs).
+    pub fn forget_checked(&mut self, group: &GroupId) {
+        self.checked.remove(group);
     }
 }
 
@@ -127,6 +136,7 @@ impl EventLoop {
             }
             self.repost_closed(&group);
             self.maybe_rekey(&group);
+            self.push_handovers(&group);
         }
     }
 

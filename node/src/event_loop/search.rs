@@ -273,6 +273,7 @@ impl EventLoop {
                 Err(e) => Response::Refused(e.to_string()),
             },
             Request::Admit(r) => self.serve_admission(peer, *r),
+            Request::Handover(a) => self.take_handover(peer, *a),
         }
     }
 

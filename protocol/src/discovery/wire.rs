@@ -45,6 +45,11 @@ pub enum Request {
     Admit(Box<admit::Request>),
     /// An approval, with its signer's authority, pushed to the requester.
     ApprovedBy(Box<ProvenApproval>),
+    /// The epoch secrets, pushed by an admin to a member that a re-key was not sealed to
+    /// (it was admitted while the re-key was made): an admission signed by the admin,
+    /// without an invite ([`admit::SignedAdmission::open_pushed`]). Last, so that the
+    /// earlier variants keep their wire index.
+    Handover(Box<admit::SignedAdmission>),
 }
 
 /// Where a join request stands.

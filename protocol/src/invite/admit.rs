@@ -270,36 +270,11 @@ impl Signed<Admission> {
         ticket: &Ticket,
         now_ms: u64,
     ) -> Result<Admitted, Error> {
-        self.verify(DOMAIN_ADMISSION)?;
-        if self.signer != *from {
-            return Err(Error::NotAllowed {
-                signer: self.signer,
-            });
-        }
-        let a = &self.value;
-
-        check_addrs(&a.addrs, MAX_CARD_ADDRS)?;
-        check_time(a.issued_ms, now_ms)?;
-        a.genesis
-            .verify()
-            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
-        let group = a.genesis.id()?;
         let c = &ticket.content;
-        if group != c.group {
-            return Err(Error::Invalid("admission is for another group".into()));
-        }
-        if a.joiner != me.author() {
-            return Err(Error::Invalid("admission is for someone else".into()));
-        }
-        let epochs = Handover::open(
-            me,
-            &a.sealed,
-            &seal_context(&group, &a.joiner),
-            a.version,
-            a.epoch,
-        )?;
+        let epochs = self.open_pushed(me, from, &c.group, now_ms)?;
+        let a = &self.value;
         match epochs.get(c.epoch) {
-            Some(s) if s.invite_check(&group, c.epoch) != c.check => {
+            Some(s) if s.invite_check(&c.group, c.epoch) != c.check => {
                 return Err(Error::Invalid(
                     "the secret does not match the invite: the peer is no member".into(),
                 ));
@@ -317,5 +292,46 @@ impl Signed<Admission> {
             epochs,
             addrs: a.addrs.clone(),
         })
+    }
+
+    /// Checks an admission for `me` of `group`, signed by `from`, and opens its epoch
+    /// secrets; no invite is involved. What [`Self::open_for`] checks besides the ticket,
+    /// and what a member takes when an admin pushes it the epochs a re-key did not seal to
+    /// it (`Request::Handover`): the receiver must still check that `from` is an admin.
+    ///
+    /// # Errors
+    /// As [`Self::open_for`], and [`Error::Invalid`] for another group.
+    pub fn open_pushed(
+        &self,
+        me: &Identity,
+        from: &AuthorId,
+        group: &GroupId,
+        now_ms: u64,
+    ) -> Result<Handover, Error> {
+        self.verify(DOMAIN_ADMISSION)?;
+        if self.signer != *from {
+            return Err(Error::NotAllowed {
+                signer: self.signer,
+            });
+        }
+        let a = &self.value;
+        check_addrs(&a.addrs, MAX_CARD_ADDRS)?;
+        check_time(a.issued_ms, now_ms)?;
+        a.genesis
+            .verify()
+            .map_err(|e| Error::Invalid(format!("genesis: {e}")))?;
+        if a.genesis.id()? != *group {
+            return Err(Error::Invalid("admission is for another group".into()));
+        }
+        if a.joiner != me.author() {
+            return Err(Error::Invalid("admission is for someone else".into()));
+        }
+        Handover::open(
+            me,
+            &a.sealed,
+            &seal_context(group, &a.joiner),
+            a.version,
+            a.epoch,
+        )
     }
 }

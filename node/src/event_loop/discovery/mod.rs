@@ -14,6 +14,7 @@ pub(crate) mod admission;
 pub(crate) mod authority;
 pub(crate) mod card;
 pub(crate) mod dht;
+pub(crate) mod handover;
 pub(crate) mod joining;
 pub(crate) mod names;
 pub(crate) mod profiles;
