@@ -14,7 +14,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{DEADLINE, bootstrap_from, eventually, wait_texts};
+use common::{DEADLINE, bootstrap_from, eventually, find_listed as find, wait_texts};
 use qun_node::{Config, CreateGroup, Error, History, Node, NodeEvent};
 use qun_protocol::group::Role;
 use qun_protocol::{AuthorId, GroupId, Visibility};
@@ -26,23 +26,6 @@ async fn start(dir: &std::path::Path, boot: Option<&Node>) -> Node {
         bootstrap_from(&mut cfg, b).await;
     }
     Node::start(cfg).await.unwrap()
-}
-
-/// Searches (announcing the members' cards and keywords again meanwhile) until `group` is
-/// found.
-async fn find(node: &Node, members: &[&Node], query: &str, group: GroupId) {
-    eventually(DEADLINE, &format!("a search for {query:?}"), || async {
-        for m in members {
-            m.announce_discovery().await.map_err(|e| e.to_string())?;
-        }
-        let r = node.search(query).await.map_err(|e| e.to_string())?;
-        if r.hits.iter().any(|h| h.group == group.to_string()) {
-            Ok(())
-        } else {
-            Err(format!("{r:?}"))
-        }
-    })
-    .await;
 }
 
 /// Waits for `node`'s `Joined` event of `group`.

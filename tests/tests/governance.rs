@@ -17,8 +17,7 @@ use std::time::Duration;
 use common::*;
 use qun_node::{Error, Node, keys};
 use qun_protocol::group::Role;
-use qun_protocol::message::Text;
-use qun_protocol::{Body, Envelope, GroupId, Identity, Kind, Stamp, frame};
+use qun_protocol::{GroupId, Identity};
 use tempfile::TempDir;
 
 /// How long a refused frame is given to (not) arrive.
@@ -28,28 +27,7 @@ const SETTLE: Duration = Duration::from_millis(1500);
 /// checks; returns its id.
 async fn inject_text(via: &Node, group: GroupId, who: &Identity, text: &str) -> String {
     let (epoch, secret) = via.epoch_secret(group).await.unwrap();
-    let key = secret.message_key(&group, epoch);
-    let ms = now_ms() + 50;
-    let body = Body {
-        group,
-        epoch,
-        stamp: Stamp::new(ms, 0),
-        kind: Kind::Text(Text {
-            text: text.to_owned(),
-            reply_to: None,
-            mentions: Vec::new(),
-        }),
-    };
-    let msg = Envelope::sign(who, &body).unwrap();
-    let mut nonce = [0u8; 24];
-    nonce[..8].copy_from_slice(&ms.to_be_bytes());
-    nonce[8] = 0x13;
-    let bytes = frame::seal_verified(&msg, &key, nonce)
-        .unwrap()
-        .encode()
-        .unwrap();
-    via.publish_raw(group, bytes).await.unwrap();
-    msg.id.to_string()
+    inject(via, group, who, epoch, &secret, text).await
 }
 
 /// Asserts that no node holds the message `id`.

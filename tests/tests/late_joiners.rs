@@ -21,9 +21,7 @@ use std::time::Duration;
 use common::*;
 use qun_node::{Config, CreateGroup, Error, History, Node, NodeEvent, keys};
 use qun_protocol::group::{Rekey, Role};
-use qun_protocol::{
-    AuthorId, Body, Envelope, GroupId, GroupSecret, Kind, Stamp, Visibility, frame,
-};
+use qun_protocol::{AuthorId, GroupId, GroupSecret, Kind, Visibility};
 use tempfile::TempDir;
 
 /// How long a refused frame is given to (not) arrive.
@@ -66,18 +64,7 @@ async fn governance(node: &Node, group: GroupId) -> String {
 /// approves; returns once F's node says it joined.
 async fn join_by_request(f: &Node, by: &Node, members: &[&Node], query: &str, group: GroupId) {
     let mut events = f.subscribe();
-    eventually(DEADLINE, &format!("a search for {query:?}"), || async {
-        for m in members {
-            m.announce_discovery().await.map_err(|e| e.to_string())?;
-        }
-        let r = f.search(query).await.map_err(|e| e.to_string())?;
-        if r.hits.iter().any(|h| h.group == group.to_string()) {
-            Ok(())
-        } else {
-            Err(format!("{r:?}"))
-        }
-    })
-    .await;
+    find_listed(f, members, query, group).await;
     let out = f.join_group(group, "hello", History::All).await.unwrap();
     assert_eq!(out.status, "requested");
     let who: AuthorId = f.author();
@@ -326,22 +313,7 @@ async fn a_member_a_rekey_missed_is_handed_the_new_epoch() {
         ([0x17; 32], [0x18; 24]),
     )
     .unwrap();
-    let ms = now_ms() + 50;
-    let body = Body {
-        group,
-        epoch: 0,
-        stamp: Stamp::new(ms, 0),
-        kind: Kind::Rekey(rekey),
-    };
-    let msg = Envelope::sign(&a_key, &body).unwrap();
-    let mut nonce = [0u8; 24];
-    nonce[..8].copy_from_slice(&ms.to_be_bytes());
-    nonce[8] = 0x2e;
-    let bytes = frame::seal_verified(&msg, &secret.message_key(&group, 0), nonce)
-        .unwrap()
-        .encode()
-        .unwrap();
-    x.publish_raw(group, bytes).await.unwrap();
+    inject_kind(x, group, &a_key, 0, &secret, Kind::Rekey(rekey)).await;
 
     all_see(&all, group, "epoch 1, D still a member", |i| {
         i.epoch == 1 && i.members.contains(&ids[3])

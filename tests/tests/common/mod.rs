@@ -225,16 +225,31 @@ pub async fn inject(
     secret: &GroupSecret,
     text: &str,
 ) -> String {
+    let text = Kind::Text(Text {
+        text: text.to_owned(),
+        reply_to: None,
+        mentions: Vec::new(),
+    });
+    inject_kind(via, group, who, epoch, secret, text).await
+}
+
+/// Signs a message of `kind` by `who` in `epoch`, stamped now, sealed with `secret`, and
+/// has `via` publish it raw on its current topic, past its own node's checks; returns its
+/// id.
+pub async fn inject_kind(
+    via: &Node,
+    group: GroupId,
+    who: &Identity,
+    epoch: u64,
+    secret: &GroupSecret,
+    kind: Kind,
+) -> String {
     let ms = now_ms() + 50;
     let body = Body {
         group,
         epoch,
         stamp: Stamp::new(ms, 0),
-        kind: Kind::Text(Text {
-            text: text.to_owned(),
-            reply_to: None,
-            mentions: Vec::new(),
-        }),
+        kind,
     };
     let msg = Envelope::sign(who, &body).unwrap();
     let mut nonce = [0u8; 24];
@@ -247,4 +262,21 @@ pub async fn inject(
         .unwrap();
     via.publish_raw(group, bytes).await.unwrap();
     msg.id.to_string()
+}
+
+/// Searches from `node` (the `members` announcing their cards and keywords again
+/// meanwhile) until `group` is found.
+pub async fn find_listed(node: &Node, members: &[&Node], query: &str, group: GroupId) {
+    eventually(DEADLINE, &format!("a search for {query:?}"), || async {
+        for m in members {
+            m.announce_discovery().await.map_err(|e| e.to_string())?;
+        }
+        let r = node.search(query).await.map_err(|e| e.to_string())?;
+        if r.hits.iter().any(|h| h.group == group.to_string()) {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
+    })
+    .await;
 }
