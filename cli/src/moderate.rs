@@ -177,21 +177,24 @@ pub fn log_line(e: &LogEntry) -> String {
 /// (`for 1 h 30 min`, `until unmuted`); `None` when nothing follows.
 fn detail(text: &str, target: &str) -> Option<String> {
     let after = text.split_once(target)?.1.trim();
-    if after.is_empty() {
-        return None;
+    (!after.is_empty()).then(|| mute_length(after))
+}
+
+/// An op's words with a trailing mute length in seconds (`… for 5400 s`, as the daemon
+/// says it) said as a length (`… for 1 h 30 min`); other words unchanged.
+pub fn mute_length(words: &str) -> String {
+    let (head, secs) = match words.rsplit_once("for ") {
+        Some((head, tail)) if head.is_empty() || head.ends_with(' ') => (head, tail),
+        _ => return words.to_owned(),
+    };
+    match secs.strip_suffix(" s").and_then(|n| n.parse::<u64>().ok()) {
+        Some(n) => format!("{head}for {}", length(n)),
+        None => words.to_owned(),
     }
-    let secs = after
-        .strip_prefix("for ")
-        .and_then(|r| r.strip_suffix(" s"))
-        .and_then(|n| n.parse::<u64>().ok());
-    Some(match secs {
-        Some(n) => format!("for {}", length(n)),
-        None => after.to_owned(),
-    })
 }
 
 /// `secs` as `2 d 3 h`, `10 min`, `45 s` (zero parts left out).
-pub fn length(secs: u64) -> String {
+fn length(secs: u64) -> String {
     let parts = [(86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")];
     let mut left = secs;
     let mut out = Vec::new();

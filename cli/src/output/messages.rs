@@ -73,13 +73,7 @@ fn op_words(m: &MessageView) -> String {
             text = text.replace(id.as_str(), &who(id, None));
         }
     }
-    match text.rsplit_once(" for ") {
-        Some((head, secs)) => match secs.strip_suffix(" s").and_then(|n| n.parse().ok()) {
-            Some(n) => format!("{head} for {}", crate::moderate::length(n)),
-            None => text,
-        },
-        None => text,
-    }
+    crate::moderate::mute_length(&text)
 }
 
 impl Out {
