@@ -35,8 +35,8 @@ pub enum GroupModCmd {
     },
     /// Remove a member (admins remove members; the owner removes admins too).
     ///
-    /// Removal does not re-key the group yet: the removed member still holds the current
-    /// key, though every node refuses what it posts after its removal.
+    /// The group is then re-keyed: the remaining members move to a new epoch the removed
+    /// member cannot read, and every node refuses what it posts after its removal.
     Remove {
         /// Group id or name.
         group: String,

@@ -169,7 +169,10 @@ impl EventLoop {
             return Ok(());
         };
         if !rekey.is_sealed_to(&me) {
-            tracing::info!(%group, epoch, "re-keyed without us: we hold no secret of the new epoch");
+            // An admin may have handed us the epoch since (`discovery::handover`).
+            if !rt.record.epochs.iter().any(|e| e.epoch == epoch) {
+                tracing::info!(%group, epoch, "re-keyed without us: we hold no secret of the new epoch");
+            }
             return Ok(());
         }
         let secret = rekey
